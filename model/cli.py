@@ -1,0 +1,163 @@
+"""The ``bargain`` command line: run, validate (and, as they land, sweep, plot, ...).
+
+Bad input gives one line per fault (file:line: field: what is wrong) and exit status 2, never a
+traceback; ``--debug`` shows tracebacks for developers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from model import __version__
+from model.errors import InputError
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class _Group(click.Group):
+    """Turns the project's errors into clean messages (tracebacks only with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            for line in e.lines():
+                err.print(f"[bold red]error:[/] {line}", soft_wrap=True)
+            sys.exit(2)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - the last line of defence for users
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e}", soft_wrap=True)
+            err.print("Run again with --debug for a traceback, and please report it.")
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bargain")
+@click.option("--debug", is_flag=True, help="Show tracebacks (for developers).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Simulate multi-party negotiations over linked issues."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario files without running them."""
+    from model import scenario as scn
+    from model.core.redlines import conflict_explanation
+
+    failed = 0
+    for f in files:
+        try:
+            s = scn.load(f)
+        except InputError as e:
+            failed += 1
+            for line in e.lines():
+                err.print(f"[bold red]error:[/] {line}", soft_wrap=True)
+            continue
+        p = s.problem
+        note = ""
+        if not p.boxes:
+            why = conflict_explanation(p.space, p.redlines, p.parties, p.actor_ids)
+            note = f" [yellow](warning: no package satisfies every party's red lines: {why})[/]"
+        out.print(
+            f"[green]ok[/] {f}: {len(p.actor_ids)} actors, {p.space.n_issues} issues, "
+            f"{len(p.redlines.lines)} red lines{note}",
+            soft_wrap=True,
+        )
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the scenario's seed.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write outcome.json, rounds.csv and trajectory.png here.")
+@click.option("--plot/--no-plot", default=True, show_default=True, help="Write trajectory.png.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of a summary.")
+def run(scenario_file: Path, seed: int | None, out_dir: Path | None, plot: bool, as_json: bool) -> None:
+    """Run one negotiation and print what happened."""
+    import json
+
+    from model import scenario as scn
+    from model.negotiation import Negotiation
+    from model.report import History, summarize
+
+    s = scn.load(scenario_file)
+    m = Negotiation(s, rng=seed)
+    m.run()
+    summary = summarize(m)
+    history = History.from_model(m)
+    if out_dir is not None:
+        _write_run(out_dir, summary, history, plot, s.spec.title)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_summary(summary)
+        if out_dir is not None:
+            files = "outcome.json, rounds.csv" + (", trajectory.png" if plot else "")
+            out.print(f"\nWrote {files} to {out_dir}/")
+
+
+def _write_run(out_dir: Path, summary: dict[str, Any], history: Any, plot: bool, title: str) -> None:
+    from model.report import save_figure, write_csv, write_json
+
+    write_json(out_dir / "outcome.json", summary)
+    write_csv(out_dir / "rounds.csv", history.to_rows())
+    if plot:
+        from model.plots import trajectory
+
+        save_figure(out_dir / "trajectory.png", trajectory(history, title))
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """The readable summary of one run."""
+    head = "[bold green]AGREEMENT[/]" if s["agreed"] else "[bold red]NO AGREEMENT[/]"
+    out.print(f"[bold]{s['title']}[/] (scenario {s['scenario']}, seed {s['seed']}, protocol {s['protocol']})")
+    out.print(f"{head} after {s['rounds']} of {s['max_rounds']} rounds: {s['explanation']}", soft_wrap=True)
+    if s["package"]:
+        t = Table(title="Agreed package", title_justify="left")
+        t.add_column("issue")
+        t.add_column("value", justify="right")
+        t.add_column("level")
+        for iid, v in s["package"].items():
+            t.add_row(iid, f"{v['value']:.2f}", v["level"] or "")
+        out.print(t)
+    t = Table(title="Actors", title_justify="left")
+    for col, just in (("actor", "left"), ("utility", "right"), ("reservation", "right"), ("above reservation", "center")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for aid, a in s["actors"].items():
+        mark = "[green]yes[/]" if a["above_reservation"] else "[red]no[/]"
+        t.add_row(aid + ("" if a["party"] else " (observer)"), f"{a['utility']:.3f}", f"{a['reservation']:.3f}", mark)
+    out.print(t)
+    if s["blocked_by"]:
+        out.print("[bold]Blocked by:[/]")
+        for b in s["blocked_by"]:
+            out.print(f"  {b['actor']}: {b['reason']} ({b['detail']})", soft_wrap=True)
+    if s["agreed"]:
+        po = "yes (no dominating package found)" if s.get("pareto_optimal") else "no: another package makes every party at least as well off"
+        out.print(f"Nash product {s['nash_product']:.4g}; Pareto-optimal: {po}")
+        if "nash_point" in s:
+            out.print(f"Nash bargaining point's product: {s['nash_point']['nash_product']:.4g}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

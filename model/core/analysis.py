@@ -1,0 +1,168 @@
+"""Outcome analysis: individual rationality, the Nash product, Pareto dominance, the Nash point.
+
+Everything here works on a compiled ``Problem`` and plain arrays; nothing runs a negotiation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.core.problem import Problem
+from model.core.space import EPS, FloatArray
+
+
+def individually_rational(problem: Problem, package: FloatArray) -> np.ndarray:
+    """Whether each actor gets at least its reservation utility from ``package``."""
+    return problem.utility(package) >= problem.reservation - 1e-9
+
+
+def nash_product(problem: Problem, package: FloatArray, actors: Sequence[int] | None = None) -> float:
+    """``prod_a (u_a(x) - r_a)`` over ``actors`` (default: the parties); 0 if any gain is negative."""
+    idx = list(problem.parties if actors is None else actors)
+    gains = problem.utility(package)[idx] - problem.reservation[idx]
+    if np.any(gains < 0):
+        return 0.0
+    return float(np.prod(gains))
+
+
+def _weight_samples(n_actors: int, idx: Sequence[int], n: int, rng: np.random.Generator) -> FloatArray:
+    w = np.zeros((n + len(idx), n_actors))
+    w[:n, list(idx)] = rng.dirichlet(np.ones(len(idx)), size=n)
+    w[n:, list(idx)] = np.eye(len(idx))
+    return w
+
+
+def find_dominating(
+    problem: Problem,
+    package: FloatArray,
+    rng: np.random.Generator | None = None,
+    n_weights: int = 256,
+    tol: float = 1e-6,
+) -> FloatArray | None:
+    """A feasible package that leaves every party at least as well off as ``package`` and one
+    strictly better (by more than ``tol``), or ``None`` if the search finds none.
+
+    The search looks at the supported Pareto-optimal packages (weighted sums of utilities with
+    random weights) and at every single-issue change of ``package`` on the grid. Finding none
+    is evidence, not proof, that ``package`` is Pareto-optimal.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    parties = list(problem.parties)
+    x = np.asarray(package, dtype=float)
+    u0 = problem.utility(x)[parties]
+    cands = [problem.maximize_weighted(_weight_samples(problem.n_actors, parties, n_weights, rng))]
+    grid, mask = problem.space.grid, problem.space.grid_mask
+    for i in range(problem.space.n_issues):
+        vals = grid[i][mask[i]]
+        moved = np.repeat(x[None, :], len(vals), axis=0)
+        moved[:, i] = vals
+        cands.append(moved)
+    pk = np.concatenate(cands)
+    pk = pk[problem.feasible(pk)]
+    if pk.shape[0] == 0:
+        return None
+    u = problem.utility(pk)[:, parties]
+    dom = np.all(u >= u0 - EPS, axis=1) & np.any(u > u0 + tol, axis=1)
+    if not dom.any():
+        return None
+    gain = (u - u0)[dom].sum(axis=1)
+    return pk[dom][int(np.argmax(gain))].copy()
+
+
+def _log_nash(problem: Problem, pk: FloatArray, idx: Sequence[int]) -> FloatArray:
+    gains = problem.utility(pk)[..., list(idx)] - problem.reservation[list(idx)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(np.all(gains > 0, axis=-1), np.log(np.maximum(gains, 1e-300)).sum(axis=-1), -np.inf)
+    return out
+
+
+def nash_point(
+    problem: Problem,
+    actors: Sequence[int] | None = None,
+    rng: np.random.Generator | None = None,
+    n_weights: int = 512,
+    refine_steps: int = 40,
+) -> FloatArray | None:
+    """The feasible package maximising the Nash product of ``actors`` (default: the parties).
+
+    Candidates are supported Pareto-optimal packages (weighted sums), then the best one is
+    refined by coordinate ascent: ordinal issues over their levels, continuous issues by a
+    shrinking local search inside the feasible box that holds the package. Returns ``None``
+    when no feasible package gives every actor more than its reservation utility.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    idx = list(problem.parties if actors is None else actors)
+    pk = problem.maximize_weighted(_weight_samples(problem.n_actors, idx, n_weights, rng))
+    if pk.shape[0] == 0:
+        return None
+    score = _log_nash(problem, pk, idx)
+    best = int(np.argmax(score))
+    if not np.isfinite(score[best]):
+        return None
+    x = pk[best].copy()
+    box = next(b for b in problem.boxes if b.contains(x)[0])
+    space = problem.space
+    current = float(score[best])
+    step = 0.25
+    for _ in range(refine_steps):
+        improved = False
+        for i, issue in enumerate(space.issues):
+            if issue.is_ordinal:
+                lv = issue.level_values
+                vals = lv[(lv >= box.lo[i] - EPS) & (lv <= box.hi[i] + EPS)]
+            else:
+                vals = np.clip(x[i] + np.linspace(-step, step, 33), box.lo[i], box.hi[i])
+            trial = np.repeat(x[None, :], len(vals), axis=0)
+            trial[:, i] = vals
+            s = _log_nash(problem, trial, idx)
+            j = int(np.argmax(s))
+            if s[j] > current + 1e-13:
+                x, current, improved = trial[j], float(s[j]), True
+        if not improved:
+            step /= 4.0
+            if step < 1e-10:
+                break
+    return x
+
+
+def pareto_frontier(
+    problem: Problem, a: int, b: int, n: int = 201
+) -> FloatArray:
+    """Points ``(u_a, u_b)`` of the Pareto frontier of two actors over feasible packages,
+    sorted by ``u_a``: the upper-right envelope of weighted-sum optima and the Nash point."""
+    lam = np.linspace(0.0, 1.0, n)
+    coefs = np.zeros((n, problem.n_actors))
+    coefs[:, a] = lam
+    coefs[:, b] = 1.0 - lam
+    pk = problem.maximize_weighted(coefs)
+    if pk.shape[0] == 0:
+        return np.zeros((0, 2))
+    u = problem.utility(pk)[:, [a, b]]
+    u = u[np.lexsort((-u[:, 1], u[:, 0]))]
+    keep = []
+    best_b = -np.inf
+    for k in range(u.shape[0] - 1, -1, -1):  # scan from the right: keep non-dominated points
+        if u[k, 1] > best_b + 1e-12:
+            keep.append(k)
+            best_b = u[k, 1]
+    return u[sorted(keep)]
+
+
+def best_compromise(
+    problem: Problem, rng: np.random.Generator | None = None, n_weights: int = 256
+) -> FloatArray | None:
+    """The feasible package whose worst-off party gains most, in normalised surplus
+    ``(u - r) / (best - r)`` (an egalitarian compromise); ``None`` if nothing is feasible."""
+    from model.core.search import normalised_surplus
+
+    rng = rng if rng is not None else np.random.default_rng(0)
+    parties = list(problem.parties)
+    w = _weight_samples(problem.n_actors, parties, n_weights, rng)
+    w /= np.maximum(problem.best_utility - problem.reservation, 1e-9)[None, :]
+    pk = problem.maximize_weighted(w)
+    if pk.shape[0] == 0:
+        return None
+    s = normalised_surplus(problem, problem.utility(pk))[:, parties]
+    return pk[int(np.argmax(s.min(axis=1)))].copy()

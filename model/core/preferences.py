@@ -1,0 +1,69 @@
+"""Actors' preferences over packages: additive, salience-weighted distance to an ideal point.
+
+For actor ``a`` with ideal point ``p_a``, normalised saliences ``w_a`` (summing to 1) and
+curvature ``g_a > 0``, the utility of package ``x`` is
+
+    u_a(x) = sum_i w_ai * (1 - |x_i - p_ai| ** g_a)            (in [0, 1])
+
+``g = 1`` is the linear (city-block) loss of spatial models of negotiation; ``g = 2`` is the
+quadratic loss, flat near the ideal point; ``g < 1`` is steep near the ideal point. The utility is
+additive over issues, so an actor trades a small loss on an issue it cares little about for a
+gain on one it cares much about: the logrolling at the heart of a package deal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.core.space import FloatArray
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Ideal points, saliences and curvatures of all actors, as arrays.
+
+    Args:
+        ideal: shape ``(n_actors, n_issues)``, ideal positions in [0, 1].
+        salience: shape ``(n_actors, n_issues)``, raw saliences >= 0 (normalised per actor here).
+        curvature: shape ``(n_actors,)``, exponents > 0.
+    """
+
+    ideal: FloatArray
+    weight: FloatArray
+    curvature: FloatArray
+
+    @classmethod
+    def build(cls, ideal: FloatArray, salience: FloatArray, curvature: FloatArray) -> Preferences:
+        ideal = np.asarray(ideal, dtype=float)
+        salience = np.asarray(salience, dtype=float)
+        totals = salience.sum(axis=1, keepdims=True)
+        if np.any(totals <= 0):
+            raise ValueError("every actor needs at least one issue with salience above zero")
+        weight = salience / totals
+        curv = np.asarray(curvature, dtype=float)
+        for arr in (ideal, weight, curv):
+            arr.setflags(write=False)
+        return cls(ideal, weight, curv)
+
+    @property
+    def n_actors(self) -> int:
+        return int(self.ideal.shape[0])
+
+    def utility(self, packages: FloatArray) -> FloatArray:
+        """Utilities of packages ``(n, n_issues)`` for all actors: shape ``(n, n_actors)``.
+
+        A single package ``(n_issues,)`` gives shape ``(n_actors,)``.
+        """
+        x = np.asarray(packages, dtype=float)
+        single = x.ndim == 1
+        x2 = x[None, :] if single else x
+        dist = np.abs(x2[:, None, :] - self.ideal[None, :, :]) ** self.curvature[None, :, None]
+        u = 1.0 - np.einsum("nai,ai->na", dist, self.weight)
+        return u[0] if single else u
+
+    def issue_values(self, grid: FloatArray) -> FloatArray:
+        """Per-issue value ``1 - |g - p_ai| ** g_a`` of every grid point: ``(n_actors, I, G)``."""
+        dist = np.abs(grid[None, :, :] - self.ideal[:, :, None])
+        return 1.0 - dist ** self.curvature[:, None, None]

@@ -1,0 +1,121 @@
+"""A compiled negotiation problem: everything the core needs, as plain arrays.
+
+Scenario files are validated once and compiled into a ``Problem``; runs and sweeps use only
+this. Derived arrays (the search tables, the feasible boxes, each party's best package) are
+computed once per problem and cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from model.core.preferences import Preferences
+from model.core.redlines import Box, RedLineSet
+from model.core.space import BoolArray, FloatArray, OutcomeSpace
+
+#: Weight of the tie-break that keeps issues nobody weighs at their status quo.
+_TIE_BREAK = 1e-7
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A negotiation: outcome space, preferences, reservation utilities and red lines.
+
+    Args:
+        actor_ids: short ids, in actor order.
+        space: the issues and their grids.
+        prefs: ideal points, saliences, curvatures.
+        reservation: each actor's reservation utility (what no agreement gives it).
+        redlines: every actor's red lines.
+        consent: whether each actor's consent is needed for an agreement (a party).
+        discount: each actor's per-round discount factor in (0, 1].
+    """
+
+    actor_ids: tuple[str, ...]
+    space: OutcomeSpace
+    prefs: Preferences
+    reservation: FloatArray
+    redlines: RedLineSet
+    consent: BoolArray
+    discount: FloatArray
+    actor_names: tuple[str, ...] = field(default=())
+
+    @property
+    def n_actors(self) -> int:
+        return len(self.actor_ids)
+
+    @cached_property
+    def parties(self) -> tuple[int, ...]:
+        """Indices of the actors whose consent an agreement needs."""
+        return tuple(int(i) for i in np.flatnonzero(self.consent))
+
+    def utility(self, packages: FloatArray) -> FloatArray:
+        return self.prefs.utility(packages)
+
+    @cached_property
+    def weighted_values(self) -> FloatArray:
+        """``w_ai * v_ai(g)`` for every actor, issue and grid point: ``(A, I, G)``."""
+        v = self.prefs.issue_values(self.space.grid)
+        return self.prefs.weight[:, :, None] * v
+
+    @cached_property
+    def tie_break(self) -> FloatArray:
+        """A tiny penalty on moving an issue away from its status quo: ``(I, G)``."""
+        return -_TIE_BREAK * np.abs(self.space.grid - self.space.status_quo[:, None])
+
+    @cached_property
+    def boxes(self) -> tuple[Box, ...]:
+        """Boxes whose union holds exactly the packages no party's red line forbids."""
+        return tuple(self.redlines.feasible_boxes(self.space, self.parties))
+
+    @cached_property
+    def box_masks(self) -> BoolArray:
+        """Which grid points each feasible box admits: ``(B, I, G)``."""
+        g = self.space.grid
+        masks = [
+            self.space.grid_mask
+            & (g >= b.lo[:, None] - 1e-9)
+            & (g <= b.hi[:, None] + 1e-9)
+            for b in self.boxes
+        ]
+        if not masks:
+            return np.zeros((0, *g.shape), dtype=bool)
+        return np.stack(masks)
+
+    @property
+    def has_zone_of_agreement_by_red_lines(self) -> bool:
+        return len(self.boxes) > 0
+
+    def maximize_weighted(self, coefs: FloatArray) -> FloatArray:
+        """For each row of ``coefs`` (``(C, A)``), the feasible grid package maximising
+        ``sum_a coefs[c, a] * u_a(x)``, in every feasible box: shape ``(B * C, I)``.
+
+        Utilities are additive, so the maximisation runs issue by issue over the grid.
+        """
+        coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
+        score = np.einsum("ca,aig->cig", coefs, self.weighted_values) + self.tie_break[None]
+        masks = self.box_masks
+        if masks.shape[0] == 0:
+            return np.zeros((0, self.space.n_issues))
+        masked = np.where(masks[:, None, :, :], score[None], -np.inf)  # (B, C, I, G)
+        idx = masked.argmax(axis=-1)  # (B, C, I)
+        grid = self.space.grid
+        pk = grid[np.arange(grid.shape[0])[None, None, :], idx]
+        return pk.reshape(-1, self.space.n_issues)
+
+    @cached_property
+    def best_utility(self) -> FloatArray:
+        """Each actor's utility of its best package among those no party's red line forbids."""
+        coefs = np.eye(self.n_actors)
+        pk = self.maximize_weighted(coefs)
+        if pk.shape[0] == 0:
+            return self.reservation.copy()
+        u = self.utility(pk)  # (B * A, A)
+        return u.max(axis=0)
+
+    def feasible(self, packages: FloatArray) -> BoolArray:
+        """Whether each package crosses no party's red line."""
+        return np.all(self.redlines.satisfied(packages, self.parties), axis=1)

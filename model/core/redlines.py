@@ -1,0 +1,216 @@
+"""Red lines: hard constraints an actor never crosses, in any package it proposes or accepts.
+
+Two forms:
+
+* a bound on one issue: ``lo <= x[issue] <= hi`` ("Belarus never below 0.8 on keeping its
+  Russia ties" is ``russia_alignment <= 0.2`` on the scale where 1 is full distance);
+* a conditional bound: *if* ``x[when] > threshold`` (or ``< threshold``) *then*
+  ``lo <= x[issue] <= hi`` ("the U.S. never lifts all sanctions without at least 0.5 of the
+  prisoners released").
+
+The feasible set of a collection of red lines is a union of boxes: each conditional line is
+either *off* (its condition fails: a bound on the ``when`` issue) or *on* (its bound holds).
+``feasible_boxes`` enumerates these boxes, which lets the search work issue by issue inside
+each box, and tells exactly whether any package satisfies all the lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.core.space import EPS, BoolArray, FloatArray, OutcomeSpace
+
+#: Above this many distinct conditional lines the box enumeration is capped (2**cap boxes).
+MAX_CONDITIONAL_LINES = 12
+
+
+@dataclass(frozen=True)
+class RedLine:
+    """One red line of one actor (indices refer to the outcome space)."""
+
+    actor: int
+    issue: int
+    lo: float = 0.0
+    hi: float = 1.0
+    when_issue: int | None = None
+    when_above: float | None = None
+    when_below: float | None = None
+    label: str = ""
+
+    @property
+    def conditional(self) -> bool:
+        return self.when_issue is not None
+
+    def describe(self, space: OutcomeSpace, actor_ids: Sequence[str]) -> str:
+        if self.label:
+            return self.label
+        name = space.issues[self.issue].id
+        parts = []
+        if self.lo > 0.0:
+            parts.append(f"{name} >= {self.lo:g}")
+        if self.hi < 1.0:
+            parts.append(f"{name} <= {self.hi:g}")
+        text = " and ".join(parts) or f"{name} in [0, 1]"
+        if self.conditional:
+            assert self.when_issue is not None
+            w = space.issues[self.when_issue].id
+            cond = (
+                f"{w} > {self.when_above:g}"
+                if self.when_above is not None
+                else f"{w} < {self.when_below:g}"
+            )
+            text = f"if {cond} then {text}"
+        return f"{actor_ids[self.actor]}: {text}"
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box of packages: ``lo <= x <= hi`` issue by issue."""
+
+    lo: FloatArray
+    hi: FloatArray
+
+    def contains(self, packages: FloatArray) -> BoolArray:
+        x = np.atleast_2d(packages)
+        return np.all((x >= self.lo - EPS) & (x <= self.hi + EPS), axis=1)
+
+
+class RedLineSet:
+    """All red lines of a negotiation, checked on many packages at once."""
+
+    def __init__(self, lines: Sequence[RedLine], n_actors: int, n_issues: int) -> None:
+        self.lines = tuple(lines)
+        self.n_actors = n_actors
+        self.n_issues = n_issues
+        lo = np.zeros((n_actors, n_issues))
+        hi = np.ones((n_actors, n_issues))
+        cond = [ln for ln in self.lines if ln.conditional]
+        for ln in self.lines:
+            if not ln.conditional:
+                lo[ln.actor, ln.issue] = max(lo[ln.actor, ln.issue], ln.lo)
+                hi[ln.actor, ln.issue] = min(hi[ln.actor, ln.issue], ln.hi)
+        self.lo, self.hi = lo, hi
+        self._cond = cond
+        self._c_actor = np.array([c.actor for c in cond], dtype=int)
+        self._c_when = np.array([c.when_issue for c in cond], dtype=int)
+        # condition holds when sign * (x[when] - threshold) > 0
+        self._c_sign = np.array([1.0 if c.when_above is not None else -1.0 for c in cond])
+        self._c_thr = np.array(
+            [c.when_above if c.when_above is not None else c.when_below for c in cond], dtype=float
+        )
+        self._c_issue = np.array([c.issue for c in cond], dtype=int)
+        self._c_lo = np.array([c.lo for c in cond], dtype=float)
+        self._c_hi = np.array([c.hi for c in cond], dtype=float)
+
+    def satisfied(self, packages: FloatArray, actors: Sequence[int] | None = None) -> BoolArray:
+        """Whether each package crosses none of each actor's lines: ``(n, n_actors)`` booleans."""
+        x = np.atleast_2d(np.asarray(packages, dtype=float))
+        ok = np.all(
+            (x[:, None, :] >= self.lo[None] - EPS) & (x[:, None, :] <= self.hi[None] + EPS),
+            axis=2,
+        )
+        if self._cond:
+            active = self._c_sign * (x[:, self._c_when] - self._c_thr) > EPS
+            xv = x[:, self._c_issue]
+            bound_ok = (xv >= self._c_lo - EPS) & (xv <= self._c_hi + EPS)
+            broken = active & ~bound_ok  # (n, K)
+            per_actor = np.zeros((x.shape[0], self.n_actors), dtype=bool)
+            np.logical_or.at(per_actor, (slice(None), self._c_actor), broken)
+            ok &= ~per_actor
+        if actors is not None:
+            ok = ok[:, list(actors)]
+        return ok
+
+    def crossed(self, package: FloatArray, actor: int | None = None) -> list[RedLine]:
+        """The lines a single package crosses (of one actor, or of all)."""
+        x = np.asarray(package, dtype=float)
+        out = []
+        for ln in self.lines:
+            if actor is not None and ln.actor != actor:
+                continue
+            if ln.conditional:
+                assert ln.when_issue is not None
+                v = x[ln.when_issue]
+                on = (
+                    v > ln.when_above + EPS
+                    if ln.when_above is not None
+                    else v < (ln.when_below or 0.0) - EPS
+                )
+                if not on:
+                    continue
+            if x[ln.issue] < ln.lo - EPS or x[ln.issue] > ln.hi + EPS:
+                out.append(ln)
+        return out
+
+    def feasible_boxes(self, space: OutcomeSpace, actors: Sequence[int]) -> list[Box]:
+        """The boxes whose union is the set of packages that satisfy every line of ``actors``.
+
+        Boxes that hold no admissible value on some issue (ordinal issues: no level inside)
+        are dropped, so an empty list means that no package satisfies all the lines.
+        """
+        actors = list(actors)
+        lo = self.lo[actors].max(axis=0)
+        hi = self.hi[actors].min(axis=0)
+        cond = [c for c in self._cond if c.actor in actors]
+        # identical conditional lines (same condition and bound) need one choice only
+        unique = list(
+            dict.fromkeys(
+                (c.when_issue, c.when_above, c.when_below, c.issue, c.lo, c.hi) for c in cond
+            )
+        )[:MAX_CONDITIONAL_LINES]
+        boxes: list[Box] = []
+        seen: set[bytes] = set()
+        for choice in itertools.product((False, True), repeat=len(unique)):
+            blo, bhi = lo.copy(), hi.copy()
+            for on, (w, above, below, i, clo, chi) in zip(choice, unique, strict=True):
+                if on:
+                    blo[i] = max(blo[i], clo)
+                    bhi[i] = min(bhi[i], chi)
+                elif above is not None:
+                    bhi[w] = min(bhi[w], above)
+                else:
+                    blo[w] = max(blo[w], below)
+            if not _box_admissible(space, blo, bhi):
+                continue
+            key = np.concatenate([blo, bhi]).round(12).tobytes()
+            if key not in seen:
+                seen.add(key)
+                boxes.append(Box(blo, bhi))
+        return boxes
+
+    def lines_of(self, actor: int) -> list[RedLine]:
+        return [ln for ln in self.lines if ln.actor == actor]
+
+
+def _box_admissible(space: OutcomeSpace, lo: FloatArray, hi: FloatArray) -> bool:
+    if np.any(lo > hi + EPS):
+        return False
+    for i, issue in enumerate(space.issues):
+        if issue.is_ordinal:
+            lv = issue.level_values
+            if not np.any((lv >= lo[i] - EPS) & (lv <= hi[i] + EPS)):
+                return False
+    return True
+
+
+def conflict_explanation(
+    space: OutcomeSpace, redlines: RedLineSet, actors: Sequence[int], actor_ids: Sequence[str]
+) -> str:
+    """A sentence saying why no package satisfies the red lines of ``actors`` together."""
+    actors = list(actors)
+    lo = redlines.lo[actors]
+    hi = redlines.hi[actors]
+    for i, issue in enumerate(space.issues):
+        a_lo = int(np.argmax(lo[:, i]))
+        a_hi = int(np.argmin(hi[:, i]))
+        if lo[a_lo, i] > hi[a_hi, i] + EPS:
+            return (
+                f"{actor_ids[actors[a_lo]]} needs {issue.id} >= {lo[a_lo, i]:g} but "
+                f"{actor_ids[actors[a_hi]]} allows at most {hi[a_hi, i]:g}"
+            )
+    involved = sorted({actor_ids[ln.actor] for ln in redlines.lines if ln.actor in actors})
+    return "the red lines of " + ", ".join(involved) + " leave no package that all accept"

@@ -1,0 +1,215 @@
+"""The Mesa shell: actors are ``mesa.Agent``s owning a strategy; the ``mesa.Model`` runs the
+protocol round by round and records what happens with a ``DataCollector``.
+
+Protocol ``package`` (multilateral alternating offers of full packages): in round ``t`` the
+proposer is the ``t``-th party in the rotation; it offers the package it prefers for the others
+among those that give it at least its current aspiration and cross none of its red lines.
+Every other party accepts or rejects; all accept: agreement. Otherwise, with the protocol's
+breakdown risk the talks end; at the deadline they end in breakdown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from model.core import Situation, accepts, choose_offer, make_strategy
+from model.core.analysis import best_compromise
+from model.core.redlines import conflict_explanation
+from model.core.space import FloatArray
+from model.core.strategies import Strategy
+from model.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Response:
+    """A party's answer to an offer, and why."""
+
+    accepted: bool
+    reason: str  # "accepted", "red line", "below reservation", "below aspiration"
+    detail: str = ""
+
+
+class Actor(mesa.Agent):
+    """A negotiating actor: its preferences live in the model's problem; it owns a strategy.
+
+    Args:
+        model: the negotiation.
+        index: the actor's row in the problem's arrays.
+        strategy: how its aspiration falls over the rounds.
+    """
+
+    def __init__(self, model: Negotiation, index: int, strategy: Strategy) -> None:
+        super().__init__(model)
+        self.index = index
+        self.actor_id = model.problem.actor_ids[index]
+        self.strategy = strategy
+        self.is_party = bool(model.problem.consent[index])
+        self.best = float(model.problem.best_utility[index])
+        self.reservation = float(model.problem.reservation[index])
+        self.discount = float(model.problem.discount[index])
+        self.aspiration = self.best
+        self.offer_utility = math.nan
+        self.response: Response | None = None
+        self.proposed = False
+
+    def update_aspiration(self) -> None:
+        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
+        t = self.model.round - 1
+        self.aspiration = self.strategy.aspiration(
+            Situation(t, self.model.max_rounds, self.best, self.reservation)
+        )
+        self.proposed = False
+        self.response = None
+
+    def propose(self) -> FloatArray | None:
+        self.proposed = True
+        return choose_offer(self.model.problem, self.index, self.aspiration)
+
+    def observe(self, offer: FloatArray) -> None:
+        self.offer_utility = float(self.model.offer_utilities[self.index])
+
+    def respond(self, offer: FloatArray) -> Response:
+        crossed = self.model.problem.redlines.crossed(offer, self.index)
+        u = self.offer_utility
+        if crossed:
+            text = crossed[0].describe(self.model.problem.space, self.model.problem.actor_ids)
+            r = Response(False, "red line", text)
+        elif u < self.reservation - 1e-9:
+            r = Response(False, "below reservation", f"utility {u:.3f} < reservation {self.reservation:.3f}")
+        elif not accepts(u, self.aspiration, self.reservation, True):
+            r = Response(False, "below aspiration", f"utility {u:.3f} < aspiration {self.aspiration:.3f}")
+        else:
+            r = Response(True, "accepted")
+        self.response = r
+        return r
+
+
+@dataclass
+class Outcome:
+    """How a negotiation ended."""
+
+    agreed: bool
+    reason: str  # "agreement" | "deadline" | "breakdown risk" | "no zone of agreement"
+    rounds: int  # rounds played
+    package: FloatArray | None
+    explanation: str
+    blocked_by: list[tuple[str, str, str]] = field(default_factory=list)  # (actor, reason, detail)
+    proposer: str | None = None
+
+
+class Negotiation(mesa.Model):
+    """A multi-party negotiation over linked issues, run round by round.
+
+    Args:
+        scenario: a compiled scenario.
+        rng: seed or generator; defaults to the scenario's seed. The same scenario and seed
+            always give the same run.
+    """
+
+    def __init__(self, scenario: Scenario, rng: int | np.random.Generator | None = None) -> None:
+        seed = scenario.seed if rng is None else rng
+        super().__init__(rng=seed)
+        self.seed_used: int | None = int(seed) if isinstance(seed, int | np.integer) else None
+        self.config = scenario  # (Mesa's Model owns the name `scenario`)
+        self.problem = scenario.problem
+        proto = scenario.spec.protocol
+        self.max_rounds = proto.max_rounds
+        self.breakdown_risk = proto.breakdown_risk
+        self.round = 0
+        self.order = scenario.proposer_order()
+        self.offer: FloatArray | None = None
+        self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.proposer_id = ""
+        self.outcome: Outcome | None = None
+        self._rejections = np.zeros(self.problem.n_actors, dtype=int)
+        for i, act in enumerate(scenario.spec.actors):
+            Actor(self, i, make_strategy(act.strategy.name, act.strategy.params))
+        self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
+        issue_reporters = {
+            f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(self.problem.space.ids)
+        }
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"round": "round", "proposer": "proposer_id", **issue_reporters},
+            agent_reporters={
+                "actor": "actor_id",
+                "aspiration": "aspiration",
+                "reservation": "reservation",
+                "offer_utility": "offer_utility",
+                "proposed": "proposed",
+                "response": lambda a: "" if a.response is None else a.response.reason,
+            },
+        )
+        if not self.problem.boxes:
+            why = conflict_explanation(
+                self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
+            )
+            self._end(False, "no zone of agreement", None, f"No package satisfies every party's red lines: {why}.")
+
+    def step(self) -> None:
+        """One round: aspirations update, the proposer offers, the others answer."""
+        if not self.running:
+            return
+        self.round += 1
+        self.agents.do("update_aspiration")
+        proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
+        self.proposer_id = proposer.actor_id
+        offer = proposer.propose()
+        assert offer is not None  # a feasible box exists, so the proposer always has an offer
+        self.offer = offer
+        self.offer_utilities = self.problem.utility(offer)
+        self.agents.do("observe", offer)
+        responders = self.agents.select(lambda a: a.is_party and a is not proposer)
+        responses = responders.map("respond", offer)
+        self.datacollector.collect(self)
+        rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
+        for a in rejecters:
+            self._rejections[a.index] += 1
+        if not rejecters:
+            self._end(True, "agreement", offer, f"All parties accepted {proposer.actor_id}'s offer in round {self.round}.")
+        elif self.round >= self.max_rounds:
+            self._end(False, "deadline", offer, self._deadline_explanation(rejecters))
+        elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
+            self._end(
+                False, "breakdown risk", offer,
+                f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g}).",
+            )
+        if self.outcome is not None:
+            self.outcome.blocked_by = [] if self.outcome.agreed else [
+                (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
+            ]
+
+    def run(self) -> Outcome:
+        """Run to the end and return the outcome."""
+        while self.running:
+            self.step()
+        assert self.outcome is not None
+        return self.outcome
+
+    def _end(self, agreed: bool, reason: str, package: FloatArray | None, text: str) -> None:
+        self.outcome = Outcome(agreed, reason, self.round, package, text, proposer=self.proposer_id or None)
+        self.running = False
+
+    def _deadline_explanation(self, rejecters: list[Actor]) -> str:
+        names = ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response)
+        text = f"No agreement by the deadline (round {self.max_rounds}); the last offer was rejected by {names}."
+        pk = best_compromise(self.problem)
+        if pk is not None:
+            gains = self.problem.utility(pk) - self.problem.reservation
+            short = [self.problem.actor_ids[p] for p in self.problem.parties if gains[p] < -1e-9]
+            if short:
+                text += (
+                    " No package within the red lines gives every party its reservation utility:"
+                    f" the best compromise still leaves {', '.join(short)} below it."
+                )
+        return text
+
+
+def _offer_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
+    def report(m: Negotiation) -> float:
+        return math.nan if m.offer is None else float(m.offer[i])
+
+    return report

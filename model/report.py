@@ -1,0 +1,192 @@
+"""What a finished run says: the outcome summary, the per-round history, and writing them out."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import model
+from model.core import find_dominating, nash_point, nash_product
+from model.core.space import FloatArray
+from model.negotiation import Negotiation
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-round record of a run, as arrays (rows: rounds, columns: actors or issues)."""
+
+    actor_ids: tuple[str, ...]
+    issue_ids: tuple[str, ...]
+    rounds: np.ndarray  # (T,)
+    proposer: tuple[str, ...]  # (T,)
+    offers: FloatArray  # (T, I)
+    aspiration: FloatArray  # (T, A)
+    offer_utility: FloatArray  # (T, A)
+    response: tuple[tuple[str, ...], ...]  # (T, A): "", "accepted", "red line", ...
+    reservation: FloatArray  # (A,)
+    agreed: bool
+    reason: str
+
+    @classmethod
+    def from_model(cls, m: Negotiation) -> History:
+        p = m.problem
+        mdf = m.datacollector.get_model_vars_dataframe()
+        adf = m.datacollector.get_agent_vars_dataframe().reset_index()
+        n_t = len(mdf)
+        ids = list(p.actor_ids)
+        pos = {a: i for i, a in enumerate(ids)}
+        asp = np.full((n_t, len(ids)), np.nan)
+        util = np.full((n_t, len(ids)), np.nan)
+        resp = [["" for _ in ids] for _ in range(n_t)]
+        step_index = {s: k for k, s in enumerate(sorted(adf["Step"].unique()))}
+        for row in adf.itertuples(index=False):
+            t, a = step_index[row.Step], pos[row.actor]
+            asp[t, a] = row.aspiration
+            util[t, a] = row.offer_utility
+            resp[t][a] = row.response if not row.proposed else "proposed"
+        offers = mdf[[f"offer.{i}" for i in p.space.ids]].to_numpy(dtype=float) if n_t else np.zeros((0, p.space.n_issues))
+        outcome = m.outcome
+        return cls(
+            actor_ids=tuple(ids),
+            issue_ids=p.space.ids,
+            rounds=mdf["round"].to_numpy(dtype=int) if n_t else np.zeros(0, dtype=int),
+            proposer=tuple(mdf["proposer"].tolist()) if n_t else (),
+            offers=offers,
+            aspiration=asp,
+            offer_utility=util,
+            response=tuple(tuple(r) for r in resp),
+            reservation=p.reservation.copy(),
+            agreed=bool(outcome and outcome.agreed),
+            reason=outcome.reason if outcome else "running",
+        )
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """Long format: one row per round and actor."""
+        rows = []
+        for t in range(len(self.rounds)):
+            for a, aid in enumerate(self.actor_ids):
+                rows.append(
+                    {
+                        "round": int(self.rounds[t]),
+                        "proposer": self.proposer[t],
+                        "actor": aid,
+                        "aspiration": float(self.aspiration[t, a]),
+                        "offer_utility": float(self.offer_utility[t, a]),
+                        "reservation": float(self.reservation[a]),
+                        "response": self.response[t][a],
+                        **{f"offer.{iid}": float(self.offers[t, i]) for i, iid in enumerate(self.issue_ids)},
+                    }
+                )
+        return rows
+
+
+def summarize(m: Negotiation) -> dict[str, Any]:
+    """The outcome of a finished run as plain data (what ``outcome.json`` holds)."""
+    assert m.outcome is not None, "the run has not finished"
+    o = m.outcome
+    p = m.problem
+    sc = m.config
+    pk = o.package if o.agreed else None
+    util = p.utility(pk) if pk is not None else p.reservation.copy()
+    out: dict[str, Any] = {
+        "scenario": sc.spec.name,
+        "title": sc.spec.title,
+        "file": sc.file,
+        "scenario_sha256": sc.digest,
+        "seed": m.seed_used,
+        "version": model.__version__,
+        "protocol": sc.spec.protocol.kind,
+        "agreed": o.agreed,
+        "reason": o.reason,
+        "rounds": o.rounds,
+        "max_rounds": m.max_rounds,
+        "explanation": o.explanation,
+        "proposer": o.proposer,
+        "blocked_by": [{"actor": a, "reason": r, "detail": d} for a, r, d in o.blocked_by],
+        "package": None,
+        "actors": {},
+    }
+    if pk is not None:
+        out["package"] = {
+            iss.id: {"value": round(float(pk[i]), 6), "level": iss.level_name(float(pk[i])), "label": iss.label}
+            for i, iss in enumerate(p.space.issues)
+        }
+    for a, aid in enumerate(p.actor_ids):
+        gain = float(util[a] - p.reservation[a])
+        out["actors"][aid] = {
+            "name": p.actor_names[a] if p.actor_names else aid,
+            "party": bool(p.consent[a]),
+            "utility": round(float(util[a]), 6),
+            "reservation": round(float(p.reservation[a]), 6),
+            "above_reservation": bool(util[a] >= p.reservation[a] - 1e-9),
+            "discounted_gain": round(gain * float(p.discount[a]) ** max(o.rounds - 1, 0), 6),
+        }
+    if pk is not None:
+        out["nash_product"] = nash_product(p, pk)
+        dom = find_dominating(p, pk)
+        out["pareto_optimal"] = dom is None
+        if dom is not None:
+            u_dom = p.utility(dom)
+            out["dominated_by"] = {
+                "package": {iid: round(float(dom[i]), 6) for i, iid in enumerate(p.space.ids)},
+                "utilities": {aid: round(float(u_dom[a]), 6) for a, aid in enumerate(p.actor_ids)},
+            }
+    nash = nash_point(p)
+    if nash is not None:
+        u_n = p.utility(nash)
+        out["nash_point"] = {
+            "nash_product": nash_product(p, nash),
+            "utilities": {aid: round(float(u_n[a]), 6) for a, aid in enumerate(p.actor_ids)},
+        }
+    return out
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    def w(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+
+    _atomic_write(path, w)
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    def w(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            if not rows:
+                return
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+    _atomic_write(path, w)
+
+
+def save_figure(path: Path, fig: Any) -> None:
+    def w(tmp: str) -> None:
+        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=130, bbox_inches="tight")
+
+    _atomic_write(path, w)
