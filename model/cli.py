@@ -142,7 +142,8 @@ def print_summary(s: dict[str, Any]) -> None:
             t.add_row(iid, f"{v['value']:.2f}", v["level"] or "")
         out.print(t)
     t = Table(title="Actors", title_justify="left")
-    for col, just in (("actor", "left"), ("utility", "right"), ("reservation", "right"), ("above reservation", "center")):
+    columns = (("actor", "left"), ("utility", "right"), ("reservation", "right"), ("above reservation", "center"))
+    for col, just in columns:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for aid, a in s["actors"].items():
         mark = "[green]yes[/]" if a["above_reservation"] else "[red]no[/]"
@@ -153,7 +154,11 @@ def print_summary(s: dict[str, Any]) -> None:
         for b in s["blocked_by"]:
             out.print(f"  {b['actor']}: {b['reason']} ({b['detail']})", soft_wrap=True)
     if s["agreed"]:
-        po = "yes (no dominating package found)" if s.get("pareto_optimal") else "no: another package makes every party at least as well off"
+        po = (
+            "yes (no dominating package found)"
+            if s.get("pareto_optimal")
+            else "no: another package makes every party at least as well off"
+        )
         out.print(f"Nash product {s['nash_product']:.4g}; Pareto-optimal: {po}")
         if "nash_point" in s:
             out.print(f"Nash bargaining point's product: {s['nash_point']['nash_product']:.4g}")

@@ -69,8 +69,8 @@ class Actor(mesa.Agent):
         self.proposed = True
         return choose_offer(self.model.problem, self.index, self.aspiration)
 
-    def observe(self, offer: FloatArray) -> None:
-        self.offer_utility = float(self.model.offer_utilities[self.index])
+    def observe(self, offer: FloatArray | None) -> None:
+        self.offer_utility = math.nan if offer is None else float(self.model.offer_utilities[self.index])
 
     def respond(self, offer: FloatArray) -> Response:
         crossed = self.model.problem.redlines.crossed(offer, self.index)
@@ -125,7 +125,6 @@ class Negotiation(mesa.Model):
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
         self.proposer_id = ""
         self.outcome: Outcome | None = None
-        self._rejections = np.zeros(self.problem.n_actors, dtype=int)
         for i, act in enumerate(scenario.spec.actors):
             Actor(self, i, make_strategy(act.strategy.name, act.strategy.params))
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
@@ -158,29 +157,29 @@ class Negotiation(mesa.Model):
         proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
         self.proposer_id = proposer.actor_id
         offer = proposer.propose()
-        assert offer is not None  # a feasible box exists, so the proposer always has an offer
         self.offer = offer
-        self.offer_utilities = self.problem.utility(offer)
+        if offer is None:  # nothing it could offer beats no deal for it: it passes
+            self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+            proposer.response = Response(False, "no offer", "nothing within the red lines beats no deal for it")
+            rejecters = [proposer]
+        else:
+            self.offer_utilities = self.problem.utility(offer)
         self.agents.do("observe", offer)
-        responders = self.agents.select(lambda a: a.is_party and a is not proposer)
-        responses = responders.map("respond", offer)
+        if offer is not None:
+            responders = self.agents.select(lambda a: a.is_party and a is not proposer)
+            responses = responders.map("respond", offer)
+            rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
         self.datacollector.collect(self)
-        rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
-        for a in rejecters:
-            self._rejections[a.index] += 1
-        if not rejecters:
-            self._end(True, "agreement", offer, f"All parties accepted {proposer.actor_id}'s offer in round {self.round}.")
+        if offer is not None and not rejecters:
+            text = f"All parties accepted {proposer.actor_id}'s offer in round {self.round}."
+            self._end(True, "agreement", offer, text)
         elif self.round >= self.max_rounds:
             self._end(False, "deadline", offer, self._deadline_explanation(rejecters))
         elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
-            self._end(
-                False, "breakdown risk", offer,
-                f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g}).",
-            )
-        if self.outcome is not None:
-            self.outcome.blocked_by = [] if self.outcome.agreed else [
-                (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
-            ]
+            text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
+            self._end(False, "breakdown risk", offer, text)
+        if self.outcome is not None and not self.outcome.agreed:
+            self.outcome.blocked_by = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
 
     def run(self) -> Outcome:
         """Run to the end and return the outcome."""
@@ -194,12 +193,20 @@ class Negotiation(mesa.Model):
         self.running = False
 
     def _deadline_explanation(self, rejecters: list[Actor]) -> str:
-        names = ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response)
-        text = f"No agreement by the deadline (round {self.max_rounds}); the last offer was rejected by {names}."
-        pk = best_compromise(self.problem)
+        text = f"No agreement by the deadline (round {self.max_rounds}); "
+        if self.offer is None:
+            text += f"in the last round {rejecters[0].actor_id} had no offer that beats no deal for it."
+        else:
+            names = ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response)
+            text += f"the last offer was rejected by {names}."
+        p = self.problem
+        hopeless = [p.actor_ids[a] for a in p.parties if p.best_utility[a] < p.reservation[a] - 1e-9]
+        if hopeless:
+            return text + f" No package within the red lines gives {', '.join(hopeless)} its reservation utility."
+        pk = best_compromise(p)
         if pk is not None:
-            gains = self.problem.utility(pk) - self.problem.reservation
-            short = [self.problem.actor_ids[p] for p in self.problem.parties if gains[p] < -1e-9]
+            gains = p.utility(pk) - p.reservation
+            short = [p.actor_ids[a] for a in p.parties if gains[a] < -1e-9]
             if short:
                 text += (
                     " No package within the red lines gives every party its reservation utility:"

@@ -51,7 +51,8 @@ class History:
             asp[t, a] = row.aspiration
             util[t, a] = row.offer_utility
             resp[t][a] = row.response if not row.proposed else "proposed"
-        offers = mdf[[f"offer.{i}" for i in p.space.ids]].to_numpy(dtype=float) if n_t else np.zeros((0, p.space.n_issues))
+        offer_cols = [f"offer.{i}" for i in p.space.ids]
+        offers = mdf[offer_cols].to_numpy(dtype=float) if n_t else np.zeros((0, p.space.n_issues))
         outcome = m.outcome
         return cls(
             actor_ids=tuple(ids),

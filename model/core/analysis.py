@@ -78,6 +78,21 @@ def _log_nash(problem: Problem, pk: FloatArray, idx: Sequence[int]) -> FloatArra
     return out
 
 
+def _mixtures(problem: Problem, pk: FloatArray, rng: np.random.Generator, n: int = 256) -> FloatArray:
+    """Random convex combinations of packages from the same feasible box (so still feasible),
+    with ordinal issues snapped to a level: interior candidates where weighted sums give only
+    corners (linear frontiers)."""
+    n_box = len(problem.boxes)
+    per_box = pk.reshape(n_box, -1, pk.shape[1])
+    out = []
+    for b in range(n_box):
+        i = rng.integers(0, per_box.shape[1], size=(2, n))
+        lam = rng.random((n, 1))
+        mix = problem.space.snap(lam * per_box[b, i[0]] + (1 - lam) * per_box[b, i[1]])
+        out.append(mix[problem.boxes[b].contains(mix)])
+    return np.concatenate(out) if out else np.zeros((0, pk.shape[1]))
+
+
 def nash_point(
     problem: Problem,
     actors: Sequence[int] | None = None,
@@ -97,6 +112,7 @@ def nash_point(
     pk = problem.maximize_weighted(_weight_samples(problem.n_actors, idx, n_weights, rng))
     if pk.shape[0] == 0:
         return None
+    pk = np.concatenate([pk, _mixtures(problem, pk, rng)])
     score = _log_nash(problem, pk, idx)
     best = int(np.argmax(score))
     if not np.isfinite(score[best]):

@@ -67,13 +67,20 @@ def _candidates(problem: Problem, proposer: int) -> tuple[FloatArray, FloatArray
 
 
 def choose_offer(problem: Problem, proposer: int, aspiration: float) -> FloatArray | None:
-    """The package ``proposer`` offers at this aspiration (``None``: no feasible package)."""
+    """The package ``proposer`` offers at this aspiration.
+
+    ``None`` when it has nothing to offer: no package crosses no party's red line and gives
+    the proposer at least its reservation utility. A proposer never offers less than that.
+    """
     pk, u = candidate_offers(problem, proposer)
     if pk.shape[0] == 0:
         return None
-    ok = u[:, proposer] >= aspiration - 1e-9
-    if not ok.any():  # aspiration above anything feasible: offer its own best
-        return pk[int(np.argmax(u[:, proposer]))].copy()
+    floor = float(problem.reservation[proposer])
+    ok = u[:, proposer] >= max(aspiration, floor) - 1e-9
+    if not ok.any():
+        best = int(np.argmax(u[:, proposer]))
+        # aspiration above anything feasible: offer its own best, if that beats no deal
+        return pk[best].copy() if u[best, proposer] >= floor - 1e-9 else None
     others = [a for a in problem.parties if a != proposer]
     s = normalised_surplus(problem, u[ok])[:, others]
     worst = s.min(axis=1) if others else np.zeros(int(ok.sum()))

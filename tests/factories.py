@@ -1,0 +1,87 @@
+"""Small scenarios built in code, for tests."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from model import scenario
+
+SMALL: dict[str, Any] = {
+    "name": "small",
+    "title": "Two parties, three issues",
+    "seed": 1,
+    "issues": [
+        {"id": "a", "label": "A", "status_quo": 0.5},
+        {"id": "b", "label": "B", "status_quo": 0.5},
+        {
+            "id": "c",
+            "label": "C",
+            "kind": "ordinal",
+            "levels": [{"name": "none", "value": 0.0}, {"name": "half", "value": 0.5}, {"name": "full", "value": 1.0}],
+            "status_quo": "none",
+        },
+    ],
+    "actors": [
+        {
+            "id": "X",
+            "name": "X",
+            "issues": {
+                "a": {"position": 1.0, "salience": 0.8},
+                "b": {"position": 1.0, "salience": 0.2},
+                "c": {"position": "full", "salience": 0.5},
+            },
+            "red_lines": [{"issue": "a", "min": 0.3}],
+        },
+        {
+            "id": "Y",
+            "name": "Y",
+            "strategy": {"name": "conceder"},
+            "issues": {
+                "a": {"position": 0.0, "salience": 0.2},
+                "b": {"position": 0.0, "salience": 0.8},
+                "c": {"position": "none", "salience": 0.1},
+            },
+        },
+    ],
+    "protocol": {"max_rounds": 20},
+}
+
+
+def small(**changes: Any) -> dict[str, Any]:
+    """A fresh copy of the small scenario with top-level fields replaced."""
+    data = copy.deepcopy(SMALL)
+    data.update(changes)
+    return data
+
+
+def two_party(
+    ideal_x: list[float],
+    ideal_y: list[float],
+    sal_x: list[float],
+    sal_y: list[float],
+    status_quo: list[float] | None = None,
+    **actor_fields: Any,
+) -> scenario.Scenario:
+    """Two parties X and Y over continuous issues i0, i1, ..."""
+    n = len(ideal_x)
+    sq = status_quo if status_quo is not None else [0.5] * n
+    issues = [{"id": f"i{k}", "label": f"issue {k}", "status_quo": sq[k]} for k in range(n)]
+
+    def actor(aid: str, ideal: list[float], sal: list[float]) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": aid,
+            "name": aid,
+            "issues": {f"i{k}": {"position": ideal[k], "salience": sal[k]} for k in range(n)},
+        }
+        d.update(actor_fields.get(aid, {}))
+        return d
+
+    data = {
+        "name": "two_party",
+        "title": "two parties",
+        "issues": issues,
+        "actors": [actor("X", ideal_x, sal_x), actor("Y", ideal_y, sal_y)],
+        "protocol": actor_fields.get("protocol", {"max_rounds": 30}),
+    }
+    return scenario.parse(data)
