@@ -16,7 +16,6 @@ each box, and tells exactly whether any package satisfies all the lines.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +23,9 @@ import numpy as np
 
 from model.core.space import EPS, BoolArray, FloatArray, OutcomeSpace
 
-#: Above this many distinct conditional lines the box enumeration is capped (2**cap boxes).
-MAX_CONDITIONAL_LINES = 12
+#: The box enumeration stops after this many boxes (what it found is still safe; see
+#: ``RedLineSet.feasible_boxes``).
+MAX_BOXES = 4096
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class RedLineSet:
                 hi[ln.actor, ln.issue] = min(hi[ln.actor, ln.issue], ln.hi)
         self.lo, self.hi = lo, hi
         self._cond = cond
+        self.truncated = False
         self._c_actor = np.array([c.actor for c in cond], dtype=int)
         self._c_when = np.array([c.when_issue for c in cond], dtype=int)
         # condition holds when sign * (x[when] - threshold) > 0
@@ -149,37 +150,60 @@ class RedLineSet:
     def feasible_boxes(self, space: OutcomeSpace, actors: Sequence[int]) -> list[Box]:
         """The boxes whose union is the set of packages that satisfy every line of ``actors``.
 
-        Boxes that hold no admissible value on some issue (ordinal issues: no level inside)
-        are dropped, so an empty list means that no package satisfies all the lines.
+        Every line is honoured: each box satisfies all of them. The enumeration branches on a
+        conditional line only where the current box leaves both its *off* and *on* cases open,
+        and drops boxes that hold no admissible value on some issue (ordinal issues: no level
+        inside), so an empty list means that no package satisfies all the lines. Past
+        ``MAX_BOXES`` boxes the rest are not enumerated: the union is then a subset of the
+        feasible set (safe: no package in it crosses a line) and ``truncated`` is set.
         """
         actors = list(actors)
         lo = self.lo[actors].max(axis=0)
         hi = self.hi[actors].min(axis=0)
-        cond = [c for c in self._cond if c.actor in actors]
-        # identical conditional lines (same condition and bound) need one choice only
-        unique = list(
+        cond = list(
             dict.fromkeys(
-                (c.when_issue, c.when_above, c.when_below, c.issue, c.lo, c.hi) for c in cond
+                (c.when_issue, c.when_above, c.when_below, c.issue, c.lo, c.hi)
+                for c in self._cond
+                if c.actor in actors
             )
-        )[:MAX_CONDITIONAL_LINES]
+        )
         boxes: list[Box] = []
         seen: set[bytes] = set()
-        for choice in itertools.product((False, True), repeat=len(unique)):
-            blo, bhi = lo.copy(), hi.copy()
-            for on, (w, above, below, i, clo, chi) in zip(choice, unique, strict=True):
-                if on:
-                    blo[i] = max(blo[i], clo)
-                    bhi[i] = min(bhi[i], chi)
-                elif above is not None:
-                    bhi[w] = min(bhi[w], above)
-                else:
-                    blo[w] = max(blo[w], below)
+        self.truncated = False
+
+        def visit(k: int, blo: FloatArray, bhi: FloatArray) -> None:
+            if len(boxes) >= MAX_BOXES:
+                self.truncated = True
+                return
             if not _box_admissible(space, blo, bhi):
-                continue
-            key = np.concatenate([blo, bhi]).round(12).tobytes()
-            if key not in seen:
-                seen.add(key)
-                boxes.append(Box(blo, bhi))
+                return
+            if k == len(cond):
+                key = np.concatenate([blo, bhi]).round(12).tobytes()
+                if key not in seen:
+                    seen.add(key)
+                    boxes.append(Box(blo, bhi))
+                return
+            w, above, below, i, clo, chi = cond[k]
+            if above is not None:
+                can_hold, must_hold = bhi[w] > above + EPS, blo[w] > above + EPS
+            else:
+                can_hold, must_hold = blo[w] < below - EPS, bhi[w] < below - EPS
+            bound_met = blo[i] >= clo - EPS and bhi[i] <= chi + EPS
+            if not can_hold or bound_met:  # nothing to decide
+                visit(k + 1, blo, bhi)
+                return
+            on_lo, on_hi = blo.copy(), bhi.copy()
+            on_lo[i], on_hi[i] = max(blo[i], clo), min(bhi[i], chi)
+            visit(k + 1, on_lo, on_hi)
+            if not must_hold:
+                off_lo, off_hi = blo.copy(), bhi.copy()
+                if above is not None:
+                    off_hi[w] = min(bhi[w], above)
+                else:
+                    off_lo[w] = max(blo[w], below)
+                visit(k + 1, off_lo, off_hi)
+
+        visit(0, lo, hi)
         return boxes
 
     def lines_of(self, actor: int) -> list[RedLine]:
