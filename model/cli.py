@@ -136,10 +136,11 @@ def print_summary(s: dict[str, Any]) -> None:
     if s["package"]:
         t = Table(title="Agreed package", title_justify="left")
         t.add_column("issue")
-        t.add_column("value", justify="right")
-        t.add_column("level")
+        t.add_column("status quo", justify="right")
+        t.add_column("agreed", justify="right")
+        t.add_column("level", overflow="fold")
         for iid, v in s["package"].items():
-            t.add_row(iid, f"{v['value']:.2f}", v["level"] or "")
+            t.add_row(iid, f"{v['status_quo']:.2f}", f"{v['value']:.2f}", v["level"] or "")
         out.print(t)
     t = Table(title="Actors", title_justify="left")
     columns = (("actor", "left"), ("utility", "right"), ("reservation", "right"), ("above reservation", "center"))

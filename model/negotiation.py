@@ -179,7 +179,9 @@ class Negotiation(mesa.Model):
             text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
             self._end(False, "breakdown risk", offer, text)
         if self.outcome is not None and not self.outcome.agreed:
-            self.outcome.blocked_by = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
+            self.outcome.blocked_by = [
+                (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
+            ]
 
     def run(self) -> Outcome:
         """Run to the end and return the outcome."""

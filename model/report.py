@@ -116,7 +116,12 @@ def summarize(m: Negotiation) -> dict[str, Any]:
     }
     if pk is not None:
         out["package"] = {
-            iss.id: {"value": round(float(pk[i]), 6), "level": iss.level_name(float(pk[i])), "label": iss.label}
+            iss.id: {
+                "value": round(float(pk[i]), 6),
+                "level": iss.level_name(float(pk[i])),
+                "status_quo": round(float(p.space.status_quo[i]), 6),
+                "label": iss.label,
+            }
             for i, iss in enumerate(p.space.issues)
         }
     for a, aid in enumerate(p.actor_ids):

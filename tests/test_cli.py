@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +110,35 @@ def test_every_number_in_the_baseline_cites_a_source() -> None:
         for k, rl in enumerate(a.red_lines):
             assert rl.source, f"{a.id}.red_lines[{k}] has no source"
     assert {"S1", "S2"} <= set(spec.sources)
+
+
+# ---------------------------------------------------------------------------- the README
+
+
+def _readme_blocks(lang: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_readme_summary_is_what_bargain_run_prints_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # the README shows a 100-column terminal
+    shown = _readme_blocks("text")[0]
+    r = CliRunner().invoke(main, ["run", str(BASELINE), "--no-plot"], terminal_width=100)
+    assert r.exit_code == 0
+    actual = r.output
+    for key in ("AGREEMENT after", "NO AGREEMENT after", "Nash product"):
+        lines = [ln.strip() for ln in shown.splitlines() if ln.startswith(key)]
+        for ln in lines:
+            assert ln in actual, f"README shows {ln!r} but bargain run prints something else: regenerate it"
+    def cells(text: str) -> list[tuple[str, ...]]:  # table rows as cell tuples, whatever the width
+        return [tuple(c.strip() for c in ln.strip("│ ").split("│")) for ln in text.splitlines() if ln.startswith("│")]
+
+    assert cells(shown) and cells(shown) == cells(actual)
+
+
+def test_the_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT)
+    code = _readme_blocks("python")[0]
+    exec(compile(textwrap.dedent(code), "README.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    assert printed[0] in ("True", "False") and printed[1].isdigit()

@@ -107,7 +107,8 @@ def test_feasible_boxes_hold_exactly_the_packages_no_red_line_forbids(lines: lis
     # points within 1e-9 of a threshold may go either way; the rest must agree exactly
     near = np.zeros(len(x), dtype=bool)
     for ln in lines:
-        for v, i in ((ln.lo, ln.issue), (ln.hi, ln.issue), (ln.when_above, ln.when_issue), (ln.when_below, ln.when_issue)):
+        points = ((ln.lo, ln.issue), (ln.hi, ln.issue), (ln.when_above, ln.when_issue), (ln.when_below, ln.when_issue))
+        for v, i in points:
             if v is not None and i is not None:
                 near |= np.abs(x[:, i] - v) < 1e-8
     assert np.array_equal(in_some_box[~near], ok[~near])
