@@ -48,6 +48,11 @@ class Preferences:
         return cls(ideal, weight, curv)
 
     @property
+    def linear(self) -> bool:
+        """Whether every actor's curvature is 1 (the loss is linear)."""
+        return bool(np.all(self.curvature == 1.0))
+
+    @property
     def n_actors(self) -> int:
         return int(self.ideal.shape[0])
 
@@ -59,7 +64,9 @@ class Preferences:
         x = np.asarray(packages, dtype=float)
         single = x.ndim == 1
         x2 = x[None, :] if single else x
-        dist = np.abs(x2[:, None, :] - self.ideal[None, :, :]) ** self.curvature[None, :, None]
+        dist = np.abs(x2[:, None, :] - self.ideal[None, :, :])
+        if not self.linear:
+            dist = dist ** self.curvature[None, :, None]
         u = 1.0 - np.einsum("nai,ai->na", dist, self.weight)
         return u[0] if single else u
 

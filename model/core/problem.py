@@ -89,22 +89,57 @@ class Problem:
     def has_zone_of_agreement_by_red_lines(self) -> bool:
         return len(self.boxes) > 0
 
-    def maximize_weighted(self, coefs: FloatArray) -> FloatArray:
-        """For each row of ``coefs`` (``(C, A)``), the feasible grid package maximising
-        ``sum_a coefs[c, a] * u_a(x)``, in every feasible box: shape ``(B * C, I)``.
+    @cached_property
+    def _mask_table(self) -> tuple[BoolArray, np.ndarray, np.ndarray]:
+        """The distinct per-issue masks of the boxes: ``masks (K, G)``, the issue of each
+        ``(K,)``, and which mask each box uses on each issue ``(B, I)``.
 
-        Utilities are additive, so the maximisation runs issue by issue over the grid.
+        Boxes differ on few issues, so there are far fewer distinct (issue, mask) rows than
+        boxes times issues; the search maximises once per distinct row.
+        """
+        bm = self.box_masks
+        n_b, n_i, _ = bm.shape
+        rows: list[BoolArray] = []
+        issue_of: list[int] = []
+        index = np.zeros((n_b, n_i), dtype=int)
+        for i in range(n_i):
+            uniq, inverse = np.unique(bm[:, i, :], axis=0, return_inverse=True)
+            index[:, i] = len(rows) + inverse.reshape(-1)
+            rows.extend(uniq)
+            issue_of.extend([i] * len(uniq))
+        masks = np.array(rows, dtype=bool).reshape(len(rows), -1)
+        return masks, np.array(issue_of, dtype=int), index
+
+    def maximize_weighted(self, coefs: FloatArray) -> FloatArray:
+        return self.maximize_weighted_indexed(coefs)[0]
+
+    def grid_utility(self, index: np.ndarray) -> FloatArray:
+        """Utilities of grid packages given by their grid indices ``(n, I)``: ``(n, A)``.
+
+        A table look-up (``w_ai * v_ai(g)`` summed over issues), much cheaper than
+        ``utility`` on the package values.
+        """
+        n_i = self.space.n_issues
+        return self.weighted_values[:, np.arange(n_i)[None, :], index].sum(axis=2).T
+
+    def maximize_weighted_indexed(self, coefs: FloatArray) -> tuple[FloatArray, np.ndarray]:
+        """For each row of ``coefs`` (``(C, A)``), the feasible grid package maximising
+        ``sum_a coefs[c, a] * u_a(x)``, in every feasible box: shape ``(B * C, I)``, box-major.
+
+        Utilities are additive, so the maximisation runs issue by issue over the grid, once
+        per distinct (issue, box mask) pair.
         """
         coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
+        n_b = len(self.boxes)
+        n_i = self.space.n_issues
+        if n_b == 0:
+            return np.zeros((0, n_i)), np.zeros((0, n_i), dtype=int)
+        masks, issue_of, index = self._mask_table
         score = np.einsum("ca,aig->cig", coefs, self.weighted_values) + self.tie_break[None]
-        masks = self.box_masks
-        if masks.shape[0] == 0:
-            return np.zeros((0, self.space.n_issues))
-        masked = np.where(masks[:, None, :, :], score[None], -np.inf)  # (B, C, I, G)
-        idx = masked.argmax(axis=-1)  # (B, C, I)
-        grid = self.space.grid
-        pk = grid[np.arange(grid.shape[0])[None, None, :], idx]
-        return pk.reshape(-1, self.space.n_issues)
+        masked = np.where(masks[None, :, :], score[:, issue_of, :], -np.inf)  # (C, K, G)
+        arg = masked.argmax(axis=-1)[:, index]  # (C, B, I): grid index per box and issue
+        arg = arg.transpose(1, 0, 2).reshape(-1, n_i)
+        return self.space.grid[np.arange(n_i)[None, :], arg], arg
 
     @cached_property
     def best_utility(self) -> FloatArray:

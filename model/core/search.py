@@ -57,10 +57,8 @@ def candidate_offers(problem: Problem, proposer: int) -> tuple[FloatArray, Float
 
 @lru_cache(maxsize=64)
 def _candidates(problem: Problem, proposer: int) -> tuple[FloatArray, FloatArray]:
-    pk = problem.maximize_weighted(_offer_coefficients(problem, proposer))
-    if pk.shape[0]:
-        pk = np.unique(pk, axis=0)
-    u = problem.utility(pk) if pk.shape[0] else np.zeros((0, problem.n_actors))
+    pk, idx = problem.maximize_weighted_indexed(_offer_coefficients(problem, proposer))
+    u = problem.grid_utility(idx) if pk.shape[0] else np.zeros((0, problem.n_actors))
     pk.setflags(write=False)
     u.setflags(write=False)
     return pk, u
