@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from model import __version__
@@ -31,7 +32,7 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             for line in e.lines():
-                err.print(f"[bold red]error:[/] {line}", soft_wrap=True)
+                err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
             sys.exit(2)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
@@ -70,15 +71,15 @@ def validate(files: tuple[Path, ...]) -> None:
         except InputError as e:
             failed += 1
             for line in e.lines():
-                err.print(f"[bold red]error:[/] {line}", soft_wrap=True)
+                err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
             continue
         p = s.problem
         note = ""
         if not p.boxes:
             why = conflict_explanation(p.space, p.redlines, p.parties, p.actor_ids)
-            note = f" [yellow](warning: no package satisfies every party's red lines: {why})[/]"
+            note = f" [yellow](warning: no package satisfies every party's red lines: {escape(why)})[/]"
         out.print(
-            f"[green]ok[/] {f}: {len(p.actor_ids)} actors, {p.space.n_issues} issues, "
+            f"[green]ok[/] {escape(str(f))}: {len(p.actor_ids)} actors, {p.space.n_issues} issues, "
             f"{len(p.redlines.lines)} red lines{note}",
             soft_wrap=True,
         )
@@ -131,8 +132,8 @@ def _write_run(out_dir: Path, summary: dict[str, Any], history: Any, plot: bool,
 def print_summary(s: dict[str, Any]) -> None:
     """The readable summary of one run."""
     head = "[bold green]AGREEMENT[/]" if s["agreed"] else "[bold red]NO AGREEMENT[/]"
-    out.print(f"[bold]{s['title']}[/] (scenario {s['scenario']}, seed {s['seed']}, protocol {s['protocol']})")
-    out.print(f"{head} after {s['rounds']} of {s['max_rounds']} rounds: {s['explanation']}", soft_wrap=True)
+    out.print(f"[bold]{escape(s['title'])}[/] (scenario {s['scenario']}, seed {s['seed']}, protocol {s['protocol']})")
+    out.print(f"{head} after {s['rounds']} of {s['max_rounds']} rounds: {escape(s['explanation'])}", soft_wrap=True)
     if s["package"]:
         t = Table(title="Agreed package", title_justify="left")
         t.add_column("issue")
@@ -153,7 +154,7 @@ def print_summary(s: dict[str, Any]) -> None:
     if s["blocked_by"]:
         out.print("[bold]Blocked by:[/]")
         for b in s["blocked_by"]:
-            out.print(f"  {b['actor']}: {b['reason']} ({b['detail']})", soft_wrap=True)
+            out.print(escape(f"  {b['actor']}: {b['reason']} ({b['detail']})"), soft_wrap=True)
     if s["agreed"]:
         po = (
             "yes (no dominating package found)"
@@ -163,6 +164,90 @@ def print_summary(s: dict[str, Any]) -> None:
         out.print(f"Nash product {s['nash_product']:.4g}; Pareto-optimal: {po}")
         if "nash_point" in s:
             out.print(f"Nash bargaining point's product: {s['nash_point']['nash_product']:.4g}")
+
+
+@main.command()
+@click.argument("experiment_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+@click.option("--backend", type=click.Choice(["process", "serial", "dask"]), default="process", show_default=True,
+              help="Where runs execute: local processes, this process, or Dask (a cluster or a LocalCluster).")
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder [default: results/<experiment name>]. Re-running into it resumes.")
+def sweep(experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None) -> None:
+    """Run an experiment: many negotiations over a design of conditions, with replicates."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from model import experiment as exm
+    from model import results
+    from model.sweep import Sweep, executor
+
+    exp = exm.load(experiment_file)
+    out_dir = out_dir or Path("results") / exp.spec.name
+    sw = Sweep(exp, out_dir)
+    sw.out.mkdir(parents=True, exist_ok=True)
+    sw.check_resumable()
+    n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
+    out.print(
+        f"[bold]{exp.spec.name}[/]: {len(exp.points)} points x {exp.spec.replicates} replicates = {sw.n_runs} runs "
+        f"in {sw.n_chunks} chunks of {sw.chunk_size}, backend {backend} ({n_workers} workers) -> {out_dir}/",
+        soft_wrap=True,
+    )
+    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
+        task = bar.add_task("runs", total=sw.n_runs, rate="")
+        start: list[float] = []
+
+        def progress(done: int, total: int) -> None:
+            import time
+
+            now = time.perf_counter()
+            if not start:
+                start.extend([now, done])
+            rate = (done - start[1]) / (now - start[0]) if now > start[0] else 0.0
+            bar.update(task, completed=done, rate=f"{rate:,.1f} runs/s" if rate else "")
+
+        try:
+            with executor(backend, n_workers, scheduler) as ex:
+                stats = sw.run(ex, workers=n_workers, progress=progress)
+        except KeyboardInterrupt:
+            done = sum(sw._chunk_len(c) for c in sw.done_chunks())
+            err.print(f"[yellow]interrupted[/]: {done} of {sw.n_runs} runs are on disk in {out_dir}/; "
+                      "run the same command again to resume.")
+            sys.exit(130)
+    skipped = stats["runs_skipped_as_done"]
+    out.print(f"Done: {stats['runs_done']} runs ({skipped} already on disk, skipped) in "
+              f"{stats['seconds_this_session']:.1f} s; {stats['failures_this_session']} failed runs this session.")
+    df = results.load(out_dir)
+    _print_rates(df, [f"axis.{p}" for p in exp.axis_paths])
+
+
+def _print_rates(df: Any, axes: list[str]) -> None:
+    from model import results
+
+    if df.empty:
+        return
+    by = axes[:2] if all(df[a].nunique() <= 12 for a in axes[:2]) else axes[:1]
+    if df[by[0]].nunique() > 12:  # a sampled axis: show it in bins
+        import pandas as pd
+
+        df = df.copy()
+        df[by[0]] = pd.cut(df[by[0]], 5).astype(str)
+        by = by[:1]
+    rates = results.agreement_rates(df, by)
+    t = Table(title="Agreement rate", title_justify="left")
+    for c in by:
+        t.add_column(c.removeprefix("axis."))
+    for c in ("agreement", "runs", "failed"):
+        t.add_column(c, justify="right")
+    for r in rates.itertuples(index=False):
+        vals = list(r)
+        t.add_row(*[f"{v:g}" if isinstance(v, float) else str(v) for v in vals[: len(by)]],
+                  f"{vals[len(by)]:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
+    out.print(t)
 
 
 if __name__ == "__main__":  # pragma: no cover

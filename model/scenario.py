@@ -221,11 +221,13 @@ def check(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
                 if iss.kind != "ordinal":
                     bad(("actors", a, "issues", iid, "position"),
                         f"{iid!r} is continuous: the position must be a number, not {st.position!r}")
-                elif _level_value(iss, st.position) is None:
-                    names = ", ".join(lv.name for lv in iss.levels or [])
+                elif iss.levels and _level_value(iss, st.position) is None:  # no levels: faulted above
+                    level_names = ", ".join(lv.name for lv in iss.levels)
                     bad(("actors", a, "issues", iid, "position"),
-                        f"{st.position!r} is not a level of {iid!r} (levels: {names})")
-        if total <= 0:
+                        f"{st.position!r} is not a level of {iid!r} (levels: {level_names})")
+        if not act.issues:
+            bad(("actors", a, "issues"), f"{act.id} lists no issues: give it a position and salience on at least one")
+        elif total <= 0:
             bad(("actors", a, "issues"), f"every salience of {act.id} is zero: the actor cares about no issue")
         for r, rl in enumerate(act.red_lines):
             loc: Loc = ("actors", a, "red_lines", r)
@@ -256,7 +258,7 @@ def check(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
             try:
                 core.STRATEGIES[st_name].Params(**act.strategy.params)
             except ValidationError as e:
-                for f in validation_faults(e, act.strategy.params, {}):
+                for f in validation_faults(e, act.strategy.params, {}, core.STRATEGIES[st_name].Params):
                     bad(("actors", a, "strategy", "params", *([f.path] if f.path else [])), f.message)
     if sum(act.consent for act in spec.actors) < 2:
         bad(("actors",), "at least two actors must be parties whose consent is needed (consent: true)")
@@ -405,7 +407,7 @@ def parse(data: dict[str, Any], file: str = "<memory>", lines: LineMap | None = 
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as e:
-        raise InputError(file, validation_faults(e, data, lines)) from None
+        raise InputError(file, validation_faults(e, data, lines, ScenarioSpec)) from None
     faults = check(spec, lines)
     if faults:
         raise InputError(file, faults)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from model.errors import Fault, InputError
 
@@ -69,6 +71,24 @@ class _TooBig(Exception):
     pass
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, but a scalar it cannot convert (``2025-13-45``, ``!!int abc``) is a marked YAML error."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            kind = "date" if kind == "timestamp" else kind
+            kind = ("an " if kind[:1] in "aeiou" else "a ") + kind
+            why = f" ({e})" if isinstance(e, ValueError | OverflowError) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r} as {kind}{why}", node.start_mark
+            ) from None
+
+
 def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     """Read a YAML mapping from ``path`` with a map from field paths to line numbers.
 
@@ -77,6 +97,8 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     """
     p = Path(path)
     name = str(path)
+    if p.is_dir():
+        raise InputError(name, [Fault("", "is a directory, not a file")])
     if not p.is_file():
         raise InputError(name, [Fault("", "no such file")])
     size = p.stat().st_size
@@ -87,8 +109,11 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(name, [Fault("", f"not a UTF-8 text file ({e.reason} at byte {e.start})")]) from None
-    loader = yaml.SafeLoader(text)
+        at = e.object[: e.start].count(b"\n") + 1
+        raise InputError(name, [Fault("", f"not a UTF-8 text file ({e.reason} at byte {e.start})", at)]) from None
+    except OSError as e:
+        raise InputError(name, [Fault("", f"cannot read the file: {e.strerror or e}")]) from None
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -100,7 +125,9 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
-        what = " ".join(x for x in (e.context, e.problem) if x)
+        began = e.context_mark.line + 1 if e.context_mark and e.problem_mark else None
+        context = f"{e.context} (from line {began})" if e.context and began and began != line else e.context
+        what = ": ".join(x for x in (context, e.problem) if x)
         raise InputError(name, [Fault("", f"not valid YAML: {what}", line)]) from None
     except yaml.YAMLError as e:
         raise InputError(name, [Fault("", f"not valid YAML: {e}")]) from None
@@ -113,7 +140,7 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     if faults:
         raise InputError(name, faults)
     if not isinstance(data, dict):
-        kind = type(data).__name__
+        kind = {list: "a list", str: "text", type(None): "nothing"}.get(type(data), type(data).__name__)
         raise InputError(name, [Fault("", f"expected a mapping of fields at the top level, found {kind}")])
     return data, lines
 
@@ -121,7 +148,47 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
 _MESSAGES = {
     "missing": "missing required field",
     "extra_forbidden": "unknown field",
+    "dict_type": "input should be a mapping of key: value pairs",
+    "model_type": "input should be a mapping of key: value pairs",
 }
+
+#: Plain words for the string patterns of the schemas.
+_PATTERNS = {
+    r"^[A-Za-z][A-Za-z0-9_]*$": "must be an identifier: a letter, then letters, digits or underscores",
+}
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _members(tp: Any) -> list[Any]:
+    """The alternatives of a type annotation (through ``Annotated``, ``Optional`` and unions)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _members(get_args(tp)[0])
+    if origin is Union or origin is types.UnionType:
+        return [m for arg in get_args(tp) for m in _members(arg)]
+    return [tp]
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and get_origin(tp) is None and issubclass(tp, BaseModel)
+
+
+def _field_names(model: type[BaseModel] | None, loc: Loc) -> list[str]:
+    """The fields allowed at ``loc`` (a location in the data) of ``model``; [] if that cannot be told."""
+    found: list[Any] = [] if model is None else [model]
+    for part in loc:
+        step: list[Any] = []
+        for tp in (m for t in found for m in _members(t)):
+            origin, args = get_origin(tp), get_args(tp)
+            if _is_model(tp) and isinstance(part, str) and part in tp.model_fields:
+                step.append(tp.model_fields[part].annotation)
+            elif origin is list and isinstance(part, int) and args:
+                step.append(args[0])
+            elif origin is dict and len(args) == 2:
+                step.append(args[1])
+        found = step
+    return sorted({f for t in found for m in _members(t) if _is_model(m) for f in m.model_fields})
 
 
 def _concrete_loc(data: Any, loc: Loc) -> Loc:
@@ -145,20 +212,51 @@ def _concrete_loc(data: Any, loc: Loc) -> Loc:
     return tuple(out)
 
 
-def validation_faults(err: ValidationError, data: Any, lines: LineMap) -> list[Fault]:
-    """One fault per distinct field of a pydantic ``ValidationError``."""
+def validation_faults(
+    err: ValidationError, data: Any, lines: LineMap, model: type[BaseModel] | None = None
+) -> list[Fault]:
+    """One fault per distinct field of a pydantic ``ValidationError`` (``model``: to suggest field names)."""
+    errors = err.errors(include_url=False)
+    locs = [_concrete_loc(data, tuple(e["loc"])) for e in errors]
+    # an unknown field that looks like a misspelt missing one: one fault, at the misspelling
+    missing = {loc for loc, e in zip(locs, errors, strict=True) if e["type"] == "missing"}
+    hints: dict[Loc, str] = {}
+    for loc, e in zip(locs, errors, strict=True):
+        if e["type"] != "extra_forbidden" or not loc:
+            continue
+        parent, key = loc[:-1], str(loc[-1])
+        absent = [str(m[-1]) for m in missing if m[:-1] == parent]
+        if close := difflib.get_close_matches(key, absent, 1, 0.8):
+            missing.discard((*parent, close[0]))
+            hints[loc] = f" (did you mean {close[0]!r}?)"
+        elif allowed := _field_names(model, parent):
+            close = difflib.get_close_matches(key, allowed, 1, 0.8)
+            hints[loc] = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
     faults: list[Fault] = []
     seen: set[Loc] = set()
-    for e in err.errors(include_url=False):
-        loc = _concrete_loc(data, tuple(e["loc"]))
-        if loc in seen:  # a union reports each alternative; the first reads best
-            continue
+    for loc, e in zip(locs, errors, strict=True):
+        if loc in seen or (e["type"] == "missing" and loc not in missing):
+            continue  # a union reports each alternative (the first reads best); a misspelling, once
         seen.add(loc)
-        msg = _MESSAGES.get(e["type"], e["msg"])
+        msg = _MESSAGES.get(e["type"], e["msg"]).replace(" after validation", "")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        if e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") in _PATTERNS:
+            msg = _PATTERNS[e["ctx"]["pattern"]]
+        msg += hints.get(loc, "")
         given = e.get("input")
-        if e["type"] not in ("missing", "extra_forbidden") and isinstance(given, str | int | float | bool):
+        if e["type"] in ("missing", "extra_forbidden"):
+            pass
+        elif isinstance(given, str) and e["type"] == "float_type" and _NUMBER.fullmatch(given):
+            mantissa, exponent = re.split("[eE]", given)
+            better = f"{mantissa}{'' if '.' in mantissa else '.0'}e{'' if exponent[0] in '+-' else '+'}{exponent}"
+            msg += f" (got {given!r}, which YAML reads as text: write {better})"
+        elif isinstance(given, bool) and e["type"] == "string_type":
+            msg += f" (got {given!r}: YAML reads a bare yes, no, on, off, true or false as a boolean; quote it)"
+        elif isinstance(given, str | int | float | bool):
             msg += f" (got {given!r})"
+        elif e["type"].endswith("_type"):
+            got = {dict: "a mapping", list: "a list", type(None): "an empty value"}.get(type(given))
+            msg += f" (got {got})" if got else ""
         faults.append(fault(lines, loc, msg[0].lower() + msg[1:] if msg else msg))
     return faults

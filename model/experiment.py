@@ -1,0 +1,357 @@
+"""Experiment files: which conditions to vary over a base scenario, and how to sample them.
+
+An experiment names a base scenario, *axes* (dotted paths into the scenario with values or a
+range), a *design* (full grid, Latin hypercube, Sobol/Saltelli, or an explicit list of points),
+a number of replicates per point and a master seed. Every run's seed derives from the master
+seed by ``numpy.random.SeedSequence(master).spawn``: run ``k`` gets child ``k``, so any run can be
+repeated alone from its row.
+
+Paths address the scenario's YAML structure: mapping keys and list items, where a list item
+is picked by its ``id`` (``actors.USA``, ``issues.eu_sanctions``) or by its index
+(``red_lines[0]``): ``actors.USA.red_lines[0].min``, ``protocol.max_rounds``,
+``actors.BLR.strategy.params.exponent``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+
+from model import scenario as scn
+from model.errors import Fault, InputError
+from model.yamlio import LineMap, fault, load_yaml, validation_faults
+
+Scalar = Annotated[float, Strict()] | Annotated[int, Strict()] | Annotated[bool, Strict()] | str
+PATH_RE = r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$"
+
+#: Spawn key used for the design's own random numbers (never a run id).
+DESIGN_KEY = 2**62
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AxisSpec(_Spec):
+    """One condition to vary: a path into the scenario and its ``values`` or its ``range``."""
+
+    path: Annotated[str, Field(pattern=PATH_RE, max_length=300)]
+    values: Annotated[list[Scalar], Field(min_length=1, max_length=10_000)] | None = None
+    range: tuple[Annotated[float, Strict()], Annotated[float, Strict()]] | None = None
+    steps: Annotated[int, Strict(), Field(ge=2, le=10_000)] | None = None
+    integer: bool = False
+
+
+class DesignSpec(_Spec):
+    """How points are chosen: ``grid`` (full factorial), ``lhs`` (Latin hypercube, ``samples``
+    points), ``sobol`` (Saltelli's scheme for Sobol indices, ``samples`` base points, giving
+    ``samples * (D + 2)`` points, or ``samples * (2D + 2)`` with ``second_order``), ``list``
+    (the ``points`` given)."""
+
+    kind: Literal["grid", "lhs", "sobol", "list"]
+    samples: Annotated[int, Strict(), Field(ge=1, le=10_000_000)] | None = None
+    second_order: bool = False
+    points: list[dict[str, Scalar]] | None = None
+
+
+class ExperimentSpec(_Spec):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
+    description: str | None = None
+    scenario: str
+    design: DesignSpec
+    axes: Annotated[list[AxisSpec], Field(min_length=1, max_length=100)]
+    replicates: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 1
+    seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
+    chunk_size: Annotated[int, Strict(), Field(ge=1, le=100_000)] | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# paths
+
+
+class PathError(ValueError):
+    pass
+
+
+def parse_path(path: str) -> list[str | int]:
+    """``actors.USA.red_lines[0].min`` -> ``['actors', 'USA', 'red_lines', 0, 'min']``."""
+    out: list[str | int] = []
+    for part in path.split("."):
+        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)$", part)
+        if not m:
+            raise PathError(f"{part!r} is not a field name")
+        out.append(m.group(1))
+        out.extend(int(k) for k in re.findall(r"\[([0-9]+)\]", m.group(2)))
+    return out
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ...]:
+    """Set ``value`` at ``path`` in scenario data (in place); return the data location
+    (with list items as indices) for error messages. Missing mappings on the way are created;
+    the scenario schema then says whether the field exists."""
+    tokens = parse_path(path)
+    cur: Any = data
+    loc: list[str | int] = []
+    for k, tok in enumerate(tokens):
+        last = k == len(tokens) - 1
+        if isinstance(cur, list):
+            if isinstance(tok, int):
+                if not 0 <= tok < len(cur):
+                    raise PathError(f"{_render(loc)} has {len(cur)} entries; there is no [{tok}]")
+                idx = tok
+            else:
+                ids = [item.get("id") for item in cur if isinstance(item, dict)]
+                if tok not in ids:
+                    raise PathError(f"no entry with id {tok!r} in {_render(loc)} (ids: {', '.join(map(str, ids))})")
+                idx = ids.index(tok)
+            loc.append(idx)
+            if last:
+                cur[idx] = value
+            else:
+                cur = cur[idx]
+        elif isinstance(cur, dict):
+            if isinstance(tok, int):
+                raise PathError(f"{_render(loc) or 'the scenario'} is a mapping, not a list: no [{tok}]")
+            loc.append(tok)
+            if last:
+                cur[tok] = value
+            else:
+                if tok not in cur or cur[tok] is None:
+                    cur[tok] = {}
+                cur = cur[tok]
+        else:
+            raise PathError(f"{_render(loc)} is a value ({cur!r}), not a mapping or list")
+    return tuple(loc)
+
+
+def _render(loc: list[str | int] | tuple[str | int, ...]) -> str:
+    from model.yamlio import render_path
+
+    return render_path(tuple(loc))
+
+
+# --------------------------------------------------------------------------------------------
+# designs
+
+
+def _axis_levels(ax: AxisSpec) -> list[Any]:
+    if ax.values is not None:
+        return list(ax.values)
+    assert ax.range is not None and ax.steps is not None
+    vals = np.linspace(ax.range[0], ax.range[1], ax.steps)
+    if ax.integer:
+        return sorted({int(round(v)) for v in vals})
+    return [float(v) for v in vals]
+
+
+def _from_unit(ax: AxisSpec, u: np.ndarray) -> list[Any]:
+    """Map numbers in [0, 1) to axis values: a range linearly, values by equal-width bins."""
+    if ax.values is not None:
+        idx = np.minimum((u * len(ax.values)).astype(int), len(ax.values) - 1)
+        return [ax.values[i] for i in idx]
+    assert ax.range is not None
+    lo, hi = ax.range
+    x = lo + u * (hi - lo)
+    return [int(round(v)) for v in x] if ax.integer else [float(v) for v in x]
+
+
+def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
+    """The experiment's points: one ``{path: value}`` per point, in a fixed order."""
+    axes = exp.axes
+    d = exp.design
+    ss = np.random.SeedSequence(exp.seed, spawn_key=(DESIGN_KEY,))
+    if d.kind == "grid":
+        levels = [_axis_levels(ax) for ax in axes]
+        return [dict(zip([ax.path for ax in axes], combo, strict=True)) for combo in itertools.product(*levels)]
+    if d.kind == "list":
+        return [dict(p) for p in d.points or []]
+    assert d.samples is not None
+    if d.kind == "lhs":
+        from scipy.stats import qmc
+
+        u = qmc.LatinHypercube(d=len(axes), rng=np.random.default_rng(ss)).random(d.samples)
+    else:  # sobol (Saltelli): SALib draws the points on the unit cube
+        from SALib.sample import sobol as sobol_sample
+
+        problem = {"num_vars": len(axes), "names": [ax.path for ax in axes], "bounds": [[0.0, 1.0]] * len(axes)}
+        seed = int(ss.generate_state(1)[0])
+        u = sobol_sample.sample(problem, d.samples, calc_second_order=d.second_order, seed=seed)
+        u = np.clip(u, 0.0, np.nextafter(1.0, 0.0))
+    cols = [_from_unit(ax, u[:, j]) for j, ax in enumerate(axes)]
+    return [dict(zip([ax.path for ax in axes], row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def run_seed(master: int, run_id: int) -> int:
+    """The seed of run ``run_id``: child ``run_id`` of ``SeedSequence(master)`` (as ``spawn`` gives)."""
+    state = np.random.SeedSequence(master, spawn_key=(run_id,)).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) | (int(state[1]) >> 1)  # 63 bits: fits a signed 64-bit column
+
+
+# --------------------------------------------------------------------------------------------
+# the checked experiment
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """A checked experiment: its spec, the base scenario data, and its points."""
+
+    spec: ExperimentSpec
+    base: dict[str, Any]
+    base_scenario: scn.Scenario
+    file: str
+    scenario_file: str
+
+    @cached_property
+    def points(self) -> list[dict[str, Any]]:
+        return design_points(self.spec)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * self.spec.replicates
+
+    @property
+    def axis_paths(self) -> list[str]:
+        return [ax.path for ax in self.spec.axes]
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of what determines the results: the experiment and the base scenario's content."""
+        blob = json.dumps(
+            {"experiment": self.spec.model_dump(mode="json", exclude={"chunk_size"}), "scenario": self.base},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def chunk_size(self) -> int:
+        if self.spec.chunk_size:
+            return self.spec.chunk_size
+        return int(min(50, max(1, math.ceil(self.n_runs / 16))))
+
+    def scenario_data(self, point: dict[str, Any]) -> dict[str, Any]:
+        data = copy.deepcopy(self.base)
+        for path, value in point.items():
+            set_path(data, path, value)
+        return data
+
+    def scenario_for(self, point: dict[str, Any]) -> scn.Scenario:
+        """The compiled scenario at one point (raises ``InputError`` if the point is invalid)."""
+        return scn.parse(self.scenario_data(point), file=f"{self.scenario_file} at {point}")
+
+
+def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scenario_file: str) -> list[Fault]:
+    out: list[Fault] = []
+    paths = [ax.path for ax in spec.axes]
+    for k, ax in enumerate(spec.axes):
+        loc = ("axes", k)
+        if paths.index(ax.path) != k:
+            out.append(fault(lines, (*loc, "path"), f"{ax.path!r} is already axis {paths.index(ax.path)}"))
+            continue
+        if (ax.values is None) == (ax.range is None):
+            out.append(fault(lines, loc, "an axis needs exactly one of values or range"))
+            continue
+        if ax.range is not None:
+            if not ax.range[0] < ax.range[1]:
+                out.append(fault(lines, (*loc, "range"), f"range must go from low to high, got {list(ax.range)}"))
+                continue
+            if spec.design.kind == "grid" and ax.steps is None:
+                out.append(fault(lines, loc, "a range axis in a grid design needs steps (how many values)"))
+                continue
+        if ax.values is not None and len({type(v) for v in ax.values} - {int, float}) > 0 and len(
+            {type(v) for v in ax.values}
+        ) > 1:
+            out.append(fault(lines, (*loc, "values"), "values must all be numbers, all text or all true/false"))
+            continue
+        probes = list(ax.values) if ax.values is not None else list(ax.range or ())
+        if ax.integer and ax.range is not None:
+            probes = [int(round(v)) for v in probes]
+        for value in probes:
+            data = copy.deepcopy(base)
+            try:
+                where = set_path(data, ax.path, value)
+            except PathError as e:
+                out.append(fault(lines, (*loc, "path"), f"{ax.path!r} points nowhere in {scenario_file}: {e}"))
+                break
+            try:
+                scn.parse(data, file=scenario_file)
+            except InputError as e:
+                target = _render(where)
+                hit = next((p for p in e.problems if p.path == target or p.path.startswith(target)), None)
+                if hit is not None and hit.message == "unknown field":
+                    msg = f"{ax.path!r} points nowhere in {scenario_file}: {hit.path} is not a scenario field"
+                    out.append(fault(lines, (*loc, "path"), msg))
+                else:
+                    p = hit or e.problems[0]
+                    out.append(fault(lines, loc, f"{ax.path} = {value!r} is rejected by the scenario: "
+                                     f"{p.path + ': ' if p.path else ''}{p.message}"))
+                break
+    d = spec.design
+    if d.kind in ("lhs", "sobol") and d.samples is None:
+        out.append(fault(lines, ("design",), f"a {d.kind} design needs samples (how many points)"))
+    if d.kind == "list":
+        if not d.points:
+            out.append(fault(lines, ("design",), "a list design needs points"))
+        for j, point in enumerate(d.points or []):
+            missing = [p for p in paths if p not in point]
+            extra = [p for p in point if p not in paths]
+            if missing or extra:
+                what = (f"no value for {', '.join(missing)}" if missing else "") + (
+                    ("; " if missing and extra else "") + f"{', '.join(extra)} is not an axis" if extra else ""
+                )
+                out.append(fault(lines, ("design", "points", j), what))
+    elif d.points is not None:
+        out.append(fault(lines, ("design", "points"), f"points are only for a list design, not {d.kind}"))
+    return out
+
+
+def load(path: str | Path) -> Experiment:
+    """Read and check an experiment file and its base scenario.
+
+    Every axis is checked before anything runs: its path must point into the scenario, and
+    each of its values (a range's two ends) must give a valid scenario.
+
+    Raises:
+        InputError: one line per fault, naming the file, the field and what is wrong.
+    """
+    data, lines = load_yaml(path)
+    file = str(path)
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as e:
+        raise InputError(file, validation_faults(e, data, lines)) from None
+    scenario_path = (Path(path).parent / spec.scenario).resolve()
+    rel = _display(scenario_path)
+    if not scenario_path.is_file():
+        raise InputError(file, [fault(lines, ("scenario",), f"no scenario file at {rel}")])
+    base, _ = load_yaml(scenario_path)
+    base_scenario = scn.parse(base, rel, None)  # the base scenario itself must be valid
+    faults = _check_axes(spec, base, lines, rel)
+    if faults:
+        raise InputError(file, faults)
+    exp = Experiment(spec, base, base_scenario, file, rel)
+    if exp.spec.design.kind == "list":
+        for j, point in enumerate(exp.points):
+            try:
+                exp.scenario_for(point)
+            except InputError as e:
+                raise InputError(file, [fault(lines, ("design", "points", j), f"rejected by the scenario: {e.problems[0].path}: "
+                                              f"{e.problems[0].message}")]) from None
+    return exp
+
+
+def _display(p: Path) -> str:
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)

@@ -1,0 +1,51 @@
+"""Sweep results back as a pandas DataFrame: one call, for notebooks and for the plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from model.sweep import PART_GLOB
+
+
+def load(results_dir: str | Path) -> pd.DataFrame:
+    """All rows of a sweep, one per run, ordered by ``run_id``.
+
+    Only finished parts are read (a part is renamed into place once fully written), so a
+    sweep that is still running or was interrupted loads what it has finished.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = Path(results_dir)
+    parts = sorted(d.glob(PART_GLOB))
+    if not parts:
+        if not (d / "manifest.json").exists():
+            raise FileNotFoundError(f"{d} holds no sweep results (no manifest.json)")
+        return pd.DataFrame()
+    table = pa.concat_tables([pq.read_table(p) for p in parts])
+    df = table.to_pandas()
+    return df.sort_values("run_id", kind="stable").reset_index(drop=True)
+
+
+def manifest(results_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(results_dir) / "manifest.json").read_text())
+
+
+def axis_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith("axis.")]
+
+
+def agreement_rates(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Agreement rate, number of runs and failures for each combination of the ``by`` columns."""
+    ok = df[df["error"].isna()]
+    g = ok.groupby(by, dropna=False, sort=True)
+    out = g["agreed"].agg(rate="mean", runs="size").reset_index()
+    failed = df[df["error"].notna()].groupby(by, dropna=False).size()
+    out["failures"] = [int(failed.get(tuple(r) if len(by) > 1 else r[0], 0)) for r in out[by].itertuples(index=False)]
+    return out

@@ -1,0 +1,371 @@
+"""Running an experiment: many negotiations, in chunks, on any ``concurrent.futures`` executor.
+
+Three backends share one interface (an ``Executor`` whose ``submit`` runs a chunk of runs):
+``serial`` (in this process), ``process`` (a local process pool, the default) and ``dask``
+(``distributed``: a cluster given by its scheduler address, or a ``LocalCluster``). Results stream
+to disk as chunks finish: one Parquet part per chunk, written atomically, plus ``manifest.json``.
+Re-running the same sweep into the same folder skips the chunks already written, so an
+interrupted sweep loses at most the chunks in flight, and never writes a row twice. A run that
+raises is recorded with its error and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import model
+from model import scenario as scn
+from model.errors import InputError
+from model.experiment import Experiment, run_seed
+
+PART_GLOB = "part-*.parquet"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One chunk of runs, self-contained so that any worker can run it."""
+
+    chunk: int
+    base: dict[str, Any]
+    digest: str
+    scenario_file: str
+    runs: tuple[tuple[int, int, int, int, tuple[tuple[str, Any], ...]], ...]  # run, point, rep, seed, point
+
+
+# --------------------------------------------------------------------------------------------
+# in the worker
+
+
+@lru_cache(maxsize=32)
+def _compiled(digest: str, point: tuple[tuple[str, Any], ...], base_json: str, scenario_file: str) -> scn.Scenario:
+    from model.experiment import set_path
+
+    data = json.loads(base_json)
+    for path, value in point:
+        set_path(data, path, value)
+    return scn.parse(data, file=scenario_file)
+
+
+def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
+    """Run one negotiation and return its result columns."""
+    from model.core import nash_product
+    from model.negotiation import Negotiation
+
+    m = Negotiation(sc, rng=seed)
+    o = m.run()
+    p = sc.problem
+    util = p.utility(o.package) if o.agreed and o.package is not None else p.reservation
+    row: dict[str, Any] = {
+        "agreed": bool(o.agreed),
+        "reason": o.reason,
+        "rounds": int(o.rounds),
+        "nash_product": float(nash_product(p, o.package)) if o.agreed and o.package is not None else 0.0,
+        "blocked_by": ",".join(sorted({b[0] for b in o.blocked_by})),
+    }
+    for i, iid in enumerate(p.space.ids):
+        row[f"value.{iid}"] = float(o.package[i]) if o.agreed and o.package is not None else float("nan")
+    for a, aid in enumerate(p.actor_ids):
+        row[f"utility.{aid}"] = float(util[a])
+    return row
+
+
+def run_task(task: Task) -> list[dict[str, Any]]:
+    """Run every run of a chunk; a run that raises becomes a row with its error."""
+    base_json = json.dumps(task.base, sort_keys=True, default=str)
+    rows = []
+    for run_id, point_id, rep, seed, point in task.runs:
+        row: dict[str, Any] = {"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed}
+        row.update({f"axis.{k}": v for k, v in point})
+        try:
+            sc = _compiled(task.digest, point, base_json, task.scenario_file)
+            row.update(run_one(sc, seed))
+            row["error"] = None
+        except InputError as e:
+            row["error"] = f"invalid scenario at this point: {e}"
+        except Exception as e:  # noqa: BLE001 - recorded, and the sweep goes on
+            row["error"] = f"{type(e).__name__}: {e}"
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# executors
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each task at once, in this process (for debugging and tiny sweeps)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        f: cf.Future[Any] = cf.Future()
+        try:
+            f.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001
+            f.set_exception(e)
+        return f
+
+
+@contextlib.contextmanager
+def executor(backend: str, workers: int | None = None, scheduler: str | None = None) -> Iterator[cf.Executor]:
+    """An executor for ``backend``: ``serial``, ``process`` or ``dask``."""
+    if backend == "serial":
+        yield SerialExecutor()
+    elif backend == "process":
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["model.sweep"])
+        with cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=ctx) as ex:
+            yield ex
+    elif backend == "dask":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError("--backend dask", [_fault("the dask backend needs the extra: pip install 'grand-bargain[dask]'")]) from None
+        if scheduler:
+            client = Client(scheduler)
+            cluster = None
+        else:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        raise InputError("--backend", [_fault(f"unknown backend {backend!r} (serial, process, dask)")])
+
+
+def _fault(msg: str):  # noqa: ANN202
+    from model.errors import Fault
+
+    return Fault("", msg)
+
+
+# --------------------------------------------------------------------------------------------
+# the sweep
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "grand-bargain": model.__version__}
+    for pkg in ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "SALib"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_revision() -> str | None:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                           cwd=Path(__file__).resolve().parent)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Sweep:
+    """An experiment's runs, written to ``out``: plan, resume state, and execution."""
+
+    def __init__(self, exp: Experiment, out: Path) -> None:
+        self.exp = exp
+        self.out = Path(out)
+        self.chunk_size = exp.chunk_size()
+        self.n_runs = exp.n_runs
+        self.n_chunks = -(-self.n_runs // self.chunk_size)
+
+    def part_path(self, chunk: int) -> Path:
+        return self.out / f"part-{chunk:06d}.parquet"
+
+    def done_chunks(self) -> set[int]:
+        return {int(p.stem.split("-")[1]) for p in self.out.glob(PART_GLOB)}
+
+    def check_resumable(self) -> None:
+        """A folder that holds another experiment's results is never mixed with this one."""
+        mf = self.out / "manifest.json"
+        if not mf.exists():
+            if any(self.out.glob(PART_GLOB)):
+                raise InputError(str(self.out), [_fault("holds result parts but no manifest.json: use another --out")])
+            return
+        try:
+            old = json.loads(mf.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise InputError(str(mf), [_fault("unreadable manifest: use another --out")]) from None
+        if old.get("experiment_sha256") != self.exp.digest or old.get("chunk_size") != self.chunk_size:
+            raise InputError(
+                str(self.out),
+                [_fault(f"holds results of another experiment or version of it ({old.get('experiment')}, "
+                        f"{str(old.get('experiment_sha256'))[:12]}): use another --out")],
+            )
+
+    def task(self, chunk: int) -> Task:
+        exp = self.exp
+        reps = exp.spec.replicates
+        runs = []
+        for run_id in range(chunk * self.chunk_size, min(self.n_runs, (chunk + 1) * self.chunk_size)):
+            point_id, rep = divmod(run_id, reps)
+            point = tuple(exp.points[point_id].items())
+            runs.append((run_id, point_id, rep, run_seed(exp.spec.seed, run_id), point))
+        return Task(chunk, exp.base, exp.digest, exp.scenario_file, tuple(runs))
+
+    def manifest(self, status: str, started: str, stats: dict[str, Any]) -> dict[str, Any]:
+        exp = self.exp
+        return {
+            "experiment": exp.spec.name,
+            "experiment_file": exp.file,
+            "experiment_sha256": exp.digest,
+            "scenario": exp.base_scenario.spec.name,
+            "scenario_file": exp.scenario_file,
+            "scenario_sha256": exp.base_scenario.digest,
+            "design": exp.spec.design.kind,
+            "axes": exp.axis_paths,
+            "replicates": exp.spec.replicates,
+            "seed": exp.spec.seed,
+            "n_points": len(exp.points),
+            "n_runs": self.n_runs,
+            "chunk_size": self.chunk_size,
+            "n_chunks": self.n_chunks,
+            "status": status,
+            "started": started,
+            "updated": _now(),
+            "versions": _versions(),
+            "git_revision": _git_revision(),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            **stats,
+            "experiment_spec": exp.spec.model_dump(mode="json"),
+        }
+
+    def write_part(self, chunk: int, rows: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from model.report import _atomic_write
+
+        table = pa.Table.from_pylist(rows, schema=self.schema(rows))
+
+        def write(tmp: str) -> None:
+            pq.write_table(table, tmp, compression="zstd")
+
+        _atomic_write(self.part_path(chunk), write)
+
+    def schema(self, rows: list[dict[str, Any]]):  # noqa: ANN201 - pyarrow.Schema
+        """One fixed column layout for every part (so parts concatenate whatever they hold)."""
+        import pyarrow as pa
+
+        sc = self.exp.base_scenario.problem
+        fields = [("run_id", pa.int64()), ("point_id", pa.int64()), ("replicate", pa.int64()), ("seed", pa.int64())]
+        for ax in self.exp.spec.axes:
+            vals = list(ax.values) if ax.values is not None else [0.0]
+            if ax.values is None:
+                t = pa.int64() if ax.integer else pa.float64()
+            elif all(isinstance(v, bool) for v in vals):
+                t = pa.bool_()
+            elif all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+                t = pa.int64()
+            elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
+                t = pa.float64()
+            else:
+                t = pa.string()
+            fields.append((f"axis.{ax.path}", t))
+        fields += [("agreed", pa.bool_()), ("reason", pa.string()), ("rounds", pa.int64()),
+                   ("nash_product", pa.float64()), ("blocked_by", pa.string())]
+        fields += [(f"value.{i}", pa.float64()) for i in sc.space.ids]
+        fields += [(f"utility.{a}", pa.float64()) for a in sc.actor_ids]
+        fields.append(("error", pa.string()))
+        return pa.schema(fields)
+
+    def run(
+        self,
+        ex: cf.Executor,
+        workers: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run every chunk not yet on disk; return counts. ``progress(done, total)`` is called
+        as runs finish (it starts with the runs already on disk)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.check_resumable()
+        for tmp in self.out.glob(".part-*"):  # a crash's leftovers: never read, never kept
+            tmp.unlink(missing_ok=True)
+        started = _now()
+        done = self.done_chunks()
+        todo = [c for c in range(self.n_chunks) if c not in done]
+        runs_done = sum(self._chunk_len(c) for c in done)
+        skipped = runs_done
+        failures = 0
+        from model.report import write_json
+
+        write_json(self.out / "manifest.json", self.manifest("running", started, {"runs_done": runs_done}))
+        if progress:
+            progress(runs_done, self.n_runs)
+        window = max(2, 2 * workers)
+        pending = iter(todo)
+        inflight: dict[cf.Future[list[dict[str, Any]]], int] = {}
+        t0 = time.perf_counter()
+        status = "interrupted"
+        try:
+            for c in pending:
+                inflight[ex.submit(run_task, self.task(c))] = c
+                if len(inflight) >= window:
+                    break
+            while inflight:
+                finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                for f in finished:
+                    c = inflight.pop(f)
+                    rows = f.result()
+                    self.write_part(c, rows)
+                    failures += sum(1 for r in rows if r["error"])
+                    runs_done += len(rows)
+                    if progress:
+                        progress(runs_done, self.n_runs)
+                for c in pending:
+                    inflight[ex.submit(run_task, self.task(c))] = c
+                    if len(inflight) >= window:
+                        break
+            status = "complete"
+        finally:
+            for f in inflight:
+                f.cancel()
+            stats = {
+                "runs_done": runs_done,
+                "runs_skipped_as_done": skipped,
+                "failures_this_session": failures,
+                "seconds_this_session": round(time.perf_counter() - t0, 3),
+            }
+            write_json(self.out / "manifest.json", self.manifest(status, started, stats))
+        return stats
+
+    def _chunk_len(self, c: int) -> int:
+        return min(self.n_runs, (c + 1) * self.chunk_size) - c * self.chunk_size
+
+
+def rerun(results_dir: str | Path, run_id: int) -> dict[str, Any]:
+    """Repeat one run of a finished sweep alone, from its manifest and row: the same result."""
+    from model import experiment as exm
+
+    mf = json.loads((Path(results_dir) / "manifest.json").read_text())
+    exp = exm.load(mf["experiment_file"])
+    point_id = run_id // exp.spec.replicates
+    sc = exp.scenario_for(exp.points[point_id])
+    return run_one(sc, run_seed(exp.spec.seed, run_id))
+
