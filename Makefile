@@ -31,6 +31,8 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/bargain validate scenarios/*.yaml
 	$(BIN)/bargain run scenarios/belarus_us_2025.yaml --out $(OUT)/baseline
+	$(BIN)/bargain sweep experiments/quick.yaml --out $(OUT)/quick
+	$(BIN)/bargain plot $(OUT)/quick
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -178,7 +178,14 @@ def sweep(experiment_file: Path, workers: int | None, backend: str, scheduler: s
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from model import experiment as exm
     from model import results
@@ -223,6 +230,45 @@ def sweep(experiment_file: Path, workers: int | None, backend: str, scheduler: s
               f"{stats['seconds_this_session']:.1f} s; {stats['failures_this_session']} failed runs this session.")
     df = results.load(out_dir)
     _print_rates(df, [f"axis.{p}" for p in exp.axis_paths])
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--svg", is_flag=True, help="Also write SVG files.")
+def plot(results_dir: Path, svg: bool) -> None:
+    """Plot a sweep's results into RESULTS_DIR/plots/."""
+    from model import plots, results
+    from model.report import save_figure
+
+    try:
+        mf = results.manifest(results_dir)
+    except (OSError, ValueError):
+        raise InputError(str(results_dir), [_fault("no readable manifest.json: is this a sweep's results folder?")]) from None
+    df = results.load(results_dir)
+    if df.empty:
+        raise InputError(str(results_dir), [_fault("holds no finished runs yet")])
+    varying = [f"axis.{p}" for p in mf["axes"] if df[f"axis.{p}"].nunique() > 1]
+    figures = {}
+    few = [a for a in varying if df[a].nunique() <= 12]
+    if len(few) >= 2:
+        figures["agreement_heatmap"] = plots.agreement_heatmap(df, few[1], few[0], f"{mf['experiment']}: agreement rate")
+    for a in varying:
+        name = "agreement_by_" + a.removeprefix("axis.").replace(".", "_").replace("[", "").replace("]", "")
+        figures[name] = plots.agreement_by_axis(df, a, f"{mf['experiment']}: agreement rate")
+    written = []
+    for name, fig in figures.items():
+        for ext in ("png", "svg") if svg else ("png",):
+            target = results_dir / "plots" / f"{name}.{ext}"
+            save_figure(target, fig)
+            written.append(target)
+    for w in written:
+        out.print(f"wrote {escape(str(w))}")
+
+
+def _fault(msg: str):  # noqa: ANN202
+    from model.errors import Fault
+
+    return Fault("", msg)
 
 
 def _print_rates(df: Any, axes: list[str]) -> None:

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,4 +66,73 @@ def trajectory(history: History, title: str | None = None) -> Figure:
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     outcome = f"agreement in round {t[-1]}" if history.agreed and len(t) else f"no agreement ({history.reason})"
     fig.suptitle(f"{title + ': ' if title else ''}{outcome}")
+    return fig
+
+
+def agreement_heatmap(df: pd.DataFrame, x: str, y: str, title: str | None = None) -> Figure:
+    """Agreement rate over two swept conditions, with the number of runs in each cell.
+
+    Args:
+        df: sweep results (``model.results.load``).
+        x, y: the axis columns (``axis.<path>``) for the horizontal and vertical axes.
+    """
+    from matplotlib import colormaps
+
+    from model.results import agreement_rates
+
+    rates = agreement_rates(df, [y, x])
+    xs = sorted(rates[x].unique())
+    ys = sorted(rates[y].unique())
+    grid = np.full((len(ys), len(xs)), np.nan)
+    runs = np.zeros((len(ys), len(xs)), dtype=int)
+    for r in rates.itertuples(index=False):
+        i, j = ys.index(r[0]), xs.index(r[1])
+        grid[i, j] = r.rate
+        runs[i, j] = r.runs
+    fig = _figure(figsize=(1.1 * len(xs) + 3.2, 0.6 * len(ys) + 2.4), layout="constrained")
+    ax = fig.subplots()
+    im = ax.imshow(grid, cmap=colormaps["cividis"], vmin=0.0, vmax=1.0, origin="lower", aspect="auto")
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if runs[i, j]:
+                v = grid[i, j]
+                ax.text(j, i, f"{v:.0%}\nn={runs[i, j]}", ha="center", va="center", fontsize=8,
+                        color="white" if v < 0.6 else "black")
+    ax.set_xticks(range(len(xs)), [f"{v:g}" if isinstance(v, float) else str(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" if isinstance(v, float) else str(v) for v in ys])
+    ax.set_xlabel(x.removeprefix("axis."))
+    ax.set_ylabel(y.removeprefix("axis."))
+    fig.colorbar(im, ax=ax, label="agreement rate")
+    ax.set_title(title or "Agreement rate")
+    return fig
+
+
+def agreement_by_axis(df: pd.DataFrame, x: str, title: str | None = None, bins: int = 10) -> Figure:
+    """Agreement rate against one swept condition, with a 95% Wilson band over the runs."""
+    from model.results import agreement_rates
+
+    data = df
+    if df[x].nunique() > 12:  # a sampled axis: bin it
+        data = df.assign(**{x: pd.cut(df[x], bins).map(lambda iv: iv.mid).astype(float)})
+    rates = agreement_rates(data, [x]).dropna(subset=["rate"])
+    n = rates["runs"].to_numpy(dtype=float)
+    p = rates["rate"].to_numpy(dtype=float)
+    z = 1.96
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    fig = _figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    xv = rates[x].to_numpy()
+    numeric = np.issubdtype(np.asarray(xv).dtype, np.number)
+    pos = xv if numeric else np.arange(len(xv))
+    ax.fill_between(pos, centre - half, centre + half, color=OKABE_ITO[0], alpha=0.2, label="95% interval")
+    ax.plot(pos, p, "o-", color=OKABE_ITO[0], label="agreement rate")
+    if not numeric:
+        ax.set_xticks(pos, [str(v) for v in xv])
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(x.removeprefix("axis."))
+    ax.set_ylabel("agreement rate")
+    ax.grid(alpha=0.25)
+    ax.legend(frameon=False)
+    ax.set_title(title or "Agreement rate")
     return fig

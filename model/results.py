@@ -42,10 +42,11 @@ def axis_columns(df: pd.DataFrame) -> list[str]:
 
 
 def agreement_rates(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Agreement rate, number of runs and failures for each combination of the ``by`` columns."""
-    ok = df[df["error"].isna()]
-    g = ok.groupby(by, dropna=False, sort=True)
-    out = g["agreed"].agg(rate="mean", runs="size").reset_index()
-    failed = df[df["error"].notna()].groupby(by, dropna=False).size()
-    out["failures"] = [int(failed.get(tuple(r) if len(by) > 1 else r[0], 0)) for r in out[by].itertuples(index=False)]
+    """For each combination of the ``by`` columns: the agreement rate over the runs that
+    finished, their number, and the number of runs that failed."""
+    ok = df["error"].isna()
+    agreed = df["agreed"].astype("float64").where(ok)
+    frame = df[by].assign(_agreed=agreed, _ok=ok.astype(int), _failed=(~ok).astype(int))
+    g = frame.groupby(by, dropna=False, sort=True)
+    out = g.agg(rate=("_agreed", "mean"), runs=("_ok", "sum"), failures=("_failed", "sum")).reset_index()
     return out

@@ -27,8 +27,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import model
 from model import scenario as scn
 from model.errors import InputError
