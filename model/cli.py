@@ -174,7 +174,9 @@ def print_summary(s: dict[str, Any]) -> None:
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder [default: results/<experiment name>]. Re-running into it resumes.")
-def sweep(experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None) -> None:
+def sweep(
+    experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None
+) -> None:
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
 
@@ -243,7 +245,8 @@ def plot(results_dir: Path, svg: bool) -> None:
     try:
         mf = results.manifest(results_dir)
     except (OSError, ValueError):
-        raise InputError(str(results_dir), [_fault("no readable manifest.json: is this a sweep's results folder?")]) from None
+        msg = "no readable manifest.json: is this a sweep's results folder?"
+        raise InputError(str(results_dir), [_fault(msg)]) from None
     df = results.load(results_dir)
     if df.empty:
         raise InputError(str(results_dir), [_fault("holds no finished runs yet")])
@@ -251,7 +254,8 @@ def plot(results_dir: Path, svg: bool) -> None:
     figures = {}
     few = [a for a in varying if df[a].nunique() <= 12]
     if len(few) >= 2:
-        figures["agreement_heatmap"] = plots.agreement_heatmap(df, few[1], few[0], f"{mf['experiment']}: agreement rate")
+        title = f"{mf['experiment']}: agreement rate"
+        figures["agreement_heatmap"] = plots.agreement_heatmap(df, few[1], few[0], title)
     for a in varying:
         name = "agreement_by_" + a.removeprefix("axis.").replace(".", "_").replace("[", "").replace("]", "")
         figures[name] = plots.agreement_by_axis(df, a, f"{mf['experiment']}: agreement rate")

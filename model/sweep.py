@@ -132,7 +132,8 @@ def executor(backend: str, workers: int | None = None, scheduler: str | None = N
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise InputError("--backend dask", [_fault("the dask backend needs the extra: pip install 'grand-bargain[dask]'")]) from None
+            msg = "the dask backend needs the extra: pip install 'grand-bargain[dask]'"
+            raise InputError("--backend dask", [_fault(msg)]) from None
         if scheduler:
             client = Client(scheduler)
             cluster = None
@@ -163,10 +164,8 @@ def _fault(msg: str):  # noqa: ANN202
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "grand-bargain": model.__version__}
     for pkg in ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "SALib"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 

@@ -106,6 +106,8 @@ class RedLineSet:
         self._c_issue = np.array([c.issue for c in cond], dtype=int)
         self._c_lo = np.array([c.lo for c in cond], dtype=float)
         self._c_hi = np.array([c.hi for c in cond], dtype=float)
+        self._c_owner = np.zeros((len(cond), n_actors), dtype=np.int64)  # line k belongs to actor a
+        self._c_owner[np.arange(len(cond)), self._c_actor] = 1
 
     def satisfied(self, packages: FloatArray, actors: Sequence[int] | None = None) -> BoolArray:
         """Whether each package crosses none of each actor's lines: ``(n, n_actors)`` booleans."""
@@ -119,9 +121,7 @@ class RedLineSet:
             xv = x[:, self._c_issue]
             bound_ok = (xv >= self._c_lo - EPS) & (xv <= self._c_hi + EPS)
             broken = active & ~bound_ok  # (n, K)
-            per_actor = np.zeros((x.shape[0], self.n_actors), dtype=bool)
-            np.logical_or.at(per_actor, (slice(None), self._c_actor), broken)
-            ok &= ~per_actor
+            ok &= ~((broken.astype(np.int64) @ self._c_owner) > 0)
         if actors is not None:
             ok = ok[:, list(actors)]
         return ok
@@ -160,9 +160,9 @@ class RedLineSet:
         actors = list(actors)
         lo = self.lo[actors].max(axis=0)
         hi = self.hi[actors].min(axis=0)
-        cond = list(
+        cond: list[tuple[int, float | None, float | None, int, float, float]] = list(
             dict.fromkeys(
-                (c.when_issue, c.when_above, c.when_below, c.issue, c.lo, c.hi)
+                (int(c.when_issue or 0), c.when_above, c.when_below, c.issue, c.lo, c.hi)
                 for c in self._cond
                 if c.actor in actors
             )
@@ -187,6 +187,7 @@ class RedLineSet:
             if above is not None:
                 can_hold, must_hold = bhi[w] > above + EPS, blo[w] > above + EPS
             else:
+                assert below is not None
                 can_hold, must_hold = blo[w] < below - EPS, bhi[w] < below - EPS
             bound_met = blo[i] >= clo - EPS and bhi[i] <= chi + EPS
             if not can_hold or bound_met:  # nothing to decide
@@ -200,6 +201,7 @@ class RedLineSet:
                 if above is not None:
                     off_hi[w] = min(bhi[w], above)
                 else:
+                    assert below is not None
                     off_lo[w] = max(blo[w], below)
                 visit(k + 1, off_lo, off_hi)
 
