@@ -220,8 +220,8 @@ def sweep(
             bar.update(task, completed=done, rate=f"{rate:,.1f} runs/s" if rate else "")
 
         try:
-            with executor(backend, n_workers, scheduler) as ex:
-                stats = sw.run(ex, workers=n_workers, progress=progress)
+            with executor(backend, n_workers, scheduler) as pool:
+                stats = sw.run(pool, progress=progress)
         except KeyboardInterrupt:
             done = sum(sw._chunk_len(c) for c in sw.done_chunks())
             err.print(f"[yellow]interrupted[/]: {done} of {sw.n_runs} runs are on disk in {out_dir}/; "

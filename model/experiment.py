@@ -15,6 +15,7 @@ is picked by its ``id`` (``actors.USA``, ``issues.eu_sanctions``) or by its inde
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import itertools
 import json
@@ -26,14 +27,37 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from model import scenario as scn
 from model.errors import Fault, InputError
 from model.yamlio import LineMap, fault, load_yaml, validation_faults
 
-Scalar = Annotated[float, Strict()] | Annotated[int, Strict()] | Annotated[bool, Strict()] | str
-PATH_RE = r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$"
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, dict | list):
+        kind = "mapping" if isinstance(v, dict) else "list"
+        raise ValueError(f"a value must be a number, text or true/false, not a {kind}")
+    return v
+
+
+def _path(v: str) -> str:
+    try:
+        parse_path(v)
+    except PathError as e:
+        raise ValueError(f"not a path: {e}; write e.g. actors.USA.red_lines[0].min") from None
+    return v
+
+
+def _name(v: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", v):
+        raise ValueError("must be a name: a letter, then letters, digits, _ or -")
+    return v
+
+
+Scalar = Annotated[
+    Annotated[float, Strict()] | Annotated[int, Strict()] | Annotated[bool, Strict()] | str, BeforeValidator(_scalar)
+]
 
 #: Spawn key used for the design's own random numbers (never a run id).
 DESIGN_KEY = 2**62
@@ -46,7 +70,7 @@ class _Spec(BaseModel):
 class AxisSpec(_Spec):
     """One condition to vary: a path into the scenario and its ``values`` or its ``range``."""
 
-    path: Annotated[str, Field(pattern=PATH_RE, max_length=300)]
+    path: Annotated[str, Field(max_length=300), AfterValidator(_path)]
     values: Annotated[list[Scalar], Field(min_length=1, max_length=10_000)] | None = None
     range: tuple[Annotated[float, Strict()], Annotated[float, Strict()]] | None = None
     steps: Annotated[int, Strict(), Field(ge=2, le=10_000)] | None = None
@@ -66,7 +90,7 @@ class DesignSpec(_Spec):
 
 
 class ExperimentSpec(_Spec):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
+    name: Annotated[str, Field(max_length=64), AfterValidator(_name)]
     description: str | None = None
     scenario: str
     design: DesignSpec
@@ -89,6 +113,10 @@ def parse_path(path: str) -> list[str | int]:
     out: list[str | int] = []
     for part in path.split("."):
         m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)$", part)
+        if not part:
+            raise PathError("empty name between dots" if "." in path else "empty path")
+        if not m and re.match(r"^[A-Za-z_][A-Za-z0-9_]*\[", part):
+            raise PathError(f"{part!r}: a list index is a whole number in brackets, like [0]")
         if not m:
             raise PathError(f"{part!r} is not a field name")
         out.append(m.group(1))
@@ -113,7 +141,10 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ..
             else:
                 ids = [item.get("id") for item in cur if isinstance(item, dict)]
                 if tok not in ids:
-                    raise PathError(f"no entry with id {tok!r} in {_render(loc)} (ids: {', '.join(map(str, ids))})")
+                    close = difflib.get_close_matches(tok, [str(i) for i in ids], 1, 0.8)
+                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    known = ", ".join(map(str, ids))
+                    raise PathError(f"no entry with id {tok!r} in {_render(loc)} ({hint}ids: {known})")
                 idx = ids.index(tok)
             loc.append(idx)
             if last:
@@ -287,18 +318,33 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
                 scn.parse(data, file=scenario_file)
             except InputError as e:
                 target = _render(where)
-                hit = next((p for p in e.problems if p.path == target or p.path.startswith(target)), None)
-                if hit is not None and hit.message == "unknown field":
-                    msg = f"{ax.path!r} points nowhere in {scenario_file}: {hit.path} is not a scenario field"
+                hit = next((p for p in e.problems if _under(p.path, target) or _under(target, p.path)), None)
+                new = _new_part(base, where)  # a mapping the path had to create: is it really there?
+                in_new = next((p for p in e.problems if new and _under(p.path, _render(new))
+                               and p.message.startswith("missing required field")), None)
+                nowhere = f"{ax.path!r} points nowhere in {scenario_file}"
+                if hit is not None and hit.message.startswith("unknown field"):
+                    why = hit.message.removeprefix("unknown field")
+                    out.append(fault(lines, (*loc, "path"), f"{nowhere}: {hit.path} is not a scenario field{why}"))
+                elif new and in_new is not None:
+                    keys = [str(key) for key in _at(base, new[:-1])]
+                    close = difflib.get_close_matches(str(new[-1]), keys, 1, 0.8)
+                    has = f"did you mean {close[0]!r}?" if close else f"has: {_short(keys)}"
+                    msg = f"{nowhere}: {_render(new[:-1]) or 'the scenario'} has no {new[-1]!r} ({has})"
                     out.append(fault(lines, (*loc, "path"), msg))
                 else:
                     p = hit or e.problems[0]
+                    hint = ""
+                    wants_int = p.message.startswith("input should be a valid integer")
+                    if ax.range is not None and not ax.integer and wants_int:
+                        hint = " (a range gives decimal numbers: add integer: true for whole numbers)"
                     out.append(fault(lines, loc, f"{ax.path} = {value!r} is rejected by the scenario: "
-                                     f"{p.path + ': ' if p.path else ''}{p.message}"))
+                                     f"{p.path + ': ' if p.path else ''}{p.message}{hint}"))
                 break
     d = spec.design
     if d.kind in ("lhs", "sobol") and d.samples is None:
-        out.append(fault(lines, ("design",), f"a {d.kind} design needs samples (how many points)"))
+        article = "an" if d.kind == "lhs" else "a"
+        out.append(fault(lines, ("design",), f"{article} {d.kind} design needs samples (how many points)"))
     if d.kind == "list":
         if not d.points:
             out.append(fault(lines, ("design",), "a list design needs points"))
@@ -315,6 +361,30 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
     return out
 
 
+def _at(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        data = data[part]
+    return data
+
+
+def _new_part(base: dict[str, Any], where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The first part of ``where`` that is not in ``base`` (``set_path`` creates it), or ``None``."""
+    cur: Any = base
+    for k, part in enumerate(where[:-1]):
+        if isinstance(cur, dict) and cur.get(part) is None:
+            return where[: k + 1]
+        cur = cur[part]
+    return None
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def _short(items: list[str], n: int = 8) -> str:
+    return ", ".join(items[:n]) + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
 def load(path: str | Path) -> Experiment:
     """Read and check an experiment file and its base scenario.
 
@@ -329,13 +399,14 @@ def load(path: str | Path) -> Experiment:
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as e:
-        raise InputError(file, validation_faults(e, data, lines)) from None
+        raise InputError(file, validation_faults(e, data, lines, ExperimentSpec)) from None
     scenario_path = (Path(path).parent / spec.scenario).resolve()
     rel = _display(scenario_path)
     if not scenario_path.is_file():
-        raise InputError(file, [fault(lines, ("scenario",), f"no scenario file at {rel}")])
-    base, _ = load_yaml(scenario_path)
-    base_scenario = scn.parse(base, rel, None)  # the base scenario itself must be valid
+        where = "" if Path(spec.scenario).is_absolute() else " (a relative path starts at the experiment's folder)"
+        raise InputError(file, [fault(lines, ("scenario",), f"no scenario file at {rel}{where}")])
+    base, base_lines = load_yaml(scenario_path)
+    base_scenario = scn.parse(base, rel, base_lines)  # the base scenario itself must be valid
     faults = _check_axes(spec, base, lines, rel)
     if faults:
         raise InputError(file, faults)
@@ -345,8 +416,9 @@ def load(path: str | Path) -> Experiment:
             try:
                 exp.scenario_for(point)
             except InputError as e:
-                raise InputError(file, [fault(lines, ("design", "points", j), f"rejected by the scenario: {e.problems[0].path}: "
-                                              f"{e.problems[0].message}")]) from None
+                p = e.problems[0]
+                raise InputError(file, [fault(lines, ("design", "points", j), "rejected by the scenario: "
+                                              f"{p.path + ': ' if p.path else ''}{p.message}")]) from None
     return exp
 
 

@@ -30,6 +30,8 @@ def load(results_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame()
     table = pa.concat_tables([pq.read_table(p) for p in parts])
     df = table.to_pandas()
+    df["agreed"] = df["agreed"].astype("boolean")  # missing where a run failed
+    df["rounds"] = df["rounds"].astype("Int64")
     return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
 
@@ -45,7 +47,7 @@ def agreement_rates(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """For each combination of the ``by`` columns: the agreement rate over the runs that
     finished, their number, and the number of runs that failed."""
     ok = df["error"].isna()
-    agreed = df["agreed"].astype("float64").where(ok)
+    agreed = df["agreed"].map({True: 1.0, False: 0.0}).astype("float64").where(ok)
     frame = df[by].assign(_agreed=agreed, _ok=ok.astype(int), _failed=(~ok).astype(int))
     g = frame.groupby(by, dropna=False, sort=True)
     out = g.agg(rate=("_agreed", "mean"), runs=("_ok", "sum"), failures=("_failed", "sum")).reset_index()

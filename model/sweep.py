@@ -44,6 +44,7 @@ class Task:
     digest: str
     scenario_file: str
     runs: tuple[tuple[int, int, int, int, tuple[tuple[str, Any], ...]], ...]  # run, point, rep, seed, point
+    kill_worker_at: tuple[int, ...] = ()  # fault injection for tests: these runs kill their worker
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,6 +89,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
     base_json = json.dumps(task.base, sort_keys=True, default=str)
     rows = []
     for run_id, point_id, rep, seed, point in task.runs:
+        if run_id in task.kill_worker_at:
+            os.kill(os.getpid(), 9)  # as an out-of-memory kill or a crash in native code would
         row: dict[str, Any] = {"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed}
         row.update({f"axis.{k}": v for k, v in point})
         try:
@@ -118,37 +121,72 @@ class SerialExecutor(cf.Executor):
         return f
 
 
-@contextlib.contextmanager
-def executor(backend: str, workers: int | None = None, scheduler: str | None = None) -> Iterator[cf.Executor]:
-    """An executor for ``backend``: ``serial``, ``process`` or ``dask``."""
-    if backend == "serial":
-        yield SerialExecutor()
-    elif backend == "process":
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["model.sweep"])
-        with cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=ctx) as ex:
-            yield ex
-    elif backend == "dask":
+class Pool:
+    """An executor for ``backend`` (``serial``, ``process`` or ``dask``) that can be replaced by
+    a fresh one when a worker process dies and breaks it. Use as a context manager."""
+
+    def __init__(self, backend: str, workers: int | None = None, scheduler: str | None = None) -> None:
+        if backend not in ("serial", "process", "dask"):
+            raise InputError("--backend", [_fault(f"unknown backend {backend!r} (serial, process, dask)")])
+        self.backend = backend
+        self.workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
+        self.scheduler = scheduler
+        self._client: Any = None
+        self._cluster: Any = None
+        self.ex: cf.Executor = SerialExecutor()
+        self.respawns = 0
+
+    def __enter__(self) -> Pool:
+        self.ex = self._make()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _make(self) -> cf.Executor:
+        if self.backend == "serial":
+            return SerialExecutor()
+        if self.backend == "process":
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["model.sweep"])
+            return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             msg = "the dask backend needs the extra: pip install 'grand-bargain[dask]'"
             raise InputError("--backend dask", [_fault(msg)]) from None
-        if scheduler:
-            client = Client(scheduler)
-            cluster = None
+        if self.scheduler:
+            self._client = Client(self.scheduler)
         else:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        try:
-            yield client.get_executor()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    else:
-        raise InputError("--backend", [_fault(f"unknown backend {backend!r} (serial, process, dask)")])
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        return self._client.get_executor()
+
+    def _close(self) -> None:
+        if isinstance(self.ex, cf.ProcessPoolExecutor):
+            self.ex.shutdown(wait=False, cancel_futures=True)
+        else:
+            self.ex.shutdown(wait=False)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def respawn(self) -> None:
+        """Replace a broken executor with a new one."""
+        self._close()
+        self.ex = self._make()
+        self.respawns += 1
+
+
+@contextlib.contextmanager
+def executor(backend: str, workers: int | None = None, scheduler: str | None = None) -> Iterator[Pool]:
+    """A ``Pool`` for ``backend``: ``serial``, ``process`` or ``dask``."""
+    with Pool(backend, workers, scheduler) as pool:
+        yield pool
 
 
 def _fault(msg: str):  # noqa: ANN202
@@ -191,6 +229,7 @@ class Sweep:
         self.chunk_size = exp.chunk_size()
         self.n_runs = exp.n_runs
         self.n_chunks = -(-self.n_runs // self.chunk_size)
+        self.kill_worker_at: tuple[int, ...] = ()  # fault injection, for tests only
 
     def part_path(self, chunk: int) -> Path:
         return self.out / f"part-{chunk:06d}.parquet"
@@ -224,7 +263,7 @@ class Sweep:
             point_id, rep = divmod(run_id, reps)
             point = tuple(exp.points[point_id].items())
             runs.append((run_id, point_id, rep, run_seed(exp.spec.seed, run_id), point))
-        return Task(chunk, exp.base, exp.digest, exp.scenario_file, tuple(runs))
+        return Task(chunk, exp.base, exp.digest, exp.scenario_file, tuple(runs), self.kill_worker_at)
 
     def manifest(self, status: str, started: str, stats: dict[str, Any]) -> dict[str, Any]:
         exp = self.exp
@@ -294,12 +333,17 @@ class Sweep:
 
     def run(
         self,
-        ex: cf.Executor,
-        workers: int = 1,
+        pool: Pool,
+        workers: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """Run every chunk not yet on disk; return counts. ``progress(done, total)`` is called
-        as runs finish (it starts with the runs already on disk)."""
+        as runs finish (it starts with the runs already on disk).
+
+        A chunk whose worker died (the pool breaks, or Dask loses the worker) is run again one
+        run per task on a fresh pool; a run that kills its worker a second time is recorded as
+        failed with that error, and the sweep goes on.
+        """
         self.out.mkdir(parents=True, exist_ok=True)
         self.check_resumable()
         for tmp in self.out.glob(".part-*"):  # a crash's leftovers: never read, never kept
@@ -315,30 +359,78 @@ class Sweep:
         write_json(self.out / "manifest.json", self.manifest("running", started, {"runs_done": runs_done}))
         if progress:
             progress(runs_done, self.n_runs)
-        window = max(2, 2 * workers)
-        pending = iter(todo)
-        inflight: dict[cf.Future[list[dict[str, Any]]], int] = {}
+        window = max(2, 2 * (workers or pool.workers))
+        queue: list[Task] = [self.task(c) for c in reversed(todo[:window])]
+        later = iter(todo[window:])
+        retries: list[Task] = []  # single runs of chunks whose worker died, each run alone
+        partial: dict[int, list[dict[str, Any]]] = {}
+        expected: dict[int, int] = {}
+        inflight: dict[cf.Future[list[dict[str, Any]]], Task] = {}
         t0 = time.perf_counter()
         status = "interrupted"
+
+        def finish(chunk: int, rows: list[dict[str, Any]]) -> None:
+            nonlocal runs_done, failures
+            rows.sort(key=lambda r: r["run_id"])
+            self.write_part(chunk, rows)
+            failures += sum(1 for r in rows if r["error"])
+            runs_done += len(rows)
+            if progress:
+                progress(runs_done, self.n_runs)
+
+        def collect(chunk: int, rows: list[dict[str, Any]]) -> None:
+            partial[chunk].extend(rows)
+            if len(partial[chunk]) == expected[chunk]:
+                del expected[chunk]
+                finish(chunk, partial.pop(chunk))
+
         try:
-            for c in pending:
-                inflight[ex.submit(run_task, self.task(c))] = c
-                if len(inflight) >= window:
-                    break
-            while inflight:
+            while queue or retries or inflight:
+                if retries and not inflight:  # alone on the pool: a failure is this run's own
+                    t = retries.pop()
+                    f = pool.ex.submit(run_task, t)
+                    cf.wait([f])
+                    err = f.exception()
+                    if err is None:
+                        collect(t.chunk, f.result())
+                    else:
+                        run_id, point_id, rep, seed, point = t.runs[0]
+                        collect(t.chunk, [{"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed,
+                                           **{f"axis.{k}": v for k, v in point},
+                                           "error": f"worker process died: {type(err).__name__}: {err}"}])
+                        if isinstance(err, cf.BrokenExecutor):
+                            pool.respawn()
+                    continue
+                while not retries and queue and len(inflight) < window:
+                    t = queue.pop()
+                    inflight[pool.ex.submit(run_task, t)] = t
+                if not inflight:
+                    continue
                 finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                broken = False
                 for f in finished:
-                    c = inflight.pop(f)
-                    rows = f.result()
-                    self.write_part(c, rows)
-                    failures += sum(1 for r in rows if r["error"])
-                    runs_done += len(rows)
-                    if progress:
-                        progress(runs_done, self.n_runs)
-                for c in pending:
-                    inflight[ex.submit(run_task, self.task(c))] = c
-                    if len(inflight) >= window:
-                        break
+                    t = inflight.pop(f)
+                    err = f.exception()
+                    if err is None:
+                        finish(t.chunk, f.result())
+                        continue
+                    # the worker died under this chunk (or with the pool): run its runs again, one by one
+                    broken |= isinstance(err, cf.BrokenExecutor)
+                    expected[t.chunk] = len(t.runs)
+                    partial[t.chunk] = []
+                    retries.extend(Task(t.chunk, t.base, t.digest, t.scenario_file, (r,), t.kill_worker_at)
+                                   for r in reversed(t.runs))
+                if broken:  # the other tasks in flight went down with the pool: queue them again
+                    for f, t in inflight.items():
+                        f.cancel()
+                        queue.append(t)
+                    inflight.clear()
+                    pool.respawn()
+                if len(queue) + len(inflight) < window:
+                    for c in later:
+                        queue.insert(0, self.task(c))
+                        if len(queue) + len(inflight) >= window:
+                            break
             status = "complete"
         finally:
             for f in inflight:
@@ -347,6 +439,7 @@ class Sweep:
                 "runs_done": runs_done,
                 "runs_skipped_as_done": skipped,
                 "failures_this_session": failures,
+                "worker_restarts": pool.respawns,
                 "seconds_this_session": round(time.perf_counter() - t0, 3),
             }
             write_json(self.out / "manifest.json", self.manifest(status, started, stats))

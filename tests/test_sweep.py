@@ -115,8 +115,8 @@ def test_an_axis_sets_the_scenario_field_it_names(tmp_path: Path) -> None:
 
 def _sweep(f: Path, out: Path, backend: str = "serial", workers: int = 1) -> pd.DataFrame:
     sw = Sweep(exm.load(f), out)
-    with executor(backend, workers) as ex:
-        sw.run(ex, workers=workers)
+    with executor(backend, workers) as pool:
+        sw.run(pool)
     return results.load(out)
 
 
@@ -252,3 +252,18 @@ def test_bargain_plot_writes_the_sweep_figures(tmp_path: Path) -> None:
                      "agreement_heatmap.png"]
     r = CliRunner().invoke(main, ["plot", str(tmp_path)])
     assert r.exit_code == 2 and "manifest.json" in r.output
+
+
+def test_a_worker_that_dies_costs_only_its_own_run(tmp_path: Path) -> None:
+    f = write_experiment(tmp_path, GRID_AXES, chunk_size=4)
+    full = _sweep(f, tmp_path / "full")
+    sw = Sweep(exm.load(f), tmp_path / "out")
+    sw.kill_worker_at = (5,)  # run 5 kills its worker process, as an OOM kill would
+    with executor("process", 2) as pool:
+        stats = sw.run(pool)
+    df = results.load(tmp_path / "out")
+    assert df["run_id"].tolist() == list(range(18))
+    assert df.loc[5, "error"].startswith("worker process died")
+    assert df.drop(index=5)["error"].isna().all()
+    assert stats["worker_restarts"] >= 1 and stats["failures_this_session"] == 1
+    pd.testing.assert_frame_equal(df.drop(index=5), full.drop(index=5))

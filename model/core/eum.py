@@ -1,0 +1,340 @@
+"""Bueno de Mesquita's expected-utility model of group decisions, as reconstructed by Scholz et al.
+
+Scholz, J. B., Calbert, G. J., Smith, G. A. (2011). Unravelling Bueno de Mesquita's group decision
+model. *Journal of Theoretical Politics* 23(4):510–531 (a shorter version: ICAART 2011). They rebuild
+the model of Bueno de Mesquita (1985, 1994) from the published descriptions and replicate his
+10-country EU example (data: ``/work/shared/validation/scholz2011_table1.csv``).
+
+One issue, positions on a line. Each actor ``i`` has a position ``x_i``, a capability ``c_i`` and a
+salience ``s_i``; its *votes* are ``c_i * s_i``. One round:
+
+1. **Risk.** With every risk exponent at 1, each actor's *danger* is the sum over the others of
+   their expected utility of challenging it; the danger is rescaled across actors to a risk
+   acceptance ``R_i`` in [-1, 1] and to a risk exponent ``r_i = (1 - R_i/3) / (1 + R_i/3)`` in
+   [0.5, 2] (:func:`risk_exponents`).
+2. **Expected utilities.** With these exponents, each actor ``i`` computes, for every other actor
+   ``j``, its own expected utility of challenging ``j`` and ``j``'s expected utility of challenging
+   it (:func:`challenge_utilities`), both from ``i``'s point of view (with ``r_i``).
+3. **Offers.** The pair of numbers puts the dyad in a region: ``i`` loses a confrontation (moves
+   to ``x_j``), compromises (moves part of the way), or capitulates (moves to ``x_j``)
+   (:func:`best_offers`). Every actor takes its best offer; all move at once.
+
+The model reports the weighted median position (the position that beats every other in a
+capability-times-salience weighted pairwise vote with linear loss) and the weighted mean
+position (Bueno de Mesquita's forecast: the mean of positions weighted by votes).
+
+**Which reconstruction.** The paper's text and the code the numbers come from differ in places.
+This module follows the public Python replication (jmckib/bdm-scholz-expected-utility-model),
+whose author reports that it reproduces the paper's 10 rounds, in three places where it says it
+is "faithful to Scholz' code" or departs from the text. Each is a switch of
+:class:`EUMOptions`; the defaults reproduce the replication (see ``docs/validity.md``):
+
+* the probability of success is normalised by the sum of *all* actors' absolute votes over
+  *all* ordered pairs of positions (``probability_norm="all_pairs"``), not by the two
+  positions' own vote totals (``"dyad"``, which gives ``P(i, j) + P(j, i) = 1``);
+* among compromises an actor takes the one with the smallest EU-weighted average of the two
+  positions (``compromise_choice="weighted_point"``), not the smallest move (``"nearest"``);
+* the replication never capitulates (a typo makes its condition always false);
+  ``capitulation=False`` keeps that, ``True`` applies the condition of the text.
+
+Equation numbers of the 2011 paper are not cited: its full text was not available to check them.
+The docstrings name each quantity and give its formula instead.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from model.core.space import FloatArray
+
+#: The example of Scholz et al. (2011), Table 1 (Bueno de Mesquita 1994, p. 78).
+SCHOLZ_TABLE1 = Path("/work/shared/validation/scholz2011_table1.csv")
+
+
+@dataclass(frozen=True)
+class Actors:
+    """The input of the model: one row per actor."""
+
+    names: tuple[str, ...]
+    capability: FloatArray
+    position: FloatArray
+    salience: FloatArray
+
+    @property
+    def votes(self) -> FloatArray:
+        """``c_i * s_i``: the weight of each actor in votes, medians and means."""
+        return self.capability * self.salience
+
+
+@dataclass(frozen=True)
+class EUMOptions:
+    """Switches between the paper's text and the replication (defaults: the replication).
+
+    Args:
+        q: probability that the status quo holds if ``i`` does not challenge (``Q``; 1 in the
+            replication, so the status-quo term is ``- Q * U_sq``).
+        probability_norm: ``"all_pairs"`` (replication) or ``"dyad"`` (text), see the module doc.
+        compromise_choice: ``"weighted_point"`` (replication) or ``"nearest"`` (text).
+        capitulation: whether an actor capitulates when ``EU_ji > 0 > EU_ij`` and
+            ``EU_ji < |EU_ij|`` (the text; never in the replication).
+    """
+
+    q: float = 1.0
+    probability_norm: Literal["all_pairs", "dyad"] = "all_pairs"
+    compromise_choice: Literal["weighted_point", "nearest"] = "weighted_point"
+    capitulation: bool = False
+
+
+def load_actors(path: str | Path = SCHOLZ_TABLE1) -> Actors:
+    """Read actors from a CSV with columns ``Actor, Capability, Position, Salience``."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return Actors(
+        names=tuple(r["Actor"] for r in rows),
+        capability=np.array([float(r["Capability"]) for r in rows]),
+        position=np.array([float(r["Position"]) for r in rows]),
+        salience=np.array([float(r["Salience"]) for r in rows]),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the quantities of one round
+
+
+def weighted_mean(x: FloatArray, votes: FloatArray) -> float:
+    """The mean position ``sum_i c_i s_i x_i / sum_i c_i s_i`` (Bueno de Mesquita's forecast)."""
+    return float(np.dot(votes, x) / votes.sum())
+
+
+def weighted_median(x: FloatArray, votes: FloatArray) -> float:
+    """The weighted median position: the smallest position with at least half the votes at or
+    below it.
+
+    It minimises ``sum_i c_i s_i |x_i - m|`` over the actors' positions, so it is the position
+    that wins every pairwise vote in which each actor votes with weight ``c_i s_i`` times its
+    (linear) utility difference: Black's (1958) median voter, weighted as in Bueno de Mesquita
+    (1994).
+    """
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(votes[order])
+    k = int(np.searchsorted(cum, 0.5 * cum[-1] * (1.0 - 1e-12)))
+    return float(x[order][k])
+
+
+def _distance_powers(x: FloatArray, r: FloatArray, span: float) -> FloatArray:
+    """``(|x_k - x_m| / span) ** r_k`` for voter ``k`` and position ``m``: ``(n, n)``."""
+    return (np.abs(x[:, None] - x[None, :]) / span) ** r[:, None]
+
+
+def success_probability(
+    x: FloatArray, votes: FloatArray, r: FloatArray, span: float, norm: str = "all_pairs"
+) -> FloatArray:
+    """``P[i, j]``: the probability that ``i`` wins a contest against ``j``.
+
+    Voter ``k`` supports ``i`` against ``j`` with ``v_k(i, j) = c_k s_k (d_kj - d_ki)`` where
+    ``d_km = (|x_k - x_m| / span) ** r_k``. Then
+
+        P[i, j] = sum_k max(0, v_k(i, j)) / N
+
+    with ``N = sum_k sum_{l, m} |v_k(l, m)|`` (``"all_pairs"``, the replication) or
+    ``N = sum_k |v_k(i, j)|`` (``"dyad"``, Bueno de Mesquita's text). ``P[i, j] = 0`` when the
+    two positions coincide.
+    """
+    d = _distance_powers(x, r, span)
+    v = votes[:, None, None] * (d[:, None, :] - d[:, :, None])  # v[k, i, j] = w_k (d_kj - d_ki)
+    top = np.maximum(v, 0.0).sum(axis=0)
+    if norm == "all_pairs":
+        return top / np.abs(v).sum()
+    if norm == "dyad":
+        bottom = np.abs(v).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
+    raise ValueError(f"unknown probability_norm {norm!r}")
+
+
+def basic_utilities(distance: FloatArray, r: FloatArray, span: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Utilities of success, failure and the status quo, seen with risk exponent ``r``:
+
+        U_s  = 2 - 4 (0.5 - 0.5 |x_i - x_j| / span) ** r
+        U_f  = 2 - 4 (0.5 + 0.5 |x_i - x_j| / span) ** r
+        U_sq = 2 - 4 (0.5) ** r
+
+    (Bueno de Mesquita 1985, 1994). ``distance`` has the perceiver on axis 0 and ``r`` one
+    exponent per perceiver. ``r < 1`` is risk-acceptant, ``r > 1`` risk-averse.
+    """
+    rr = r[:, None]
+    half = 0.5 * distance / span
+    u_s = 2.0 - 4.0 * (0.5 - half) ** rr
+    u_f = 2.0 - 4.0 * (0.5 + half) ** rr
+    u_sq = 2.0 - 4.0 * 0.5**r
+    return u_s, u_f, u_sq
+
+
+def challenge_utilities(
+    x: FloatArray, salience: FloatArray, prob: FloatArray, r: FloatArray, span: float, q: float
+) -> tuple[FloatArray, FloatArray]:
+    """``(EU_ij, EU_ji)``, both as actor ``i`` perceives them (with its exponent ``r_i``).
+
+    The expected utility of ``a`` challenging ``b``, perceived by ``p``, is
+
+        EU_p(a, b) = s_b [P(a, b) U_s + (1 - P(a, b)) U_f] + (1 - s_b) U_s - Q U_sq
+
+    with the utilities of :func:`basic_utilities` at distance ``|x_a - x_b|`` and exponent
+    ``r_p``: ``b`` resists with probability ``s_b`` (its salience), and does not otherwise.
+    Returns ``EU_ij[i, j] = EU_i(i, j)`` (``i`` challenges ``j``) and ``EU_ji[i, j] =
+    EU_i(j, i)`` (``j`` challenges ``i``).
+    """
+    dist = np.abs(x[:, None] - x[None, :])
+    u_s, u_f, u_sq = basic_utilities(dist, r, span)
+    status_quo = q * u_sq[:, None]
+    eu_ij = salience[None, :] * (prob * u_s + (1 - prob) * u_f) + (1 - salience[None, :]) * u_s - status_quo
+    p_ji = prob.T
+    eu_ji = salience[:, None] * (p_ji * u_s + (1 - p_ji) * u_f) + (1 - salience[:, None]) * u_s - status_quo
+    return eu_ij, eu_ji
+
+
+def risk_exponents(x: FloatArray, actors: Actors, span: float, options: EUMOptions) -> FloatArray:
+    """Each actor's risk exponent for this round.
+
+    With all exponents at 1, actor ``i``'s danger is ``D_i = sum_{j != i} EU_i(j, i)``, the sum
+    of the others' expected utilities of challenging it. Then
+
+        R_i = (2 D_i - max_k D_k - min_k D_k) / (max_k D_k - min_k D_k)      (in [-1, 1])
+        r_i = (1 - R_i / 3) / (1 + R_i / 3)                                  (in [0.5, 2])
+
+    (Bueno de Mesquita 1985; the comparison across actors is the reconstruction's, see
+    ``docs/validity.md``).
+    """
+    ones = np.ones_like(x)
+    prob = success_probability(x, actors.votes, ones, span, options.probability_norm)
+    _, eu_ji = challenge_utilities(x, actors.salience, prob, ones, span, options.q)
+    np.fill_diagonal(eu_ji, 0.0)
+    danger = eu_ji.sum(axis=1)
+    lo, hi = danger.min(), danger.max()
+    if hi - lo <= 0:
+        return ones
+    big_r = (2 * danger - hi - lo) / (hi - lo)
+    return (1 - big_r / 3) / (1 + big_r / 3)
+
+
+#: Kinds of move in :class:`Round`.
+NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
+MOVE_NAMES = {NONE: "none", CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULATION: "capitulation"}
+
+
+def best_offers(
+    x: FloatArray, eu_ij: FloatArray, eu_ji: FloatArray, options: EUMOptions
+) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+    """Each actor's new position, kind of move and partner (``-1`` if it stays).
+
+    For actor ``i`` and another actor ``j`` at a different position:
+
+    * confrontation, ``EU_ji > EU_ij > 0``: both would challenge and ``j`` gains more; ``i``
+      loses and moves to ``x_j``;
+    * compromise, ``EU_ji > 0 > EU_ij`` and ``EU_ji > |EU_ij|``: ``i`` moves to
+      ``x_i + (x_j - x_i) |EU_ij / EU_ji|``;
+    * capitulation, ``EU_ji > 0 > EU_ij`` and ``EU_ji < |EU_ij|`` (only if
+      ``options.capitulation``): ``i`` moves to ``x_j``.
+
+    An actor facing confrontations takes the one that moves it least; else a compromise (by
+    ``options.compromise_choice``); else the capitulation that moves it least. Ties go to the
+    actor listed first.
+    """
+    n = x.size
+    other = x[None, :] != x[:, None]
+    conf = other & (eu_ji > eu_ij) & (eu_ij > 0)
+    comp = other & (eu_ji > 0) & (eu_ij < 0) & (eu_ji > np.abs(eu_ij))
+    capit = other & (eu_ji > 0) & (eu_ij < 0) & (eu_ji < np.abs(eu_ij)) if options.capitulation else np.zeros_like(conf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        comp_pos = x[:, None] + (x[None, :] - x[:, None]) * np.abs(eu_ij / eu_ji)
+        total = np.abs(eu_ij) + np.abs(eu_ji)
+        weighted_point = (np.abs(eu_ij) * x[:, None] + np.abs(eu_ji) * x[None, :]) / total
+    move = np.abs(x[None, :] - x[:, None])
+    new = x.copy()
+    kind = np.full(n, NONE)
+    partner = np.full(n, -1)
+    for i in range(n):
+        if conf[i].any():
+            j = int(np.argmin(np.where(conf[i], move[i], np.inf)))
+            new[i], kind[i] = x[j], CONFRONTATION
+        elif comp[i].any():
+            key = weighted_point[i] if options.compromise_choice == "weighted_point" else np.abs(comp_pos[i] - x[i])
+            j = int(np.argmin(np.where(comp[i], key, np.inf)))
+            new[i], kind[i] = comp_pos[i, j], COMPROMISE
+        elif capit[i].any():
+            j = int(np.argmin(np.where(capit[i], move[i], np.inf)))
+            new[i], kind[i] = x[j], CAPITULATION
+        else:
+            continue
+        partner[i] = j
+    return new, kind, partner
+
+
+# --------------------------------------------------------------------------------------------
+# running the model
+
+
+@dataclass(frozen=True)
+class EUMRun:
+    """The result of :func:`run`. Row 0 of ``positions``, ``median`` and ``mean`` is the start;
+    row ``t`` is after round ``t``. ``risk``, ``kind`` and ``partner`` have one row per round."""
+
+    names: tuple[str, ...]
+    positions: FloatArray  # (rounds + 1, n)
+    median: FloatArray  # (rounds + 1,)
+    mean: FloatArray  # (rounds + 1,)
+    risk: FloatArray  # (rounds, n): the exponents used in each round
+    kind: np.ndarray  # (rounds, n): NONE, CONFRONTATION, COMPROMISE, CAPITULATION
+    partner: np.ndarray  # (rounds, n): whom each actor moved towards, -1 if none
+    options: EUMOptions = field(default_factory=EUMOptions)
+
+    def moves(self, round_: int) -> list[str]:
+        """The moves of a round (1-based) in words: ``"Belgium compromises with France"``."""
+        verbs = {CONFRONTATION: "loses confrontation to", COMPROMISE: "compromises with",
+                 CAPITULATION: "capitulates to"}
+        out = []
+        for i, (k, j) in enumerate(zip(self.kind[round_ - 1], self.partner[round_ - 1], strict=True)):
+            if k != NONE:
+                out.append(f"{self.names[i]} {verbs[int(k)]} {self.names[int(j)]}")
+        return out
+
+
+def run(actors: Actors | str | Path = SCHOLZ_TABLE1, rounds: int = 10, options: EUMOptions | None = None) -> EUMRun:
+    """Run the model for ``rounds`` rounds: positions, weighted median and mean after each.
+
+    Positions are rescaled by the range of the *initial* positions throughout (as in the
+    replication), so utilities stay in [-2, 2] while actors move inside that range.
+    """
+    opts = options if options is not None else EUMOptions()
+    act = actors if isinstance(actors, Actors) else load_actors(actors)
+    x = act.position.astype(float).copy()
+    span = float(x.max() - x.min())
+    if span <= 0:
+        raise ValueError("all actors start at the same position: nothing to model")
+    votes = act.votes
+    positions, risks, kinds, partners = [x.copy()], [], [], []
+    for _ in range(rounds):
+        r = risk_exponents(x, act, span, opts)
+        prob = success_probability(x, votes, r, span, opts.probability_norm)
+        eu_ij, eu_ji = challenge_utilities(x, act.salience, prob, r, span, opts.q)
+        x, kind, partner = best_offers(x, eu_ij, eu_ji, opts)
+        positions.append(x.copy())
+        risks.append(r)
+        kinds.append(kind)
+        partners.append(partner)
+    pos = np.array(positions)
+    return EUMRun(
+        names=act.names,
+        positions=pos,
+        median=np.array([weighted_median(p, votes) for p in pos]),
+        mean=np.array([weighted_mean(p, votes) for p in pos]),
+        risk=np.array(risks).reshape(rounds, -1),
+        kind=np.array(kinds, dtype=int).reshape(rounds, -1),
+        partner=np.array(partners, dtype=int).reshape(rounds, -1),
+        options=opts,
+    )
