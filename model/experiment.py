@@ -304,9 +304,12 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
         ) > 1:
             out.append(fault(lines, (*loc, "values"), "values must all be numbers, all text or all true/false"))
             continue
-        probes = list(ax.values) if ax.values is not None else list(ax.range or ())
-        if ax.integer and ax.range is not None:
-            probes = [int(round(v)) for v in probes]
+        probes: list[Any]
+        if ax.values is not None:
+            probes = list(ax.values)
+        else:
+            assert ax.range is not None
+            probes = [int(round(v)) for v in ax.range] if ax.integer else list(ax.range)
         for value in probes:
             data = copy.deepcopy(base)
             try:
