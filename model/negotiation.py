@@ -73,9 +73,9 @@ class Actor(mesa.Agent):
         self.offer_utility = math.nan if offer is None else float(self.model.offer_utilities[self.index])
 
     def respond(self, offer: FloatArray) -> Response:
-        crossed = self.model.problem.redlines.crossed(offer, self.index)
         u = self.offer_utility
-        if crossed:
+        if not self.model.offer_lines_ok[self.index]:
+            crossed = self.model.problem.redlines.crossed(offer, self.index)
             text = crossed[0].describe(self.model.problem.space, self.model.problem.actor_ids)
             r = Response(False, "red line", text)
         elif u < self.reservation - 1e-9:
@@ -108,9 +108,13 @@ class Negotiation(mesa.Model):
         scenario: a compiled scenario.
         rng: seed or generator; defaults to the scenario's seed. The same scenario and seed
             always give the same run.
+        collect: record per-round data with the DataCollector (sweeps, which keep only the
+            outcome, turn it off).
     """
 
-    def __init__(self, scenario: Scenario, rng: int | np.random.Generator | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, rng: int | np.random.Generator | None = None, collect: bool = True
+    ) -> None:
         seed = scenario.seed if rng is None else rng
         super().__init__(rng=seed)
         self.seed_used: int | None = int(seed) if isinstance(seed, int | np.integer) else None
@@ -123,6 +127,8 @@ class Negotiation(mesa.Model):
         self.order = scenario.proposer_order()
         self.offer: FloatArray | None = None
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+        self.collect = collect
         self.proposer_id = ""
         self.outcome: Outcome | None = None
         for i, act in enumerate(scenario.spec.actors):
@@ -157,19 +163,16 @@ class Negotiation(mesa.Model):
         proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
         self.proposer_id = proposer.actor_id
         offer = proposer.propose()
-        self.offer = offer
+        self.table(offer)
         if offer is None:  # nothing it could offer beats no deal for it: it passes
-            self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             proposer.response = Response(False, "no offer", "nothing within the red lines beats no deal for it")
             rejecters = [proposer]
-        else:
-            self.offer_utilities = self.problem.utility(offer)
-        self.agents.do("observe", offer)
         if offer is not None:
             responders = self.agents.select(lambda a: a.is_party and a is not proposer)
             responses = responders.map("respond", offer)
             rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
-        self.datacollector.collect(self)
+        if self.collect:
+            self.datacollector.collect(self)
         if offer is not None and not rejecters:
             text = f"All parties accepted {proposer.actor_id}'s offer in round {self.round}."
             self._end(True, "agreement", offer, text)
@@ -182,6 +185,17 @@ class Negotiation(mesa.Model):
             self.outcome.blocked_by = [
                 (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
             ]
+
+    def table(self, offer: FloatArray | None) -> None:
+        """Put ``offer`` on the table: every actor sees its utility and whether it crosses a red line."""
+        self.offer = offer
+        if offer is None:
+            self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+            self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+        else:
+            self.offer_utilities = self.problem.utility(offer)
+            self.offer_lines_ok = self.problem.redlines.satisfied(offer)[0]
+        self.agents.do("observe", offer)
 
     def run(self) -> Outcome:
         """Run to the end and return the outcome."""

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 import model
 from model import scenario as scn
@@ -62,23 +64,41 @@ def _compiled(digest: str, point: tuple[tuple[str, Any], ...], base_json: str, s
 
 
 def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
-    """Run one negotiation and return its result columns."""
-    from model.core import nash_product
-    from model.negotiation import Negotiation
+    """Run one negotiation and return its result columns.
 
-    m = Negotiation(sc, rng=seed)
-    o = m.run()
+    Where every strategy's aspiration depends on time only, the run is computed as arrays
+    (``model.core.protocol.run_package_vectorised``, the same outcome as the Mesa model for the
+    same seed, tested); otherwise the Mesa model runs it round by round.
+    """
+    from model.core import make_strategy, nash_product
+    from model.core.protocol import run_package_vectorised, vectorisable
+    from model.core.strategies import TimeDependent
+
     p = sc.problem
-    util = p.utility(o.package) if o.agreed and o.package is not None else p.reservation
+    strategies = [make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
+    if vectorisable(strategies):
+        proto = sc.spec.protocol
+        time_only = cast(list[TimeDependent], strategies)
+        c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk,
+                                   np.random.default_rng(seed))
+        agreed, reason, rounds, package = c.agreed, c.reason, c.rounds, c.package
+        blocked = sorted({p.actor_ids[a] for a in c.rejecters})
+    else:
+        from model.negotiation import Negotiation
+
+        o = Negotiation(sc, rng=seed, collect=False).run()
+        agreed, reason, rounds, package = o.agreed, o.reason, o.rounds, o.package
+        blocked = sorted({b[0] for b in o.blocked_by})
+    util = p.utility(package) if agreed and package is not None else p.reservation
     row: dict[str, Any] = {
-        "agreed": bool(o.agreed),
-        "reason": o.reason,
-        "rounds": int(o.rounds),
-        "nash_product": float(nash_product(p, o.package)) if o.agreed and o.package is not None else 0.0,
-        "blocked_by": ",".join(sorted({b[0] for b in o.blocked_by})),
+        "agreed": bool(agreed),
+        "reason": reason,
+        "rounds": int(rounds),
+        "nash_product": float(nash_product(p, package)) if agreed and package is not None else 0.0,
+        "blocked_by": ",".join(blocked),
     }
     for i, iid in enumerate(p.space.ids):
-        row[f"value.{iid}"] = float(o.package[i]) if o.agreed and o.package is not None else float("nan")
+        row[f"value.{iid}"] = float(package[i]) if agreed and package is not None else float("nan")
     for a, aid in enumerate(p.actor_ids):
         row[f"utility.{aid}"] = float(util[a])
     return row

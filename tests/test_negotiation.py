@@ -113,9 +113,7 @@ def test_an_actor_rejects_an_offer_that_crosses_its_red_line() -> None:
     m.step()
     y = m.actors[1]
     assert m.offer is not None and m.offer[0] <= 0.9 + 1e-9  # the proposer respects it
-    m.offer = np.array([1.0, 1.0])
-    m.offer_utilities = sc.problem.utility(m.offer)
-    y.observe(m.offer)
+    m.table(np.array([1.0, 1.0]))
     r = y.respond(m.offer)
     assert not r.accepted and r.reason == "red line" and "i0 <= 0.9" in r.detail
 
@@ -171,3 +169,33 @@ def test_no_agreement_crosses_a_red_line_or_leaves_a_party_below_its_reservation
         assert p.redlines.satisfied(o.package).all()
         assert np.all(p.utility(o.package) >= p.reservation - 1e-9)
         assert set(o.package[i] for i, iss in enumerate(p.space.issues) if iss.is_ordinal) <= {0.0, 0.25, 0.5, 1.0}
+
+
+# ---------------------------------------------------------------------------- the shell and the core agree
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.floats(0.0, 0.2))
+def test_the_mesa_model_the_core_loop_and_the_vectorised_engine_negotiate_identically(
+    data: dict[str, Any], risk: float
+) -> None:
+    from model.core.protocol import run_package_protocol, run_package_vectorised
+
+    data["protocol"]["breakdown_risk"] = risk
+    try:
+        sc = scenario.parse(data)
+    except Exception as e:  # noqa: BLE001 - an actor's own contradictory red lines
+        assert "contradict" in str(e)
+        return
+    m = Negotiation(sc, rng=5)
+    o = m.run()
+    strategies = [core.make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
+    args = (sc.problem, strategies, sc.proposer_order(), sc.spec.protocol.max_rounds, risk)
+    engines = (run_package_protocol, run_package_vectorised)
+    for c in (engine(*args, np.random.default_rng(5)) for engine in engines):
+        assert (c.agreed, c.reason, c.rounds) == (o.agreed, o.reason, o.rounds)
+        if o.package is None:
+            assert c.package is None
+        else:
+            np.testing.assert_array_equal(c.package, o.package)
+        assert sorted(sc.problem.actor_ids[a] for a in c.rejecters) == sorted(b[0] for b in o.blocked_by)

@@ -74,3 +74,45 @@ class Preferences:
         """Per-issue value ``1 - |g - p_ai| ** g_a`` of every grid point: ``(n_actors, I, G)``."""
         dist = np.abs(grid[None, :, :] - self.ideal[:, :, None])
         return 1.0 - dist ** self.curvature[:, None, None]
+
+
+@dataclass(frozen=True)
+class TablePreferences:
+    """Linear-additive utilities with a value table per issue (how GENIUS and NegMAS domains
+    are written): ``u_a(x) = sum_i w_ai * t_ai[level of x_i]``, every issue ordinal.
+
+    Args:
+        levels: shape ``(I, L)``, each issue's level values in increasing order (padded with
+            the last value where an issue has fewer levels).
+        weight: shape ``(A, I)``, weights summing to 1 per actor.
+        tables: shape ``(A, I, L)``, each actor's value in [0, 1] of each level of each issue.
+    """
+
+    levels: FloatArray
+    weight: FloatArray
+    tables: FloatArray
+
+    linear = True
+
+    @property
+    def n_actors(self) -> int:
+        return int(self.weight.shape[0])
+
+    def _index(self, x: FloatArray) -> np.ndarray:
+        return np.abs(x[..., :, None] - self.levels).argmin(axis=-1)
+
+    def utility(self, packages: FloatArray) -> FloatArray:
+        x = np.asarray(packages, dtype=float)
+        single = x.ndim == 1
+        x2 = x[None, :] if single else x
+        idx = self._index(x2)  # (n, I)
+        n_i = self.levels.shape[0]
+        vals = self.tables[:, np.arange(n_i)[None, :], idx]  # (A, n, I)
+        u = np.einsum("ani,ai->na", vals, self.weight)
+        return u[0] if single else u
+
+    def issue_values(self, grid: FloatArray) -> FloatArray:
+        """Values of every grid point: ``(A, I, G)`` (the grid of an ordinal issue is its levels)."""
+        idx = self._index(grid.T).T  # (I, G)
+        n_i = self.levels.shape[0]
+        return self.tables[:, np.arange(n_i)[:, None], idx]

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from model.core.preferences import Preferences
+from model.core.preferences import Preferences, TablePreferences
 from model.core.redlines import Box, RedLineSet
 from model.core.space import BoolArray, FloatArray, OutcomeSpace
 
@@ -36,7 +36,7 @@ class Problem:
 
     actor_ids: tuple[str, ...]
     space: OutcomeSpace
-    prefs: Preferences
+    prefs: Preferences | TablePreferences
     reservation: FloatArray
     redlines: RedLineSet
     consent: BoolArray
@@ -102,6 +102,8 @@ class Problem:
         rows: list[BoolArray] = []
         issue_of: list[int] = []
         index = np.zeros((n_b, n_i), dtype=int)
+        if n_b == 1:  # one box: one mask per issue
+            return bm[0].copy(), np.arange(n_i), np.arange(n_i)[None, :]
         for i in range(n_i):
             uniq, inverse = np.unique(bm[:, i, :], axis=0, return_inverse=True)
             index[:, i] = len(rows) + inverse.reshape(-1)

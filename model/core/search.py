@@ -11,6 +11,7 @@ reservation), breaking ties by the total.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -34,18 +35,10 @@ def _offer_coefficients(problem: Problem, proposer: int) -> FloatArray:
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
     base = np.zeros(problem.n_actors)
     base[others] = 1.0 / span[others]
-    variants = [base]
-    for j in others:  # one variant favouring each other party
-        v = base.copy()
-        v[j] *= 4.0
-        variants.append(v)
-    rows = []
-    for v in variants:
-        for mu in MU_GRID:
-            r = v.copy()
-            r[proposer] = mu / span[proposer]
-            rows.append(r)
-    out = np.array(rows)
+    variants = np.tile(base, (len(others) + 1, 1))
+    variants[np.arange(1, len(others) + 1), others] *= 4.0  # one variant favouring each other party
+    out = np.repeat(variants, len(MU_GRID), axis=0)
+    out[:, proposer] = np.tile(MU_GRID, len(others) + 1) / span[proposer]
     out.setflags(write=False)
     return out
 
@@ -64,24 +57,67 @@ def _candidates(problem: Problem, proposer: int) -> tuple[FloatArray, FloatArray
     return pk, u
 
 
+@dataclass(frozen=True)
+class OfferTable:
+    """A proposer's candidate offers, sorted by its own utility, with for every threshold the
+    candidate it would choose: ``best_from[k]`` is the preferred candidate among ``k, k+1, ...``
+    (those giving the proposer at least ``own[k]``). Choosing an offer is then a binary search.
+    """
+
+    packages: FloatArray  # (n, I), sorted by the proposer's utility
+    utilities: FloatArray  # (n, A)
+    own: FloatArray  # (n,) the proposer's utility, ascending
+    best_from: np.ndarray  # (n,) index of the chosen candidate for each threshold position
+
+    def choose(self, threshold: float) -> int | None:
+        k = int(np.searchsorted(self.own, threshold - 1e-9, side="left"))
+        return None if k >= len(self.own) else int(self.best_from[k])
+
+
+@lru_cache(maxsize=64)
+def offer_table(problem: Problem, proposer: int) -> OfferTable:
+    pk, u = candidate_offers(problem, proposer)
+    others = [a for a in problem.parties if a != proposer]
+    s = normalised_surplus(problem, u)[:, others]
+    worst = s.min(axis=1) if others else np.zeros(len(pk))
+    total = s.sum(axis=1) if others else np.zeros(len(pk))
+    # preference among candidates: best worst-off surplus, then total surplus, then own utility
+    rank = np.empty(len(pk), dtype=np.int64)
+    rank[np.lexsort((u[:, proposer], total, np.round(worst, 9)))] = np.arange(len(pk))
+    order = np.argsort(u[:, proposer], kind="stable")
+    pk, u, rank = pk[order], u[order], rank[order]
+    # suffix arg-max of rank: the preferred candidate among those from position k on
+    position_of_rank = np.empty(len(pk), dtype=np.int64)
+    position_of_rank[rank] = np.arange(len(pk))
+    best_from = position_of_rank[np.maximum.accumulate(rank[::-1])[::-1]]
+    for arr in (pk, u, best_from):
+        arr.setflags(write=False)
+    return OfferTable(pk, u, u[:, proposer].copy(), best_from)
+
+
+def choose_offer_index(problem: Problem, proposer: int, aspiration: float) -> tuple[OfferTable, int] | None:
+    """The proposer's offer at this aspiration, as (its table, the row in it); see ``choose_offer``."""
+    table = offer_table(problem, proposer)
+    if len(table.own) == 0:
+        return None
+    floor = float(problem.reservation[proposer])
+    k = table.choose(max(aspiration, floor))
+    if k is None:  # aspiration above anything feasible: offer its own best, if that beats no deal
+        if table.own[-1] < floor - 1e-9:
+            return None
+        k = int(np.flatnonzero(table.own == table.own[-1])[0])
+        k = int(table.best_from[k])
+    return table, k
+
+
 def choose_offer(problem: Problem, proposer: int, aspiration: float) -> FloatArray | None:
     """The package ``proposer`` offers at this aspiration.
 
-    ``None`` when it has nothing to offer: no package crosses no party's red line and gives
-    the proposer at least its reservation utility. A proposer never offers less than that.
+    Among the packages that cross no party's red line and give the proposer at least
+    ``max(aspiration, reservation)``, the one whose worst-off other party gains most in normalised
+    surplus, then the largest total surplus, then the proposer's own utility. ``None`` when it has
+    nothing to offer: no such package beats no deal for the proposer. A proposer never offers
+    less than its reservation utility.
     """
-    pk, u = candidate_offers(problem, proposer)
-    if pk.shape[0] == 0:
-        return None
-    floor = float(problem.reservation[proposer])
-    ok = u[:, proposer] >= max(aspiration, floor) - 1e-9
-    if not ok.any():
-        best = int(np.argmax(u[:, proposer]))
-        # aspiration above anything feasible: offer its own best, if that beats no deal
-        return pk[best].copy() if u[best, proposer] >= floor - 1e-9 else None
-    others = [a for a in problem.parties if a != proposer]
-    s = normalised_surplus(problem, u[ok])[:, others]
-    worst = s.min(axis=1) if others else np.zeros(int(ok.sum()))
-    # lexicographic: best worst-off surplus, then total surplus, then the proposer's utility
-    key = np.lexsort((u[ok, proposer], s.sum(axis=1), np.round(worst, 9)))
-    return pk[ok][key[-1]].copy()
+    hit = choose_offer_index(problem, proposer, aspiration)
+    return None if hit is None else hit[0].packages[hit[1]].copy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -68,6 +69,12 @@ class TimeDependent:
         tau = 1.0 if s.max_rounds <= 1 else min(1.0, s.round / (s.max_rounds - 1))
         floor = min(s.floor, s.best)
         return floor + (s.best - floor) * (1.0 - tau**self.exponent)
+
+    def schedule(self, best: float, floor: float, max_rounds: int) -> np.ndarray:
+        """The aspiration in every round at once (it depends on time only): shape ``(max_rounds,)``."""
+        tau = np.ones(1) if max_rounds <= 1 else np.arange(max_rounds) / (max_rounds - 1)
+        lo = min(floor, best)
+        return lo + (best - lo) * (1.0 - tau**self.exponent)
 
 
 class Boulware(TimeDependent):

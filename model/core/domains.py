@@ -1,0 +1,64 @@
+"""Random negotiation domains that other simulators can regenerate from a seed.
+
+``peer_case`` follows ``shared/bench/PEER_CASE.md``, the benchmark case shared with NegMAS:
+``n_issues`` discrete issues of ``n_values`` values each; for negotiation ``k`` a generator
+``default_rng(seed + k)`` draws, party by party, the issue weights, one value table per issue
+(rescaled to [0, 1]) and a reservation value ``uniform(0, 0.5)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.core.preferences import TablePreferences
+from model.core.problem import Problem
+from model.core.redlines import RedLineSet
+from model.core.space import FloatArray, Issue, OutcomeSpace
+
+
+@dataclass(frozen=True)
+class TableDomain:
+    """Raw draws of a peer-case domain (what any simulator needs to rebuild it)."""
+
+    weights: FloatArray  # (P, I)
+    tables: FloatArray  # (P, I, V)
+    reservation: FloatArray  # (P,)
+
+
+def peer_case_draws(seed: int, k: int, n_parties: int, n_issues: int = 3, n_values: int = 10) -> TableDomain:
+    rng = np.random.default_rng(seed + k)
+    weights = np.zeros((n_parties, n_issues))
+    tables = np.zeros((n_parties, n_issues, n_values))
+    reservation = np.zeros(n_parties)
+    for p in range(n_parties):
+        w = rng.random(n_issues)
+        weights[p] = w / w.sum()
+        for j in range(n_issues):
+            v = rng.random(n_values)
+            tables[p, j] = (v - v.min()) / (v.max() - v.min())
+        reservation[p] = rng.uniform(0.0, 0.5)
+    return TableDomain(weights, tables, reservation)
+
+
+def table_problem(d: TableDomain) -> Problem:
+    """A core ``Problem`` over ordinal issues with levels v0..v{n-1} at ``j / (n - 1)``."""
+    n_p, n_i, n_v = d.tables.shape
+    values = np.linspace(0.0, 1.0, n_v)
+    issues = [Issue(f"i{j}", f"issue {j}", tuple((f"v{m}", float(values[m])) for m in range(n_v))) for j in range(n_i)]
+    space = OutcomeSpace.build(issues, [0.0] * n_i)
+    prefs = TablePreferences(np.tile(values, (n_i, 1)), d.weights, d.tables)
+    return Problem(
+        actor_ids=tuple(f"p{p}" for p in range(n_p)),
+        space=space,
+        prefs=prefs,
+        reservation=d.reservation.copy(),
+        redlines=RedLineSet([], n_p, n_i),
+        consent=np.ones(n_p, dtype=bool),
+        discount=np.ones(n_p),
+    )
+
+
+def peer_case(seed: int, k: int, n_parties: int, n_issues: int = 3, n_values: int = 10) -> Problem:
+    return table_problem(peer_case_draws(seed, k, n_parties, n_issues, n_values))

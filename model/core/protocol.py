@@ -1,0 +1,157 @@
+"""The ``package`` protocol as a plain loop over the core, without Mesa.
+
+The Mesa model (``model.negotiation``) runs the same rounds with agents and a DataCollector;
+this loop is the reference it must agree with (same outcome for the same seed, a test) and the
+baseline against which the framework's cost is measured (``make bench``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.core.problem import Problem
+from model.core.search import choose_offer_index, offer_table
+from model.core.space import FloatArray
+from model.core.strategies import Situation, Strategy, TimeDependent
+
+
+@dataclass
+class CoreOutcome:
+    agreed: bool
+    reason: str  # "agreement" | "deadline" | "breakdown risk" | "no zone of agreement"
+    rounds: int
+    package: FloatArray | None
+    rejecters: list[int] = field(default_factory=list)
+
+
+def responses(problem: Problem, offer: FloatArray, aspiration: FloatArray) -> tuple[np.ndarray, np.ndarray]:
+    """Each actor's verdict on ``offer``: (accepts, crosses one of its red lines), shape ``(A,)``.
+
+    An actor accepts iff the offer crosses none of its red lines and its utility meets both its
+    aspiration and its reservation utility.
+    """
+    u = problem.utility(offer)
+    lines_ok = problem.redlines.satisfied(offer)[0]
+    accept = lines_ok & (u >= np.maximum(aspiration, problem.reservation) - 1e-9)
+    return accept, ~lines_ok
+
+
+def run_package_protocol(
+    problem: Problem,
+    strategies: Sequence[Strategy],
+    order: Sequence[int],
+    max_rounds: int,
+    breakdown_risk: float,
+    rng: np.random.Generator,
+) -> CoreOutcome:
+    """Multilateral alternating offers of full packages (see docs/model.md)."""
+    if not problem.boxes:
+        return CoreOutcome(False, "no zone of agreement", 0, None)
+    parties = np.asarray(problem.parties)
+    best = problem.best_utility
+    floor = problem.reservation
+    offer: FloatArray | None = None
+    for t in range(1, max_rounds + 1):
+        aspiration = np.array(
+            [s.aspiration(Situation(t - 1, max_rounds, best[a], floor[a])) for a, s in enumerate(strategies)]
+        )
+        proposer = order[(t - 1) % len(order)]
+        hit = choose_offer_index(problem, proposer, float(aspiration[proposer]))
+        if hit is None:
+            offer = None
+            rejecters = [proposer]
+        else:
+            table, k = hit
+            offer = table.packages[k]
+            # candidates cross no party's red line by construction: utilities decide
+            accept = table.utilities[k] >= np.maximum(aspiration, floor) - 1e-9
+            rejecters = [int(a) for a in parties if a != proposer and not accept[a]]
+            if not rejecters:
+                return CoreOutcome(True, "agreement", t, offer.copy())
+        if t == max_rounds:
+            return CoreOutcome(False, "deadline", t, offer, rejecters)
+        if breakdown_risk > 0 and rng.random() < breakdown_risk:
+            return CoreOutcome(False, "breakdown risk", t, offer, rejecters)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_package_vectorised(
+    problem: Problem,
+    strategies: Sequence[TimeDependent],
+    order: Sequence[int],
+    max_rounds: int,
+    breakdown_risk: float,
+    rng: np.random.Generator,
+) -> CoreOutcome:
+    """The same negotiation as ``run_package_protocol``, computed as arrays over all rounds.
+
+    With time-dependent strategies every aspiration is known in advance, so each proposer's
+    offers follow from one vectorised search of its offer table, and acceptance is a
+    (rounds x actors) comparison. Random draws are consumed as the round-by-round loop consumes
+    them (one per failed round before the last), so the outcome is identical for the same seed.
+    """
+    if not problem.boxes:
+        return CoreOutcome(False, "no zone of agreement", 0, None)
+    n_a = problem.n_actors
+    floor = problem.reservation
+    best = problem.best_utility
+    t_all = np.arange(max_rounds)
+    asp = np.stack([s.schedule(float(best[a]), float(floor[a]), max_rounds) for a, s in enumerate(strategies)], 1)
+    need = np.maximum(asp, floor[None, :]) - 1e-9  # (T, A)
+    order_arr = np.asarray(order)
+    proposer_of = order_arr[t_all % len(order_arr)]
+    accepted = np.zeros(max_rounds, dtype=bool)
+    offered_u = np.full((max_rounds, n_a), -np.inf)
+    has_offer = np.zeros(max_rounds, dtype=bool)
+    offer_row = np.zeros(max_rounds, dtype=np.int64)
+    parties = np.zeros(n_a, dtype=bool)
+    parties[list(problem.parties)] = True
+    tables = {}
+    for p in np.unique(order_arr):
+        rounds = t_all[proposer_of == p]
+        table = offer_table(problem, int(p))
+        tables[int(p)] = table
+        n = len(table.own)
+        if n == 0:
+            continue
+        k = np.searchsorted(table.own, need[rounds, p], side="left")
+        top = int(table.best_from[int(np.flatnonzero(table.own == table.own[-1])[0])])
+        above = k >= n  # aspiration above anything feasible: its own best, if that beats no deal
+        rows = np.where(above, top, table.best_from[np.minimum(k, n - 1)])
+        ok = ~above | (table.own[-1] >= floor[p] - 1e-9)
+        has_offer[rounds] = ok
+        offer_row[rounds] = rows
+        others = parties.copy()
+        others[p] = False
+        u = table.utilities[rows]  # (rounds, A)
+        offered_u[rounds] = u
+        accepted[rounds] = ok & np.all((u >= need[rounds]) | ~others[None, :], axis=1)
+    hit = np.flatnonzero(accepted)
+    end = int(hit[0]) + 1 if len(hit) else max_rounds  # 1-based round where talks end at the latest
+
+    def offer_at(t: int) -> FloatArray | None:
+        return tables[int(proposer_of[t - 1])].packages[offer_row[t - 1]].copy() if has_offer[t - 1] else None
+
+    def rejecters_at(t: int) -> list[int]:
+        p = int(proposer_of[t - 1])
+        if not has_offer[t - 1]:
+            return [p]
+        return [a for a in problem.parties if a != p and offered_u[t - 1, a] < need[t - 1, a]]
+
+    if breakdown_risk > 0 and end > 1:
+        draws = rng.random(end - 1)  # one per failed round before ``end`` (the loop draws no more)
+        broke = np.flatnonzero(draws < breakdown_risk)
+        if len(broke):
+            t = int(broke[0]) + 1
+            return CoreOutcome(False, "breakdown risk", t, offer_at(t), rejecters_at(t))
+    if len(hit):
+        return CoreOutcome(True, "agreement", end, offer_at(end))
+    return CoreOutcome(False, "deadline", max_rounds, offer_at(max_rounds), rejecters_at(max_rounds))
+
+
+def vectorisable(strategies: Sequence[Strategy]) -> bool:
+    """Whether ``run_package_vectorised`` applies: every aspiration depends on time only."""
+    return all(isinstance(s, TimeDependent) for s in strategies)
