@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import mesa
 import numpy as np
 
-from model.core import Situation, accepts, choose_offer, make_strategy
+from model.core import Situation, accepts, make_strategy
+from model.core.search import OfferTable, choose_offer_index
 from model.core.analysis import best_compromise
 from model.core.redlines import conflict_explanation
 from model.core.space import FloatArray
@@ -24,13 +25,24 @@ from model.core.strategies import Strategy
 from model.scenario import Scenario
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Response:
-    """A party's answer to an offer, and why."""
+    """A party's answer to an offer, and why (the text is only written when someone reads it)."""
 
     accepted: bool
-    reason: str  # "accepted", "red line", "below reservation", "below aspiration"
-    detail: str = ""
+    reason: str  # "accepted", "red line", "below reservation", "below aspiration", "no offer"
+    utility: float = math.nan
+    threshold: float = math.nan
+    note: str = ""
+
+    @property
+    def detail(self) -> str:
+        if self.note:
+            return self.note
+        if self.reason in ("below reservation", "below aspiration"):
+            what = self.reason.removeprefix("below ")
+            return f"utility {self.utility:.3f} < {what} {self.threshold:.3f}"
+        return ""
 
 
 class Actor(mesa.Agent):
@@ -52,40 +64,51 @@ class Actor(mesa.Agent):
         self.reservation = float(model.problem.reservation[index])
         self.discount = float(model.problem.discount[index])
         self.aspiration = self.best
-        self.offer_utility = math.nan
         self.response: Response | None = None
         self.proposed = False
+        # a strategy whose aspiration depends on time only gives all rounds' values at once
+        schedule = getattr(strategy, "schedule", None)
+        self._schedule = None if schedule is None else schedule(self.best, self.reservation, model.max_rounds)
+
+    @property
+    def offer_utility(self) -> float:
+        """This actor's utility of the offer on the table (NaN when there is none)."""
+        return math.nan if self.model.offer is None else float(self.model.offer_utilities[self.index])
 
     def update_aspiration(self) -> None:
         """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
         t = self.model.round - 1
-        self.aspiration = self.strategy.aspiration(
-            Situation(t, self.model.max_rounds, self.best, self.reservation)
-        )
+        if self._schedule is not None:
+            self.aspiration = float(self._schedule[t])
+        else:
+            self.aspiration = self.strategy.aspiration(Situation(t, self.model.max_rounds, self.best, self.reservation))
         self.proposed = False
         self.response = None
 
-    def propose(self) -> FloatArray | None:
+    def propose(self) -> tuple[OfferTable, int] | None:
+        """The offer this actor makes now: a row of its offer table (``None``: it passes)."""
         self.proposed = True
-        return choose_offer(self.model.problem, self.index, self.aspiration)
-
-    def observe(self, offer: FloatArray | None) -> None:
-        self.offer_utility = math.nan if offer is None else float(self.model.offer_utilities[self.index])
+        return choose_offer_index(self.model.problem, self.index, self.aspiration)
 
     def respond(self, offer: FloatArray) -> Response:
+        """Accept iff the offer crosses none of its red lines and meets its aspiration and
+        reservation utility (``model.core.accepts``)."""
         u = self.offer_utility
         if not self.model.offer_lines_ok[self.index]:
             crossed = self.model.problem.redlines.crossed(offer, self.index)
             text = crossed[0].describe(self.model.problem.space, self.model.problem.actor_ids)
-            r = Response(False, "red line", text)
+            r = Response(False, "red line", note=text)
         elif u < self.reservation - 1e-9:
-            r = Response(False, "below reservation", f"utility {u:.3f} < reservation {self.reservation:.3f}")
+            r = Response(False, "below reservation", u, self.reservation)
         elif not accepts(u, self.aspiration, self.reservation, True):
-            r = Response(False, "below aspiration", f"utility {u:.3f} < aspiration {self.aspiration:.3f}")
+            r = Response(False, "below aspiration", u, self.aspiration)
         else:
-            r = Response(True, "accepted")
+            r = _ACCEPTED
         self.response = r
         return r
+
+
+_ACCEPTED = Response(True, "accepted")
 
 
 @dataclass
@@ -134,6 +157,10 @@ class Negotiation(mesa.Model):
         for i, act in enumerate(scenario.spec.actors):
             Actor(self, i, make_strategy(act.strategy.name, act.strategy.params))
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
+        self._all_parties = bool(self.problem.consent.all())
+        self._responders = {
+            p: self.agents.select(lambda a, p=p: a.is_party and a.index != p) for p in set(self.order)
+        }
         issue_reporters = {
             f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(self.problem.space.ids)
         }
@@ -162,13 +189,19 @@ class Negotiation(mesa.Model):
         self.agents.do("update_aspiration")
         proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
         self.proposer_id = proposer.actor_id
-        offer = proposer.propose()
-        self.table(offer)
-        if offer is None:  # nothing it could offer beats no deal for it: it passes
-            proposer.response = Response(False, "no offer", "nothing within the red lines beats no deal for it")
+        hit = proposer.propose()
+        if hit is None:  # nothing it could offer beats no deal for it: it passes
+            offer = None
+            self.table(None)
+            proposer.response = Response(False, "no offer", note="nothing within the red lines beats no deal for it")
             rejecters = [proposer]
+        else:
+            table, k = hit
+            offer = table.packages[k]
+            # the table's candidates cross no party's red line and carry their utilities
+            self.table(offer, table.utilities[k], parties_ok=True)
         if offer is not None:
-            responders = self.agents.select(lambda a: a.is_party and a is not proposer)
+            responders = self._responders[proposer.index]
             responses = responders.map("respond", offer)
             rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
         if self.collect:
@@ -186,16 +219,23 @@ class Negotiation(mesa.Model):
                 (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
             ]
 
-    def table(self, offer: FloatArray | None) -> None:
-        """Put ``offer`` on the table: every actor sees its utility and whether it crosses a red line."""
+    def table(
+        self, offer: FloatArray | None, utilities: FloatArray | None = None, parties_ok: bool = False
+    ) -> None:
+        """Put ``offer`` on the table: every actor sees its utility and whether it crosses a red line.
+
+        ``utilities`` and ``parties_ok`` (no party's red line is crossed) may be passed when known.
+        """
         self.offer = offer
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
         else:
-            self.offer_utilities = self.problem.utility(offer)
-            self.offer_lines_ok = self.problem.redlines.satisfied(offer)[0]
-        self.agents.do("observe", offer)
+            self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
+            if parties_ok and self._all_parties:
+                self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+            else:
+                self.offer_lines_ok = self.problem.redlines.satisfied(offer)[0]
 
     def run(self) -> Outcome:
         """Run to the end and return the outcome."""

@@ -50,10 +50,27 @@ from typing import Literal
 
 import numpy as np
 
+from model.core.bargaining import weighted_median
 from model.core.space import FloatArray
 
-#: The example of Scholz et al. (2011), Table 1 (Bueno de Mesquita 1994, p. 78).
+__all__ = ["Actors", "EUMOptions", "EUMRun", "load_actors", "run", "scholz_example", "weighted_mean", "weighted_median"]
+
+#: The example of Scholz et al. (2011), Table 1 (Bueno de Mesquita 1994, p. 78), as a CSV.
 SCHOLZ_TABLE1 = Path("/work/shared/validation/scholz2011_table1.csv")
+
+#: The same table: (actor, capability, position on the 4-10 scale, salience).
+SCHOLZ_TABLE1_ROWS: tuple[tuple[str, float, float, float], ...] = (
+    ("Netherlands", 0.08, 4, 0.8),
+    ("Belgium", 0.08, 7, 0.4),
+    ("Luxembourg", 0.03, 4, 0.2),
+    ("Germany", 0.16, 4, 0.8),
+    ("France", 0.16, 10, 0.6),
+    ("Italy", 0.16, 10, 0.6),
+    ("UK", 0.16, 10, 0.9),
+    ("Ireland", 0.05, 7, 0.1),
+    ("Denmark", 0.05, 4, 1.0),
+    ("Greece", 0.08, 7, 0.7),
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,17 @@ class EUMOptions:
     capitulation: bool = False
 
 
+def scholz_example() -> Actors:
+    """The 10-actor example of Scholz et al. (2011), Table 1."""
+    rows = SCHOLZ_TABLE1_ROWS
+    return Actors(
+        names=tuple(r[0] for r in rows),
+        capability=np.array([r[1] for r in rows], dtype=float),
+        position=np.array([r[2] for r in rows], dtype=float),
+        salience=np.array([r[3] for r in rows], dtype=float),
+    )
+
+
 def load_actors(path: str | Path = SCHOLZ_TABLE1) -> Actors:
     """Read actors from a CSV with columns ``Actor, Capability, Position, Salience``."""
     with open(path, newline="") as f:
@@ -109,21 +137,6 @@ def load_actors(path: str | Path = SCHOLZ_TABLE1) -> Actors:
 def weighted_mean(x: FloatArray, votes: FloatArray) -> float:
     """The mean position ``sum_i c_i s_i x_i / sum_i c_i s_i`` (Bueno de Mesquita's forecast)."""
     return float(np.dot(votes, x) / votes.sum())
-
-
-def weighted_median(x: FloatArray, votes: FloatArray) -> float:
-    """The weighted median position: the smallest position with at least half the votes at or
-    below it.
-
-    It minimises ``sum_i c_i s_i |x_i - m|`` over the actors' positions, so it is the position
-    that wins every pairwise vote in which each actor votes with weight ``c_i s_i`` times its
-    (linear) utility difference: Black's (1958) median voter, weighted as in Bueno de Mesquita
-    (1994).
-    """
-    order = np.argsort(x, kind="stable")
-    cum = np.cumsum(votes[order])
-    k = int(np.searchsorted(cum, 0.5 * cum[-1] * (1.0 - 1e-12)))
-    return float(x[order][k])
 
 
 def _distance_powers(x: FloatArray, r: FloatArray, span: float) -> FloatArray:
@@ -304,14 +317,22 @@ class EUMRun:
         return out
 
 
-def run(actors: Actors | str | Path = SCHOLZ_TABLE1, rounds: int = 10, options: EUMOptions | None = None) -> EUMRun:
+def run(actors: Actors | str | Path | None = None, rounds: int = 10, options: EUMOptions | None = None) -> EUMRun:
     """Run the model for ``rounds`` rounds: positions, weighted median and mean after each.
+
+    ``actors`` is an :class:`Actors`, the path of a CSV (:func:`load_actors`), or ``None`` for
+    the example of Scholz et al. (2011), Table 1.
 
     Positions are rescaled by the range of the *initial* positions throughout (as in the
     replication), so utilities stay in [-2, 2] while actors move inside that range.
     """
     opts = options if options is not None else EUMOptions()
-    act = actors if isinstance(actors, Actors) else load_actors(actors)
+    if actors is None:
+        act = scholz_example()
+    elif isinstance(actors, Actors):
+        act = actors
+    else:
+        act = load_actors(actors)
     x = act.position.astype(float).copy()
     span = float(x.max() - x.min())
     if span <= 0:
