@@ -95,6 +95,7 @@ def weighted_optima(problem: Problem, coefs: FloatArray) -> FloatArray:
     coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
     n_b, n_c, n_i = len(problem.boxes), coefs.shape[0], problem.space.n_issues
     pk, idx = problem.maximize_weighted_indexed(coefs)
+    assert pk is not None
     pk = pk.reshape(n_b, n_c, n_i).copy()
     idx = idx.reshape(n_b, n_c, n_i)
     cont = np.array([i for i, iss in enumerate(problem.space.issues) if not iss.is_ordinal], dtype=int)

@@ -113,7 +113,9 @@ class Problem:
         return masks, np.array(issue_of, dtype=int), index
 
     def maximize_weighted(self, coefs: FloatArray) -> FloatArray:
-        return self.maximize_weighted_indexed(coefs)[0]
+        pk = self.maximize_weighted_indexed(coefs)[0]
+        assert pk is not None
+        return pk
 
     def grid_utility(self, index: np.ndarray) -> FloatArray:
         """Utilities of grid packages given by their grid indices ``(n, I)``: ``(n, A)``.
@@ -124,7 +126,9 @@ class Problem:
         n_i = self.space.n_issues
         return self.weighted_values[:, np.arange(n_i)[None, :], index].sum(axis=2).T
 
-    def maximize_weighted_indexed(self, coefs: FloatArray) -> tuple[FloatArray, np.ndarray]:
+    def maximize_weighted_indexed(
+        self, coefs: FloatArray, values: bool = True
+    ) -> tuple[FloatArray | None, np.ndarray]:
         """For each row of ``coefs`` (``(C, A)``), the feasible grid package maximising
         ``sum_a coefs[c, a] * u_a(x)``, in every feasible box: shape ``(B * C, I)``, box-major.
 
@@ -137,11 +141,12 @@ class Problem:
         if n_b == 0:
             return np.zeros((0, n_i)), np.zeros((0, n_i), dtype=int)
         masks, issue_of, index = self._mask_table
-        score = np.einsum("ca,aig->cig", coefs, self.weighted_values) + self.tie_break[None]
+        wv = self.weighted_values
+        score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
         masked = np.where(masks[None, :, :], score[:, issue_of, :], -np.inf)  # (C, K, G)
         arg = masked.argmax(axis=-1)[:, index]  # (C, B, I): grid index per box and issue
         arg = arg.transpose(1, 0, 2).reshape(-1, n_i)
-        return self.space.grid[np.arange(n_i)[None, :], arg], arg
+        return (self.space.grid[np.arange(n_i)[None, :], arg] if values else None), arg
 
     @cached_property
     def best_utility(self) -> FloatArray:

@@ -213,14 +213,12 @@ class RedLineSet:
 
 
 def _box_admissible(space: OutcomeSpace, lo: FloatArray, hi: FloatArray) -> bool:
+    """Whether the box holds an admissible value on every issue (a level, on an ordinal issue)."""
     if np.any(lo > hi + EPS):
         return False
-    for i, issue in enumerate(space.issues):
-        if issue.is_ordinal:
-            lv = issue.level_values
-            if not np.any((lv >= lo[i] - EPS) & (lv <= hi[i] + EPS)):
-                return False
-    return True
+    g, ordinal = space.grid, space.ordinal_mask
+    inside = space.grid_mask & (g >= lo[:, None] - EPS) & (g <= hi[:, None] + EPS)
+    return bool(np.all(inside.any(axis=1) | ~ordinal))
 
 
 def conflict_explanation(

@@ -50,7 +50,12 @@ def candidate_offers(problem: Problem, proposer: int) -> tuple[FloatArray, Float
 
 @lru_cache(maxsize=64)
 def _candidates(problem: Problem, proposer: int) -> tuple[FloatArray, FloatArray]:
-    pk, idx = problem.maximize_weighted_indexed(_offer_coefficients(problem, proposer))
+    idx = problem.maximize_weighted_indexed(_offer_coefficients(problem, proposer), values=False)[1]
+    if len(idx) > 1:  # many weightings give the same package: keep each once, in order of first appearance
+        rows = np.ascontiguousarray(idx.astype(np.int16))
+        keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize)))[:, 0]
+        idx = idx[np.sort(np.unique(keys, return_index=True)[1])]
+    pk = problem.space.grid[np.arange(problem.space.n_issues)[None, :], idx]
     u = problem.grid_utility(idx) if pk.shape[0] else np.zeros((0, problem.n_actors))
     pk.setflags(write=False)
     u.setflags(write=False)

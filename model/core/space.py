@@ -106,6 +106,11 @@ class OutcomeSpace:
         return cls(tuple(issues), sq, grid, mask)
 
     @property
+    def ordinal_mask(self) -> BoolArray:
+        """Which issues are ordinal: ``(I,)``."""
+        return np.array([i.is_ordinal for i in self.issues], dtype=bool)
+
+    @property
     def n_issues(self) -> int:
         return len(self.issues)
 
