@@ -17,9 +17,9 @@ import mesa
 import numpy as np
 
 from model.core import Situation, accepts, make_strategy
-from model.core.search import OfferTable, choose_offer_index
 from model.core.analysis import best_compromise
 from model.core.redlines import conflict_explanation
+from model.core.search import OfferTable, choose_offer_index
 from model.core.space import FloatArray
 from model.core.strategies import Strategy
 from model.scenario import Scenario
