@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -92,9 +93,14 @@ def validate(files: tuple[Path, ...]) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the scenario's seed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write outcome.json, rounds.csv and trajectory.png here.")
-@click.option("--plot/--no-plot", default=True, show_default=True, help="Write trajectory.png.")
+@click.option("--plot/--no-plot", default=True, show_default=True,
+              help="Write trajectory.png, issues.png and utility_space.png.")
+@click.option("--pair", default=None, metavar="A,B",
+              help="The two actors of utility_space.png [default: the first two parties].")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of a summary.")
-def run(scenario_file: Path, seed: int | None, out_dir: Path | None, plot: bool, as_json: bool) -> None:
+def run(
+    scenario_file: Path, seed: int | None, out_dir: Path | None, plot: bool, pair: str | None, as_json: bool
+) -> None:
     """Run one negotiation and print what happened."""
     import json
 
@@ -103,30 +109,52 @@ def run(scenario_file: Path, seed: int | None, out_dir: Path | None, plot: bool,
     from model.report import History, summarize
 
     s = scn.load(scenario_file)
+    ids = s.problem.actor_ids
+    if pair is None:
+        two = list(s.problem.parties[:2])
+    else:
+        names = [x.strip() for x in pair.split(",")]
+        unknown = [x for x in names if x not in ids]
+        if len(names) != 2 or unknown or names[0] == names[1]:
+            raise click.BadParameter(f"give two different actors of the scenario as A,B (actors: {', '.join(ids)})",
+                                     param_hint="--pair")
+        two = [ids.index(x) for x in names]
     m = Negotiation(s, rng=seed)
     m.run()
     summary = summarize(m)
     history = History.from_model(m)
     if out_dir is not None:
-        _write_run(out_dir, summary, history, plot, s.spec.title)
+        _write_run(out_dir, summary, history, plot, s.spec.title, m, two)
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         print_summary(summary)
         if out_dir is not None:
-            files = "outcome.json, rounds.csv" + (", trajectory.png" if plot else "")
+            files = "outcome.json, rounds.csv" + (", trajectory.png, issues.png, utility_space.png" if plot else "")
             out.print(f"\nWrote {files} to {out_dir}/")
 
 
-def _write_run(out_dir: Path, summary: dict[str, Any], history: Any, plot: bool, title: str) -> None:
+def _write_run(
+    out_dir: Path, summary: dict[str, Any], history: Any, plot: bool, title: str, m: Any, pair: list[int]
+) -> None:
     from model.report import save_figure, write_csv, write_json
 
+    figures = {}
+    if plot:  # draw everything before writing anything: a failure leaves no half-written result
+        from model import plots
+
+        offers = history.offers[~np.isnan(history.offers).any(axis=1)] if len(history.offers) else None
+        figures = {
+            "trajectory.png": plots.trajectory(history, title),
+            "issues.png": plots.issue_values(history, title=title),
+            "utility_space.png": plots.utility_space(
+                m.problem, pair[0], pair[1], m.outcome.package if m.outcome.agreed else None, offers, title
+            ),
+        }
     write_json(out_dir / "outcome.json", summary)
     write_csv(out_dir / "rounds.csv", history.to_rows())
-    if plot:
-        from model.plots import trajectory
-
-        save_figure(out_dir / "trajectory.png", trajectory(history, title))
+    for name, fig in figures.items():
+        save_figure(out_dir / name, fig)
 
 
 def print_summary(s: dict[str, Any]) -> None:
@@ -259,6 +287,8 @@ def plot(results_dir: Path, svg: bool) -> None:
     for a in varying:
         name = "agreement_by_" + a.removeprefix("axis.").replace(".", "_").replace("[", "").replace("]", "")
         figures[name] = plots.agreement_by_axis(df, a, f"{mf['experiment']}: agreement rate")
+    figures["utility_at_agreement"] = plots.utility_at_agreement(df, mf["experiment"])
+    figures["rounds_to_agreement"] = plots.rounds_to_agreement(df, mf["experiment"])
     written = []
     for name, fig in figures.items():
         for ext in ("png", "svg") if svg else ("png",):

@@ -15,6 +15,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from model.core import Problem
     from model.report import History
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -135,4 +136,112 @@ def agreement_by_axis(df: pd.DataFrame, x: str, title: str | None = None, bins: 
     ax.grid(alpha=0.25)
     ax.legend(frameon=False)
     ax.set_title(title or "Agreement rate")
+    return fig
+
+
+def utility_at_agreement(df: pd.DataFrame, title: str | None = None) -> Figure:
+    """Distribution of each actor's utility in the runs that ended in agreement (box plots),
+    with the share of runs that agreed in the title."""
+    agreed = df[df["agreed"].fillna(False).astype(bool) & df["error"].isna()]
+    cols = [c for c in df.columns if c.startswith("utility.")]
+    names = [c.removeprefix("utility.") for c in cols]
+    fig = _figure(figsize=(max(4.5, 0.9 * len(cols) + 2.0), 3.8), layout="constrained")
+    ax = fig.subplots()
+    if len(agreed):
+        data = [agreed[c].to_numpy(dtype=float) for c in cols]
+        parts = ax.boxplot(data, patch_artist=True, widths=0.6)
+        ax.set_xticks(range(1, len(names) + 1), names)
+        for k, box in enumerate(parts["boxes"]):
+            box.set_facecolor(OKABE_ITO[k % len(OKABE_ITO)])
+            box.set_alpha(0.6)
+    else:
+        ax.text(0.5, 0.5, "no run ended in agreement", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("actor")
+    ax.set_ylabel("utility of the agreed package")
+    ax.grid(alpha=0.25, axis="y")
+    finished = int(df["error"].isna().sum())
+    share = len(agreed) / finished if finished else 0.0
+    ax.set_title(f"{title + ': ' if title else ''}utility at agreement ({len(agreed)} of {finished} runs, {share:.0%})")
+    return fig
+
+
+def rounds_to_agreement(df: pd.DataFrame, title: str | None = None) -> Figure:
+    """Histogram of the round in which runs agreed, with the runs that did not agree by reason."""
+    ok = df[df["error"].isna()]
+    agreed = ok[ok["agreed"].fillna(False).astype(bool)]
+    fig = _figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    if len(agreed):
+        r = agreed["rounds"].to_numpy(dtype=float)
+        bins = np.arange(0.5, r.max() + 1.5, max(1, int(np.ceil(r.max() / 40))))
+        ax.hist(r, bins=bins.tolist(), color=OKABE_ITO[0], alpha=0.8, label=f"agreement ({len(agreed)} runs)")
+    failed = ok[~ok["agreed"].fillna(False).astype(bool)]
+    reasons = failed["reason"].value_counts()
+    text = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+    ax.set_xlabel("round of agreement")
+    ax.set_ylabel("runs")
+    ax.grid(alpha=0.25, axis="y")
+    if len(agreed):
+        ax.legend(frameon=False)
+    ax.set_title((f"{title}: " if title else "") + "rounds to agreement" + (f"\nno agreement: {text}" if text else ""))
+    return fig
+
+
+def issue_values(history: History, space: object | None = None, title: str | None = None) -> Figure:
+    """Each issue's value in the offer on the table, round by round (one small panel per issue)."""
+    n = len(history.issue_ids)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(figsize=(3.2 * cols, 1.9 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    t = history.rounds
+    for i, iid in enumerate(history.issue_ids):
+        ax = axes[i // cols][i % cols]
+        ax.step(t, history.offers[:, i], where="mid", color=OKABE_ITO[0], lw=1.5)
+        ax.set_title(iid, fontsize=8)
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.25)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("round")
+    for r in range(rows):
+        axes[r][0].set_ylabel("value")
+    fig.suptitle(f"{title + ': ' if title else ''}issue values on the table")
+    return fig
+
+
+def utility_space(problem: Problem, a: int, b: int, agreement: np.ndarray | None = None,
+                  offers: np.ndarray | None = None, title: str | None = None) -> Figure:
+    """Two actors' utilities: the Pareto frontier of the feasible packages, the Nash bargaining
+    point, the reservation utilities, the offers made and the agreement."""
+    from model.core import nash_point, pareto_frontier
+
+    ids = problem.actor_ids
+    fig = _figure(figsize=(5.4, 5.0), layout="constrained")
+    ax = fig.subplots()
+    front = pareto_frontier(problem, a, b)
+    if len(front):
+        ax.plot(front[:, 0], front[:, 1], "-", color="0.3", lw=1.5, label="Pareto frontier")
+    if offers is not None and len(offers):
+        u = problem.utility(offers)
+        ax.scatter(u[:, a], u[:, b], s=14, color=OKABE_ITO[5], alpha=0.7, label="offers", zorder=3)
+    ra, rb = problem.reservation[a], problem.reservation[b]
+    ax.axvline(ra, color=OKABE_ITO[1], ls=":", lw=1.2, label=f"reservation of {ids[a]}")
+    ax.axhline(rb, color=OKABE_ITO[2], ls=":", lw=1.2, label=f"reservation of {ids[b]}")
+    nash = nash_point(problem, [a, b])
+    if nash is not None:
+        un = problem.utility(nash)
+        ax.scatter([un[a]], [un[b]], marker="D", s=50, color=OKABE_ITO[4], label="Nash point (these two)", zorder=4)
+    if agreement is not None:
+        ua = problem.utility(agreement)
+        ax.scatter([ua[a]], [ua[b]], marker="*", s=160, color=OKABE_ITO[3], label="agreement", zorder=5)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"utility of {ids[a]}")
+    ax.set_ylabel(f"utility of {ids[b]}")
+    ax.grid(alpha=0.25)
+    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    ax.set_title(f"{title + ': ' if title else ''}{ids[a]} and {ids[b]} in utility space")
     return fig

@@ -67,3 +67,47 @@ def test_agreement_by_axis_plots_rates_with_an_interval() -> None:
     assert ax.get_xlabel() == "x" and ax.get_ylabel() == "agreement rate"
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() >= 0.0 and band[:, 1].max() <= 1.0
+
+
+def test_issue_values_plot_has_one_panel_per_issue_following_the_offers() -> None:
+    h = _history()
+    fig = plots.issue_values(h)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"]
+    for i, ax in enumerate(axes):
+        np.testing.assert_allclose(ax.lines[0].get_ydata(), h.offers[:, i])
+
+
+def test_utility_space_shows_frontier_nash_point_reservations_and_agreement() -> None:
+    sc = scenario.parse(small())
+    m = Negotiation(sc)
+    o = m.run()
+    fig = plots.utility_space(sc.problem, 0, 1, o.package, History.from_model(m).offers)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "utility of X" and ax.get_ylabel() == "utility of Y"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["Pareto frontier", "offers", "reservation of X", "reservation of Y", "Nash point (these two)",
+                      "agreement"]
+    frontier = ax.lines[0].get_xydata()
+    assert np.all(np.diff(frontier[:, 0]) > 0) and np.all(np.diff(frontier[:, 1]) < 0)
+    star = ax.collections[-1].get_offsets()[0]
+    np.testing.assert_allclose(star, sc.problem.utility(o.package))
+
+
+def test_utility_at_agreement_and_rounds_plots_use_only_agreed_runs() -> None:
+    df = pd.DataFrame({
+        "agreed": pd.array([True, True, False, None], dtype="boolean"),
+        "error": [None, None, None, "boom"],
+        "reason": ["agreement", "agreement", "deadline", None],
+        "rounds": pd.array([3, 5, 10, None], dtype="Int64"),
+        "utility.X": [0.8, 0.6, 0.3, np.nan],
+        "utility.Y": [0.5, 0.7, 0.4, np.nan],
+    })
+    fig = plots.utility_at_agreement(df)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["X", "Y"]
+    assert "2 of 3 runs" in ax.get_title()
+    fig = plots.rounds_to_agreement(df)
+    ax = fig.axes[0]
+    assert sum(p.get_height() for p in ax.patches) == 2
+    assert "deadline: 1" in ax.get_title()

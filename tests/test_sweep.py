@@ -249,7 +249,7 @@ def test_bargain_plot_writes_the_sweep_figures(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert names == ["agreement_by_actors_X_strategy_params_exponent.png", "agreement_by_protocol_max_rounds.png",
-                     "agreement_heatmap.png"]
+                     "agreement_heatmap.png", "rounds_to_agreement.png", "utility_at_agreement.png"]
     r = CliRunner().invoke(main, ["plot", str(tmp_path)])
     assert r.exit_code == 2 and "manifest.json" in r.output
 
