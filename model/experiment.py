@@ -80,12 +80,14 @@ class AxisSpec(_Spec):
 class DesignSpec(_Spec):
     """How points are chosen: ``grid`` (full factorial), ``lhs`` (Latin hypercube, ``samples``
     points), ``sobol`` (Saltelli's scheme for Sobol indices, ``samples`` base points, giving
-    ``samples * (D + 2)`` points, or ``samples * (2D + 2)`` with ``second_order``), ``list``
-    (the ``points`` given)."""
+    ``samples * (D + 2)`` points, or ``samples * (2D + 2)`` with ``second_order``), ``morris``
+    (Morris's elementary-effects screening: ``samples`` trajectories of ``D + 1`` points on a
+    grid of ``levels`` levels), ``list`` (the ``points`` given)."""
 
-    kind: Literal["grid", "lhs", "sobol", "list"]
+    kind: Literal["grid", "lhs", "sobol", "morris", "list"]
     samples: Annotated[int, Strict(), Field(ge=1, le=10_000_000)] | None = None
     second_order: bool = False
+    levels: Annotated[int, Strict(), Field(ge=2, le=100)] = 4
     points: list[dict[str, Scalar]] | None = None
 
 
@@ -212,12 +214,17 @@ def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
         from scipy.stats import qmc
 
         u = qmc.LatinHypercube(d=len(axes), rng=np.random.default_rng(ss)).random(d.samples)
-    else:  # sobol (Saltelli): SALib draws the points on the unit cube
-        from SALib.sample import sobol as sobol_sample
-
+    else:  # sobol (Saltelli) or morris: SALib draws the points on the unit cube
         problem = {"num_vars": len(axes), "names": [ax.path for ax in axes], "bounds": [[0.0, 1.0]] * len(axes)}
         seed = int(ss.generate_state(1)[0])
-        u = sobol_sample.sample(problem, d.samples, calc_second_order=d.second_order, seed=seed)
+        if d.kind == "sobol":
+            from SALib.sample import sobol as sobol_sample
+
+            u = sobol_sample.sample(problem, d.samples, calc_second_order=d.second_order, seed=seed)
+        else:
+            from SALib.sample import morris as morris_sample
+
+            u = morris_sample.sample(problem, d.samples, num_levels=d.levels, seed=seed)
         u = np.clip(u, 0.0, np.nextafter(1.0, 0.0))
     cols = [_from_unit(ax, u[:, j]) for j, ax in enumerate(axes)]
     return [dict(zip([ax.path for ax in axes], row, strict=True)) for row in zip(*cols, strict=True)]
@@ -345,7 +352,7 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
                                      f"{p.path + ': ' if p.path else ''}{p.message}{hint}"))
                 break
     d = spec.design
-    if d.kind in ("lhs", "sobol") and d.samples is None:
+    if d.kind in ("lhs", "sobol", "morris") and d.samples is None:
         article = "an" if d.kind == "lhs" else "a"
         out.append(fault(lines, ("design",), f"{article} {d.kind} design needs samples (how many points)"))
     if d.kind == "list":

@@ -74,7 +74,7 @@ CASES = [
          "no scenario file at", "no_such_scenario.yaml", "relative path starts at the experiment's folder"),
     # --- design
     case("unknown-design-kind", design("{kind: factorial}") + AXES, "design.kind", 3,
-         "'grid', 'lhs', 'sobol' or 'list'", "(got 'factorial')"),
+         "'grid', 'lhs', 'sobol', 'morris' or 'list'", "(got 'factorial')"),
     case("design-not-a-mapping", design("grid") + AXES, "design", 3, "mapping", "(got 'grid')"),
     case("lhs-without-samples", design("{kind: lhs}") + AXES, "design", 3, "an lhs design needs samples"),
     case("sobol-without-samples", design("{kind: sobol}") + AXES, "design", 3, "a sobol design needs samples"),

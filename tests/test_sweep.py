@@ -267,3 +267,17 @@ def test_a_worker_that_dies_costs_only_its_own_run(tmp_path: Path) -> None:
     assert df.drop(index=5)["error"].isna().all()
     assert stats["worker_restarts"] >= 1 and stats["failures_this_session"] == 1
     pd.testing.assert_frame_equal(df.drop(index=5), full.drop(index=5))
+
+
+def test_a_morris_design_has_trajectories_of_one_step_per_axis(tmp_path: Path) -> None:
+    axes = [{"path": "actors.X.reservation", "range": [0.2, 0.6]},
+            {"path": "protocol.breakdown_risk", "range": [0.0, 0.5]},
+            {"path": "protocol.max_rounds", "range": [5, 40], "integer": True}]
+    exp = exm.load(write_experiment(tmp_path, axes, {"kind": "morris", "samples": 10, "levels": 4}))
+    assert len(exp.points) == 10 * (3 + 1)
+    res = np.array([p["actors.X.reservation"] for p in exp.points])
+    assert set(np.round((res - 0.2) / 0.4 * 3, 6)) <= {0.0, 1.0, 2.0, 3.0}  # on the 4-level grid
+    for t in range(10):  # along a trajectory, each step changes exactly one axis
+        traj = exp.points[4 * t: 4 * t + 4]
+        for a, b in zip(traj, traj[1:], strict=False):
+            assert sum(a[k] != b[k] for k in a) == 1
