@@ -270,11 +270,7 @@ def plot(results_dir: Path, svg: bool) -> None:
     from model import plots, results
     from model.report import save_figure
 
-    try:
-        mf = results.manifest(results_dir)
-    except (OSError, ValueError):
-        msg = "no readable manifest.json: is this a sweep's results folder?"
-        raise InputError(str(results_dir), [_fault(msg)]) from None
+    mf = _manifest(results_dir)
     df = results.load(results_dir)
     if df.empty:
         raise InputError(str(results_dir), [_fault("holds no finished runs yet")])
@@ -297,6 +293,72 @@ def plot(results_dir: Path, svg: bool) -> None:
             written.append(target)
     for w in written:
         out.print(f"wrote {escape(str(w))}")
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--outcome", default="agreed", show_default=True,
+              help="What to explain: agreed, rounds, nash_product, value.<issue> or utility.<actor>.")
+@click.option("--svg", is_flag=True, help="Also write an SVG file.")
+def sensitivity(results_dir: Path, outcome: str, svg: bool) -> None:
+    """Sobol indices (for a sweep with the sobol design) or Morris screening (morris design)."""
+    from model import results
+    from model.report import save_figure
+    from model.sensitivity import morris_indices, sensitivity_plot, sobol_indices
+
+    mf = _manifest(results_dir)
+    df = results.load(results_dir)
+    design = mf.get("design")
+    try:
+        if design == "sobol":
+            table = sobol_indices(df, mf, outcome)
+            cols = ["S1", "S1_conf", "ST", "ST_conf"]
+        elif design == "morris":
+            table = morris_indices(df, mf, outcome)
+            cols = ["mu_star", "mu_star_conf", "sigma"]
+        else:
+            raise ValueError(f"sensitivity indices need a sweep with the sobol or morris design, not {design!r}")
+    except ValueError as e:
+        raise InputError(str(results_dir), [_fault(str(e))]) from None
+    t = Table(title=f"{'Sobol indices' if design == 'sobol' else 'Morris screening'} of {outcome}",
+              title_justify="left")
+    t.add_column("condition")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for name, row in table.iterrows():
+        t.add_row(str(name), *[f"{row[c]:.3f}" for c in cols])
+    out.print(t)
+    fig = sensitivity_plot(table, f"{mf['experiment']}: {outcome}")
+    for ext in ("png", "svg") if svg else ("png",):
+        target = results_dir / "plots" / f"sensitivity_{outcome.replace('.', '_')}.{ext}"
+        save_figure(target, fig)
+        out.print(f"wrote {escape(str(target))}")
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the HTML [default: RESULTS_DIR/report.html].")
+@click.option("--partial", is_flag=True, help="Report an unfinished sweep (marked as partial).")
+def report(results_dir: Path, path: Path | None, partial: bool) -> None:
+    """One self-contained HTML report of a sweep, for people who will not run the tool."""
+    from model.htmlreport import write_report
+
+    try:
+        p = write_report(results_dir, path, allow_incomplete=partial)
+    except ValueError as e:
+        raise InputError(str(results_dir), [_fault(str(e))]) from None
+    out.print(f"wrote {escape(str(p))}")
+
+
+def _manifest(results_dir: Path) -> dict[str, Any]:
+    from model import results
+
+    try:
+        return results.manifest(results_dir)
+    except (OSError, ValueError):
+        msg = "no readable manifest.json: is this a sweep's results folder?"
+        raise InputError(str(results_dir), [_fault(msg)]) from None
 
 
 def _fault(msg: str):  # noqa: ANN202

@@ -281,3 +281,28 @@ def test_a_morris_design_has_trajectories_of_one_step_per_axis(tmp_path: Path) -
         traj = exp.points[4 * t: 4 * t + 4]
         for a, b in zip(traj, traj[1:], strict=False):
             assert sum(a[k] != b[k] for k in a) == 1
+
+
+def test_bargain_sensitivity_and_report_on_a_sobol_sweep(tmp_path: Path) -> None:
+    axes = [{"path": "actors.X.reservation", "range": [0.2, 0.6]},
+            {"path": "protocol.breakdown_risk", "range": [0.0, 0.3]}]
+    f = write_experiment(tmp_path, axes, {"kind": "sobol", "samples": 16}, replicates=1)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["sweep", str(f), "--backend", "serial", "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(main, ["sensitivity", str(out), "--outcome", "rounds"])
+    assert r.exit_code == 0, r.output
+    assert "Sobol indices of rounds" in r.output and "protocol.breakdown_risk" in r.output
+    assert (out / "plots" / "sensitivity_rounds.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(main, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    html = (out / "report.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "Sobol" in html
+
+
+def test_bargain_sensitivity_refuses_a_design_without_indices(tmp_path: Path) -> None:
+    f = write_experiment(tmp_path, GRID_AXES, chunk_size=4)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["sweep", str(f), "--backend", "serial", "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(main, ["sensitivity", str(out)])
+    assert r.exit_code == 2 and "need a sweep with the sobol or morris design, not 'grid'" in r.output
+    assert "Traceback" not in r.output
