@@ -298,6 +298,42 @@ def plot(results_dir: Path, svg: bool) -> None:
 @main.command()
 @click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--outcome", default="agreed", show_default=True,
+              help="The runs of interest: agreed, or a comparison such as 'value.eu_sanctions>0.2' or 'rounds<=12'.")
+@click.option("--boxes", "n_boxes", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="How many boxes to look for (each among the runs the earlier ones leave).")
+def discover(results_dir: Path, outcome: str, n_boxes: int) -> None:
+    """Scenario discovery (PRIM): ranges of the swept conditions under which the outcome is likely."""
+    from model import discovery, results
+    from model.report import save_figure
+
+    _manifest(results_dir)
+    df = results.load(results_dir)
+    try:
+        found = discovery.discover_results(df, outcome, n_boxes=n_boxes)
+    except ValueError as e:
+        raise InputError(str(results_dir), [_fault(str(e))]) from None
+    label = "agreement" if outcome == "agreed" else outcome
+    if not found:
+        out.print(f"No box found: the {label} rate does not depend on the swept conditions enough to separate them.")
+        return
+    t = Table(title=f"PRIM boxes for {label}", title_justify="left")
+    for col in ("box", "density", "coverage", "runs inside", "restricted conditions"):
+        t.add_column(col, justify="left" if col == "box" else "right")
+    for k, r in enumerate(found, 1):
+        b = r.box
+        t.add_row(str(k), f"{b.density:.0%}", f"{b.coverage:.0%}", str(b.n), str(b.n_restricted))
+    out.print(t)
+    for k, r in enumerate(found, 1):
+        out.print(f"{k}. {escape(discovery.describe(r.box, label))}", soft_wrap=True)
+    for k, r in enumerate(found, 1):
+        target = results_dir / "plots" / f"prim_peeling_{k}.png"
+        save_figure(target, discovery.peeling_plot(r, f"box {k}"))
+        out.print(f"wrote {escape(str(target))}")
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--outcome", default="agreed", show_default=True,
               help="What to explain: agreed, rounds, nash_product, value.<issue> or utility.<actor>.")
 @click.option("--svg", is_flag=True, help="Also write an SVG file.")
 def sensitivity(results_dir: Path, outcome: str, svg: bool) -> None:
