@@ -43,6 +43,11 @@ class _Group(click.Group):
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            from model.results import DamagedResults
+
+            if isinstance(e, DamagedResults):  # bad input found on disk: one clear line
+                err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+                sys.exit(2)
             err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e}", soft_wrap=True)
             err.print("Run again with --debug for a traceback, and please report it.")
             sys.exit(1)
@@ -70,6 +75,8 @@ def validate(files: tuple[Path, ...]) -> None:
         try:
             s = scn.load(f)
         except InputError as e:
+            if click.get_current_context().obj.get("debug"):
+                raise
             failed += 1
             for line in e.lines():
                 err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)

@@ -38,15 +38,15 @@ class History:
     def from_model(cls, m: Negotiation) -> History:
         p = m.problem
         mdf = m.datacollector.get_model_vars_dataframe()
-        adf = m.datacollector.get_agent_vars_dataframe().reset_index()
         n_t = len(mdf)
+        adf = m.datacollector.get_agent_vars_dataframe().reset_index() if n_t else None
         ids = list(p.actor_ids)
         pos = {a: i for i, a in enumerate(ids)}
         asp = np.full((n_t, len(ids)), np.nan)
         util = np.full((n_t, len(ids)), np.nan)
         resp = [["" for _ in ids] for _ in range(n_t)]
-        step_index = {s: k for k, s in enumerate(sorted(adf["Step"].unique()))}
-        for row in adf.itertuples(index=False):
+        step_index = {} if adf is None else {s: k for k, s in enumerate(sorted(adf["Step"].unique()))}
+        for row in [] if adf is None else adf.itertuples(index=False):
             t, a = step_index[row.Step], pos[row.actor]
             asp[t, a] = row.aspiration
             util[t, a] = row.offer_utility

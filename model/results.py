@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 from model.sweep import PART_GLOB
 
 
+class DamagedResults(ValueError):
+    """A result part on disk cannot be read (damaged after it was written)."""
+
+
 def load(results_dir: str | Path) -> pd.DataFrame:
     """All rows of a sweep, one per run, ordered by ``run_id``.
 
@@ -28,7 +32,15 @@ def load(results_dir: str | Path) -> pd.DataFrame:
         if not (d / "manifest.json").exists():
             raise FileNotFoundError(f"{d} holds no sweep results (no manifest.json)")
         return pd.DataFrame()
-    table = pa.concat_tables([pq.read_table(p) for p in parts])
+    tables = []
+    for p in parts:
+        try:
+            tables.append(pq.read_table(p))
+        except (pa.ArrowInvalid, OSError) as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DamagedResults(f"{p}: not a readable Parquet part ({first}); re-run the sweep "
+                                 "into this folder to redo its runs") from None
+    table = pa.concat_tables(tables)
     df = table.to_pandas()
     df["agreed"] = df["agreed"].astype("boolean")  # missing where a run failed
     df["rounds"] = df["rounds"].astype("Int64")

@@ -255,7 +255,23 @@ class Sweep:
         return self.out / f"part-{chunk:06d}.parquet"
 
     def done_chunks(self) -> set[int]:
-        return {int(p.stem.split("-")[1]) for p in self.out.glob(PART_GLOB)}
+        """The chunks whose part is on disk, readable and complete. A part damaged after it was
+        written (it cannot be read, or holds the wrong number of rows) is removed so that its
+        runs are done again."""
+        import pyarrow.parquet as pq
+
+        done = set()
+        for p in self.out.glob(PART_GLOB):
+            try:
+                c = int(p.stem.split("-")[1])
+                ok = 0 <= c < self.n_chunks and pq.read_metadata(p).num_rows == self._chunk_len(c)
+            except (ValueError, OSError):
+                ok = False
+            if ok:
+                done.add(c)
+            else:
+                p.unlink(missing_ok=True)
+        return done
 
     def check_resumable(self) -> None:
         """A folder that holds another experiment's results is never mixed with this one."""
