@@ -331,7 +331,8 @@ def discover(results_dir: Path, outcome: str, n_boxes: int) -> None:
         t.add_row(str(k), f"{b.density:.0%}", f"{b.coverage:.0%}", str(b.n), str(b.n_restricted))
     out.print(t)
     for k, r in enumerate(found, 1):
-        out.print(f"{k}. {escape(discovery.describe(r.box, label))}", soft_wrap=True)
+        weak = "" if r.meets_threshold else f" (below the density threshold of {r.threshold:.0%}: a weak pattern)"
+        out.print(f"{k}. {escape(discovery.describe(r.box, label))}{weak}", soft_wrap=True)
     for k, r in enumerate(found, 1):
         target = results_dir / "plots" / f"prim_peeling_{k}.png"
         save_figure(target, discovery.peeling_plot(r, f"box {k}"))
@@ -416,11 +417,11 @@ def _print_rates(df: Any, axes: list[str]) -> None:
     if df.empty:
         return
     by = axes[:2] if all(df[a].nunique() <= 12 for a in axes[:2]) else axes[:1]
-    if df[by[0]].nunique() > 12:  # a sampled axis: show it in bins
+    if df[by[0]].nunique() > 12:  # a sampled axis: show it in bins, in order
         import pandas as pd
 
         df = df.copy()
-        df[by[0]] = pd.cut(df[by[0]], 5).astype(str)
+        df[by[0]] = pd.cut(df[by[0]], 5)
         by = by[:1]
     rates = results.agreement_rates(df, by)
     t = Table(title="Agreement rate", title_justify="left")

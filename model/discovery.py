@@ -541,8 +541,10 @@ def find_boxes(
     searches the rest.
 
     It stops early when no runs with the outcome are left, or when the chosen box restricts no
-    condition, is not denser than the outcome's rate among the runs left, or falls short of the
-    threshold (by default recomputed from the runs left: their rate plus half the distance to 1).
+    condition or is not denser than the outcome's rate among the runs left. A box after the first
+    must also reach the threshold (by default recomputed from the runs left: their rate plus half
+    the distance to 1); the first is kept even below it, as the strongest pattern in the data,
+    and its ``meets_threshold`` says so.
     Coverage and mass of every box are shares of all runs. The earlier results are frozen:
     :meth:`PrimResult.select` works on the last one only.
     """
@@ -556,7 +558,7 @@ def find_boxes(
         rate = float(data.y[remaining].mean())
         res = _run(data, remaining, index, settings)
         b = res.box
-        if b.n_restricted == 0 or not res.meets_threshold or b.density <= rate + _EPS:
+        if b.n_restricted == 0 or b.density <= rate + _EPS or (index > 0 and not res.meets_threshold):
             break
         for earlier in results:
             earlier._frozen = True
