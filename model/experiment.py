@@ -138,15 +138,15 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ..
         if isinstance(cur, list):
             if isinstance(tok, int):
                 if not 0 <= tok < len(cur):
-                    raise PathError(f"{_render(loc)} has {len(cur)} entries; there is no [{tok}]")
+                    entries = "1 entry" if len(cur) == 1 else f"{len(cur)} entries"
+                    raise PathError(f"{_render(loc)} has {entries}; there is no [{tok}]")
                 idx = tok
             else:
                 ids = [item.get("id") for item in cur if isinstance(item, dict)]
                 if tok not in ids:
                     close = difflib.get_close_matches(tok, [str(i) for i in ids], 1, 0.8)
-                    hint = f"did you mean {close[0]!r}? " if close else ""
-                    known = ", ".join(map(str, ids))
-                    raise PathError(f"no entry with id {tok!r} in {_render(loc)} ({hint}ids: {known})")
+                    hint = f"did you mean {close[0]!r}?" if close else f"ids: {_short([str(i) for i in ids])}"
+                    raise PathError(f"no entry with id {tok!r} in {_render(loc)} ({hint})")
                 idx = ids.index(tok)
             loc.append(idx)
             if last:

@@ -424,7 +424,12 @@ class Sweep:
             while queue or retries or inflight:
                 if retries and not inflight:  # alone on the pool: a failure is this run's own
                     t = retries.pop()
-                    f = pool.ex.submit(run_task, t)
+                    try:
+                        f = pool.ex.submit(run_task, t)
+                    except cf.BrokenExecutor:  # a worker died after the last wait: a new pool, then again
+                        retries.append(t)
+                        pool.respawn()
+                        continue
                     cf.wait([f])
                     err = f.exception()
                     if err is None:
@@ -439,7 +444,13 @@ class Sweep:
                     continue
                 while not retries and queue and len(inflight) < window:
                     t = queue.pop()
-                    inflight[pool.ex.submit(run_task, t)] = t
+                    try:
+                        inflight[pool.ex.submit(run_task, t)] = t
+                    except cf.BrokenExecutor:  # a worker died after the last wait
+                        queue.append(t)
+                        if not inflight:  # nothing left to collect: replace the pool now
+                            pool.respawn()
+                        break  # otherwise the futures in flight report the break below
                 if not inflight:
                     continue
                 finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)

@@ -28,6 +28,8 @@ def render_path(loc: Loc) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not str(part).isprintable() or not str(part):
+            out += f"[{str(part)!r}]"  # a key with a line break or control character: quoted, on one line
         else:
             out += ("." if out else "") + str(part)
     return out
@@ -79,7 +81,7 @@ class _Loader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
+        except (ValueError, TypeError, LookupError, AttributeError, OverflowError) as e:  # `!!int ''`: IndexError
             kind = str(node.tag).rsplit(":", 1)[-1]
             kind = "date" if kind == "timestamp" else kind
             kind = ("an " if kind[:1] in "aeiou" else "a ") + kind
@@ -113,7 +115,10 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
         raise InputError(name, [Fault("", f"not a UTF-8 text file ({e.reason} at byte {e.start})", at)]) from None
     except OSError as e:
         raise InputError(name, [Fault("", f"cannot read the file: {e.strerror or e}")]) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters at once
+    except yaml.reader.ReaderError as e:
+        raise InputError(name, [_reader_fault(text, e)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -127,10 +132,12 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
         line = mark.line + 1 if mark else None
         began = e.context_mark.line + 1 if e.context_mark and e.problem_mark else None
         context = f"{e.context} (from line {began})" if e.context and began and began != line else e.context
-        what = ": ".join(x for x in (context, e.problem) if x)
+        what = " ".join(": ".join(x for x in (context, e.problem) if x).split())  # on one line
         raise InputError(name, [Fault("", f"not valid YAML: {what}", line)]) from None
+    except yaml.reader.ReaderError as e:
+        raise InputError(name, [_reader_fault(text, e)]) from None
     except yaml.YAMLError as e:
-        raise InputError(name, [Fault("", f"not valid YAML: {e}")]) from None
+        raise InputError(name, [Fault("", f"not valid YAML: {' '.join(str(e).split())}")]) from None
     except _TooBig:
         raise InputError(name, [Fault("", f"document has more than {MAX_NODES:,} elements")]) from None
     except RecursionError:
@@ -143,6 +150,13 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
         kind = {list: "a list", str: "text", type(None): "nothing"}.get(type(data), type(data).__name__)
         raise InputError(name, [Fault("", f"expected a mapping of fields at the top level, found {kind}")])
     return data, lines
+
+
+def _reader_fault(text: str, e: yaml.reader.ReaderError) -> Fault:
+    """A character YAML does not allow (a NUL byte, a control character): one line, with its line."""
+    at = text[: e.position].count("\n") + 1
+    what = f"character #x{e.character:04x}" if isinstance(e.character, int) else f"byte {e.character!r}"
+    return Fault("", f"not valid YAML: {what} is not allowed in a YAML file (is it a binary file?)", at)
 
 
 _MESSAGES = {
@@ -191,25 +205,29 @@ def _field_names(model: type[BaseModel] | None, loc: Loc) -> list[str]:
     return sorted({f for t in found for m in _members(t) if _is_model(m) for f in m.model_fields})
 
 
-def _concrete_loc(data: Any, loc: Loc) -> Loc:
-    """Drop the parts of a pydantic location that are not keys of the data (union tags)."""
+def _concrete_loc(data: Any, loc: Loc, missing: bool = False) -> tuple[Loc, int | None]:
+    """The parts of a pydantic location that are keys or indices of the data, and where the first
+    union tag was dropped (the length of the location there; ``None``: no tag).
+
+    Pydantic puts the name of each alternative of a union in the location (``float``,
+    ``SourceSpec``, ``function-after[...]``): those are dropped, wherever they are. The last
+    part of a ``missing`` error names the missing field, and is kept.
+    """
     out: list[str | int] = []
+    tag_at: int | None = None
     cur = data
-    for part in loc:
-        in_dict = isinstance(cur, dict) and part in cur
-        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
-        if in_dict or in_list:
+    for k, part in enumerate(loc):
+        if isinstance(cur, dict) and part in cur:
             out.append(part)
             cur = cur[part]
-        elif isinstance(cur, dict | list):
-            # a missing field, or a union/validator tag: keep missing field names only
-            if isinstance(part, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) and isinstance(cur, dict):
-                out.append(part)
-                cur = None
-            continue
-        else:
-            continue
-    return tuple(out)
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif missing and k == len(loc) - 1 and isinstance(cur, dict) and isinstance(part, str):
+            out.append(part)  # a missing field
+        elif tag_at is None:
+            tag_at = len(out)
+    return tuple(out), tag_at
 
 
 def validation_faults(
@@ -217,7 +235,16 @@ def validation_faults(
 ) -> list[Fault]:
     """One fault per distinct field of a pydantic ``ValidationError`` (``model``: to suggest field names)."""
     errors = err.errors(include_url=False)
-    locs = [_concrete_loc(data, tuple(e["loc"])) for e in errors]
+    found = [_concrete_loc(data, tuple(e["loc"]), e["type"] == "missing") for e in errors]
+    # a union reports every alternative: where one of them went into the data (a field of a
+    # mapping given for a model), the others' complaints about the value as a whole are noise
+    deeper = {(loc[:at], at) for loc, at in found if at is not None and len(loc) > at}
+    keep = [at is None or len(loc) > at or (loc, at) not in deeper for loc, at in found]
+    errors = [e for e, k in zip(errors, keep, strict=True) if k]
+    locs = [loc for (loc, _), k in zip(found, keep, strict=True) if k]
+    # a word a union also allows (``reservation: status_quo``): say so beside "a valid number"
+    words = {loc: e["ctx"]["expected"] for loc, e in zip(locs, errors, strict=True)
+             if e["type"] == "literal_error" and "expected" in e.get("ctx", {})}
     # an unknown field that looks like a misspelt missing one: one fault, at the misspelling
     missing = {loc for loc, e in zip(locs, errors, strict=True) if e["type"] == "missing"}
     hints: dict[Loc, str] = {}
@@ -243,6 +270,8 @@ def validation_faults(
             msg = msg[len("Value error, ") :]
         if e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") in _PATTERNS:
             msg = _PATTERNS[e["ctx"]["pattern"]]
+        if e["type"] in ("float_type", "int_type") and loc in words:
+            msg += f" or {words[loc]}"
         msg += hints.get(loc, "")
         given = e.get("input")
         if e["type"] in ("missing", "extra_forbidden"):
