@@ -217,7 +217,7 @@ def _concrete_loc(data: Any, loc: Loc, missing: bool = False) -> tuple[Loc, int 
     tag_at: int | None = None
     cur = data
     for k, part in enumerate(loc):
-        if isinstance(cur, dict) and part in cur:
+        if isinstance(cur, dict) and part in cur:  # noqa: SIM114 - two branches let mypy narrow the types
             out.append(part)
             cur = cur[part]
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
