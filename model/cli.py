@@ -287,9 +287,11 @@ def plot(results_dir: Path, svg: bool) -> None:
     if len(few) >= 2:
         title = f"{mf['experiment']}: agreement rate"
         figures["agreement_heatmap"] = plots.agreement_heatmap(df, few[1], few[0], title)
+    by = "axis.protocol.kind" if "axis.protocol.kind" in varying else None  # one line per protocol
     for a in varying:
         name = "agreement_by_" + a.removeprefix("axis.").replace(".", "_").replace("[", "").replace("]", "")
-        figures[name] = plots.agreement_by_axis(df, a, f"{mf['experiment']}: agreement rate")
+        figures[name] = plots.agreement_by_axis(df, a, f"{mf['experiment']}: agreement rate",
+                                                by=None if a == by else by)
     figures["utility_at_agreement"] = plots.utility_at_agreement(df, mf["experiment"])
     figures["rounds_to_agreement"] = plots.rounds_to_agreement(df, mf["experiment"])
     written = []

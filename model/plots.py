@@ -108,34 +108,42 @@ def agreement_heatmap(df: pd.DataFrame, x: str, y: str, title: str | None = None
     return fig
 
 
-def agreement_by_axis(df: pd.DataFrame, x: str, title: str | None = None, bins: int = 10) -> Figure:
-    """Agreement rate against one swept condition, with a 95% Wilson band over the runs."""
+def agreement_by_axis(
+    df: pd.DataFrame, x: str, title: str | None = None, bins: int = 10, by: str | None = None
+) -> Figure:
+    """Agreement rate against one swept condition, with a 95% Wilson band over the runs; with
+    ``by`` (a categorical axis such as ``axis.protocol.kind``), one line and band per category."""
     from model.results import agreement_rates
 
     data = df
     if df[x].nunique() > 12:  # a sampled axis: bin it
         data = df.assign(**{x: pd.cut(df[x], bins).map(lambda iv: iv.mid).astype(float)})
-    rates = agreement_rates(data, [x]).dropna(subset=["rate"])
-    n = rates["runs"].to_numpy(dtype=float)
-    p = rates["rate"].to_numpy(dtype=float)
-    z = 1.96
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    groups = [(None, data)] if by is None else [(g, d) for g, d in data.groupby(by, sort=True)]
     fig = _figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.subplots()
-    xv = rates[x].to_numpy()
-    numeric = np.issubdtype(np.asarray(xv).dtype, np.number)
-    pos = xv if numeric else np.arange(len(xv))
-    ax.fill_between(pos, centre - half, centre + half, color=OKABE_ITO[0], alpha=0.2, label="95% interval")
-    ax.plot(pos, p, "o-", color=OKABE_ITO[0], label="agreement rate")
-    if not numeric:
-        ax.set_xticks(pos, [str(v) for v in xv])
+    z = 1.96
+    for k, (group, part) in enumerate(groups):
+        rates = agreement_rates(part, [x]).dropna(subset=["rate"])
+        n = rates["runs"].to_numpy(dtype=float)
+        p = rates["rate"].to_numpy(dtype=float)
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        xv = rates[x].to_numpy()
+        numeric = np.issubdtype(np.asarray(xv).dtype, np.number)
+        pos = xv if numeric else np.arange(len(xv))
+        colour = OKABE_ITO[k % len(OKABE_ITO)]
+        name = "agreement rate" if group is None else f"{by.removeprefix('axis.')} = {group}"  # type: ignore[union-attr]
+        ax.fill_between(pos, centre - half, centre + half, color=colour, alpha=0.2,
+                        label="95% interval" if group is None else None)
+        ax.plot(pos, p, "o-", color=colour, label=name)
+        if not numeric:
+            ax.set_xticks(pos, [str(v) for v in xv])
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(x.removeprefix("axis."))
     ax.set_ylabel("agreement rate")
     ax.grid(alpha=0.25)
     ax.legend(frameon=False)
-    ax.set_title(title or "Agreement rate")
+    ax.set_title((title or "Agreement rate") + ("" if by is None else " (bands: 95% intervals)"))
     return fig
 
 

@@ -111,3 +111,13 @@ def test_utility_at_agreement_and_rounds_plots_use_only_agreed_runs() -> None:
     ax = fig.axes[0]
     assert sum(p.get_height() for p in ax.patches) == 2
     assert "deadline: 1" in ax.get_title()
+
+
+def test_agreement_by_axis_draws_one_line_per_protocol() -> None:
+    df = _sweep_frame().rename(columns={"axis.y": "axis.protocol.kind"})
+    fig = plots.agreement_by_axis(df, "axis.x", by="axis.protocol.kind")
+    ax = fig.axes[0]
+    assert [ln.get_label() for ln in ax.lines] == ["protocol.kind = a", "protocol.kind = b"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.25, 0.5, 0.75])
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.5, 0.75, 1.0])
+    assert len(ax.collections) == 2  # a band for each
