@@ -10,6 +10,7 @@ target. Never part of `make test`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -334,10 +335,8 @@ def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
 def machine() -> dict[str, Any]:
     vers = {}
     for pkg in ("grand-bargain", "mesa", "numpy", "pandas", "pyarrow", "negmas", "dask", "distributed"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             vers[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "processor": platform.processor(), "versions": vers,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}

@@ -28,6 +28,22 @@ def _figure(**kwargs: object) -> Figure:
     return Figure(**kwargs)  # type: ignore[arg-type]
 
 
+def _panels(n: int, max_cols: int, size: tuple[float, float], extra_height: float, ylabel: str) -> tuple:
+    """A figure with ``n`` panels sharing their axes in a grid (unused cells hidden), labelled
+    "round" below and ``ylabel`` on the left: ``(figure, panels in order, the grid)``."""
+    cols = min(max_cols, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(figsize=(size[0] * cols, size[1] * rows + extra_height), layout="constrained")
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("round")
+    for r in range(rows):
+        axes[r][0].set_ylabel(ylabel)
+    return fig, [axes[k // cols][k % cols] for k in range(n)], axes
+
+
 def trajectory(history: History, title: str | None = None) -> Figure:
     """Each actor's aspiration and its utility of the offer on the table, round by round.
 
@@ -35,14 +51,10 @@ def trajectory(history: History, title: str | None = None) -> Figure:
     where the actor proposed it), and the reservation utility (dotted). The round of
     agreement, if any, is marked.
     """
-    n = len(history.actor_ids)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig = _figure(figsize=(4.2 * cols, 2.9 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    fig, panels, _ = _panels(len(history.actor_ids), 3, (4.2, 2.9), 0.6, "utility")
     t = history.rounds
     for a, aid in enumerate(history.actor_ids):
-        ax = axes[a // cols][a % cols]
+        ax = panels[a]
         colour = OKABE_ITO[a % len(OKABE_ITO)]
         ax.plot(t, history.aspiration[:, a], color=colour, lw=2, label="aspiration")
         proposed = np.array([history.proposer[k] == aid for k in range(len(t))], dtype=bool)
@@ -57,13 +69,7 @@ def trajectory(history: History, title: str | None = None) -> Figure:
         ax.set_title(aid)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.25)
-    for k in range(n, rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("round")
-    for r in range(rows):
-        axes[r][0].set_ylabel("utility")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = panels[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     outcome = f"agreement in round {t[-1]}" if history.agreed and len(t) else f"no agreement ({history.reason})"
     fig.suptitle(f"{title + ': ' if title else ''}{outcome}")
@@ -198,24 +204,14 @@ def rounds_to_agreement(df: pd.DataFrame, title: str | None = None) -> Figure:
 
 def issue_values(history: History, space: object | None = None, title: str | None = None) -> Figure:
     """Each issue's value in the offer on the table, round by round (one small panel per issue)."""
-    n = len(history.issue_ids)
-    cols = min(4, n)
-    rows = math.ceil(n / cols)
-    fig = _figure(figsize=(3.2 * cols, 1.9 * rows + 0.8), layout="constrained")
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    fig, panels, _ = _panels(len(history.issue_ids), 4, (3.2, 1.9), 0.8, "value")
     t = history.rounds
     for i, iid in enumerate(history.issue_ids):
-        ax = axes[i // cols][i % cols]
+        ax = panels[i]
         ax.step(t, history.offers[:, i], where="mid", color=OKABE_ITO[0], lw=1.5)
         ax.set_title(iid, fontsize=8)
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.25)
-    for k in range(n, rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("round")
-    for r in range(rows):
-        axes[r][0].set_ylabel("value")
     fig.suptitle(f"{title + ': ' if title else ''}issue values on the table")
     return fig
 
