@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from model import __version__
-from model.errors import InputError
+from model.errors import InputError, whole_input_error
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -280,7 +280,7 @@ def plot(results_dir: Path, svg: bool) -> None:
     mf = _manifest(results_dir)
     df = results.load(results_dir)
     if df.empty:
-        raise InputError(str(results_dir), [_fault("holds no finished runs yet")])
+        raise whole_input_error(str(results_dir), "holds no finished runs yet")
     varying = [f"axis.{p}" for p in mf["axes"] if df[f"axis.{p}"].nunique() > 1]
     figures = {}
     few = [a for a in varying if df[a].nunique() <= 12]
@@ -320,7 +320,7 @@ def discover(results_dir: Path, outcome: str, n_boxes: int) -> None:
     try:
         found = discovery.discover_results(df, outcome, n_boxes=n_boxes)
     except ValueError as e:
-        raise InputError(str(results_dir), [_fault(str(e))]) from None
+        raise whole_input_error(str(results_dir), str(e)) from None
     label = "agreement" if outcome == "agreed" else outcome
     if not found:
         out.print(f"No box found: the {label} rate does not depend on the swept conditions enough to separate them.")
@@ -365,7 +365,7 @@ def sensitivity(results_dir: Path, outcome: str, svg: bool) -> None:
         else:
             raise ValueError(f"sensitivity indices need a sweep with the sobol or morris design, not {design!r}")
     except ValueError as e:
-        raise InputError(str(results_dir), [_fault(str(e))]) from None
+        raise whole_input_error(str(results_dir), str(e)) from None
     t = Table(title=f"{'Sobol indices' if design == 'sobol' else 'Morris screening'} of {outcome}",
               title_justify="left")
     t.add_column("condition")
@@ -393,7 +393,7 @@ def report(results_dir: Path, path: Path | None, partial: bool) -> None:
     try:
         p = write_report(results_dir, path, allow_incomplete=partial)
     except ValueError as e:
-        raise InputError(str(results_dir), [_fault(str(e))]) from None
+        raise whole_input_error(str(results_dir), str(e)) from None
     out.print(f"wrote {escape(str(p))}")
 
 
@@ -404,13 +404,8 @@ def _manifest(results_dir: Path) -> dict[str, Any]:
         return results.manifest(results_dir)
     except (OSError, ValueError):
         msg = "no readable manifest.json: is this a sweep's results folder?"
-        raise InputError(str(results_dir), [_fault(msg)]) from None
+        raise whole_input_error(str(results_dir), msg) from None
 
-
-def _fault(msg: str):  # noqa: ANN202
-    from model.errors import Fault
-
-    return Fault("", msg)
 
 
 def _print_rates(df: Any, axes: list[str]) -> None:

@@ -32,3 +32,8 @@ class InputError(Exception):
     def lines(self) -> list[str]:
         """Every problem, one line each."""
         return [p.render(self.file) for p in self.problems]
+
+
+def whole_input_error(source: str, message: str) -> InputError:
+    """An ``InputError`` about a whole input (a folder, an option) rather than a field in a file."""
+    return InputError(source, [Fault("", message)])

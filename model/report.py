@@ -154,7 +154,7 @@ def summarize(m: Negotiation) -> dict[str, Any]:
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Write through a temporary file in the same folder, then rename: never a torn file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -178,7 +178,7 @@ def write_json(path: Path, data: Any) -> None:
             json.dump(data, f, indent=2, ensure_ascii=False)
             f.write("\n")
 
-    _atomic_write(path, w)
+    atomic_write(path, w)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -193,11 +193,11 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             for r in rows:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
-    _atomic_write(path, w)
+    atomic_write(path, w)
 
 
 def save_figure(path: Path, fig: Any) -> None:
     def w(tmp: str) -> None:
         fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=130, bbox_inches="tight")
 
-    _atomic_write(path, w)
+    atomic_write(path, w)

@@ -31,7 +31,7 @@ import numpy as np
 
 import model
 from model import scenario as scn
-from model.errors import InputError
+from model.errors import InputError, whole_input_error
 from model.experiment import Experiment, run_seed
 
 PART_GLOB = "part-*.parquet"
@@ -147,7 +147,7 @@ class Pool:
 
     def __init__(self, backend: str, workers: int | None = None, scheduler: str | None = None) -> None:
         if backend not in ("serial", "process", "dask"):
-            raise InputError("--backend", [_fault(f"unknown backend {backend!r} (serial, process, dask)")])
+            raise whole_input_error("--backend", f"unknown backend {backend!r} (serial, process, dask)")
         self.backend = backend
         self.workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
         self.scheduler = scheduler
@@ -174,7 +174,7 @@ class Pool:
             from distributed import Client, LocalCluster
         except ImportError:
             msg = "the dask backend needs the extra: pip install 'grand-bargain[dask]'"
-            raise InputError("--backend dask", [_fault(msg)]) from None
+            raise whole_input_error("--backend dask", msg) from None
         if self.scheduler:
             self._client = Client(self.scheduler)
         else:
@@ -208,11 +208,6 @@ def executor(backend: str, workers: int | None = None, scheduler: str | None = N
     with Pool(backend, workers, scheduler) as pool:
         yield pool
 
-
-def _fault(msg: str):  # noqa: ANN202
-    from model.errors import Fault
-
-    return Fault("", msg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,17 +273,17 @@ class Sweep:
         mf = self.out / "manifest.json"
         if not mf.exists():
             if any(self.out.glob(PART_GLOB)):
-                raise InputError(str(self.out), [_fault("holds result parts but no manifest.json: use another --out")])
+                raise whole_input_error(str(self.out), "holds result parts but no manifest.json: use another --out")
             return
         try:
             old = json.loads(mf.read_text())
         except (OSError, json.JSONDecodeError):
-            raise InputError(str(mf), [_fault("unreadable manifest: use another --out")]) from None
+            raise whole_input_error(str(mf), "unreadable manifest: use another --out") from None
         if old.get("experiment_sha256") != self.exp.digest or old.get("chunk_size") != self.chunk_size:
-            raise InputError(
+            raise whole_input_error(
                 str(self.out),
-                [_fault(f"holds results of another experiment or version of it ({old.get('experiment')}, "
-                        f"{str(old.get('experiment_sha256'))[:12]}): use another --out")],
+                f"holds results of another experiment or version of it ({old.get('experiment')}, "
+                f"{str(old.get('experiment_sha256'))[:12]}): use another --out",
             )
 
     def task(self, chunk: int) -> Task:
@@ -332,14 +327,14 @@ class Sweep:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from model.report import _atomic_write
+        from model.report import atomic_write
 
         table = pa.Table.from_pylist(rows, schema=self.schema(rows))
 
         def write(tmp: str) -> None:
             pq.write_table(table, tmp, compression="zstd")
 
-        _atomic_write(self.part_path(chunk), write)
+        atomic_write(self.part_path(chunk), write)
 
     def schema(self, rows: list[dict[str, Any]]):  # noqa: ANN201 - pyarrow.Schema
         """One fixed column layout for every part (so parts concatenate whatever they hold)."""
