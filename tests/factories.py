@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from model import scenario
 
@@ -85,3 +88,16 @@ def two_party(
         "protocol": actor_fields.get("protocol", {"max_rounds": 30}),
     }
     return scenario.parse(data)
+
+
+def write_experiment(tmp: Path, axes: list[dict[str, Any]], design: dict[str, Any] | None = None,
+                     scenario: dict[str, Any] | None = None, **fields: Any) -> Path:
+    """An experiment file (and its base scenario, by default the small one with a breakdown risk) in ``tmp``."""
+    sc = tmp / "scenario.yaml"
+    base = scenario or small(protocol={"max_rounds": 30, "breakdown_risk": 0.1})
+    sc.write_text(yaml.safe_dump(base, sort_keys=False))
+    exp = {"name": "t", "scenario": "scenario.yaml", "design": design or {"kind": "grid"}, "axes": axes,
+           "replicates": 3, "seed": 99, **fields}
+    f = tmp / "exp.yaml"
+    f.write_text(yaml.safe_dump(exp, sort_keys=False))
+    return f

@@ -14,13 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from model import experiment as exm
 from model import results
 from model.htmlreport import build_report, write_report
 from model.sweep import Sweep, executor
-from tests.factories import small
+from tests.factories import write_experiment
 
 
 @pytest.fixture(autouse=True)
@@ -33,16 +32,6 @@ def no_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---------------------------------------------------------------------------- sweeps (as in test_sweep.py)
 
 
-def write_experiment(tmp: Path, axes: list[dict[str, Any]], design: dict[str, Any] | None = None,
-                     scenario: dict[str, Any] | None = None, **fields: Any) -> Path:
-    sc = tmp / "scenario.yaml"
-    base = scenario or small(protocol={"max_rounds": 30, "breakdown_risk": 0.1})
-    sc.write_text(yaml.safe_dump(base, sort_keys=False))
-    exp = {"name": "t", "scenario": "scenario.yaml", "design": design or {"kind": "grid"}, "axes": axes,
-           "replicates": 3, "seed": 99, **fields}
-    f = tmp / "exp.yaml"
-    f.write_text(yaml.safe_dump(exp, sort_keys=False))
-    return f
 
 
 def _sweep(f: Path, out: Path, backend: str = "serial", workers: int = 1) -> pd.DataFrame:

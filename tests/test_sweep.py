@@ -8,33 +8,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from model import experiment as exm
 from model import results
 from model.cli import main
 from model.sweep import Sweep, executor, rerun
-from tests.factories import small
+from tests.factories import small, write_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_experiment(tmp: Path, axes: list[dict[str, Any]], design: dict[str, Any] | None = None,
-                     scenario: dict[str, Any] | None = None, **fields: Any) -> Path:
-    sc = tmp / "scenario.yaml"
-    base = scenario or small(protocol={"max_rounds": 30, "breakdown_risk": 0.1})
-    sc.write_text(yaml.safe_dump(base, sort_keys=False))
-    exp = {"name": "t", "scenario": "scenario.yaml", "design": design or {"kind": "grid"}, "axes": axes,
-           "replicates": 3, "seed": 99, **fields}
-    f = tmp / "exp.yaml"
-    f.write_text(yaml.safe_dump(exp, sort_keys=False))
-    return f
 
 
 GRID_AXES = [
