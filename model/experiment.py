@@ -415,7 +415,7 @@ def load(path: str | Path) -> Experiment:
     if not scenario_path.is_file():
         where = "" if Path(spec.scenario).is_absolute() else " (a relative path starts at the experiment's folder)"
         raise InputError(file, [fault(lines, ("scenario",), f"no scenario file at {rel}{where}")])
-    base, base_lines = load_yaml(scenario_path)
+    base, base_lines = scn.load_data(scenario_path)
     base_scenario = scn.parse(base, rel, base_lines)  # the base scenario itself must be valid
     faults = _check_axes(spec, base, lines, rel)
     if faults:

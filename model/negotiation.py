@@ -1,11 +1,13 @@
 """The Mesa shell: actors are ``mesa.Agent``s owning a strategy; the ``mesa.Model`` runs the
-protocol round by round and records what happens with a ``DataCollector``.
+scenario's protocol (``model.protocols``) round by round and records what happens with a
+``DataCollector``.
 
-Protocol ``package`` (multilateral alternating offers of full packages): in round ``t`` the
-proposer is the ``t``-th party in the rotation; it offers the package it prefers for the others
-among those that give it at least its current aspiration and cross none of its red lines.
-Every other party accepts or rejects; all accept: agreement. Otherwise, with the protocol's
-breakdown risk the talks end; at the deadline they end in breakdown.
+Each round: spoiler events fire (``model.core.mechanics``), every actor sets its aspiration
+from its strategy, then the protocol plays the round: an offer, a tranche, a text revision or a
+forecast step, the parties' answers, and deliveries. The model holds what the protocols share:
+the offer on the table and how each actor judges it (its own red lines, its utility with its
+patrons' pull, vetoes, collectives' consent and domestic ratification), trust, the implemented
+state, and the log of events that explains the outcome.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import numpy as np
 
 from model.core import Situation, accepts, make_strategy
 from model.core.analysis import best_compromise
+from model.core.mechanics import Trust, collective_refusals, draw_delivery, effective_utility, veto_objection
+from model.core.preferences import Preferences
 from model.core.redlines import conflict_explanation
 from model.core.search import OfferTable, choose_offer_index
 from model.core.space import FloatArray
-from model.core.strategies import Strategy
+from model.core.strategies import Strategy, zeuthen_risk
+from model.core.tranche import partial_value
 from model.scenario import Scenario
 
 
@@ -30,7 +35,7 @@ class Response:
     """A party's answer to an offer, and why (the text is only written when someone reads it)."""
 
     accepted: bool
-    reason: str  # "accepted", "red line", "below reservation", "below aspiration", "no offer"
+    reason: str  # "accepted", "red line", "below reservation", "below aspiration", "no offer", "veto", ...
     utility: float = math.nan
     threshold: float = math.nan
     note: str = ""
@@ -51,7 +56,7 @@ class Actor(mesa.Agent):
     Args:
         model: the negotiation.
         index: the actor's row in the problem's arrays.
-        strategy: how its aspiration falls over the rounds.
+        strategy: how its aspiration moves over the rounds.
     """
 
     def __init__(self, model: Negotiation, index: int, strategy: Strategy) -> None:
@@ -60,50 +65,81 @@ class Actor(mesa.Agent):
         self.actor_id = model.problem.actor_ids[index]
         self.strategy = strategy
         self.is_party = bool(model.problem.consent[index])
-        self.best = float(model.problem.best_utility[index])
-        self.reservation = float(model.problem.reservation[index])
         self.discount = float(model.problem.discount[index])
-        self.aspiration = self.best
         self.response: Response | None = None
         self.proposed = False
+        self.previous = math.nan
+        self.received: list[float] = []  # its utility of each offer others made, oldest first
+        self.delivered = math.nan  # share of what was due to it delivered at the latest delivery
+        self.paused = False
+        self.refresh()
+        self.aspiration = self.best
+
+    def refresh(self) -> None:
+        """Re-read best and reservation utilities from the model's problem (after a shock)."""
+        p = self.model.problem
+        self.best = float(p.best_utility[self.index])
+        self.reservation = float(p.reservation[self.index])
         # a strategy whose aspiration depends on time only gives all rounds' values at once
-        schedule = getattr(strategy, "schedule", None)
-        self._schedule = None if schedule is None else schedule(self.best, self.reservation, model.max_rounds)
+        schedule = getattr(self.strategy, "schedule", None)
+        self._schedule = None if schedule is None else schedule(self.best, self.reservation, self.model.max_rounds)
 
     @property
     def offer_utility(self) -> float:
         """This actor's utility of the offer on the table (NaN when there is none)."""
         return math.nan if self.model.offer is None else float(self.model.offer_utilities[self.index])
 
+    @property
+    def trust(self) -> float:
+        """Its lowest trust in a counterpart that delivers to it (1 when none does)."""
+        cs = self.model.counterparts[self.index]
+        return float(self.model.trust.mean[self.index, cs].min()) if cs else 1.0
+
+    @property
+    def need(self) -> float:
+        """The least utility it accepts now: its aspiration, and never below its reservation."""
+        return max(self.aspiration, self.reservation)
+
     def update_aspiration(self) -> None:
         """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
         t = self.model.round - 1
+        self.previous = self.aspiration if t > 0 else math.nan
         if self._schedule is not None:
             self.aspiration = float(self._schedule[t])
         else:
-            self.aspiration = self.strategy.aspiration(Situation(t, self.model.max_rounds, self.best, self.reservation))
+            r = self.received
+            self.aspiration = self.strategy.aspiration(Situation(
+                t, self.model.max_rounds, self.best, self.reservation,
+                previous=self.previous,
+                received=r[-1] if r else math.nan,
+                received_before=r[-2] if len(r) > 1 else math.nan,
+                delivered=self.delivered,
+                others_risk=self.model.others_risk(self.index),
+            ))
         self.proposed = False
         self.response = None
 
     def propose(self) -> tuple[OfferTable, int] | None:
-        """The offer this actor makes now: a row of its offer table (``None``: it passes)."""
+        """The package this actor offers now: a row of its offer table (``None``: it passes)."""
         self.proposed = True
         return choose_offer_index(self.model.problem, self.index, self.aspiration)
 
     def respond(self, offer: FloatArray) -> Response:
-        """Accept iff the offer crosses none of its red lines and meets its aspiration and
-        reservation utility (``model.core.accepts``)."""
-        u = self.offer_utility
-        if not self.model.offer_lines_ok[self.index]:
-            crossed = self.model.problem.redlines.crossed(offer, self.index)
-            text = crossed[0].describe(self.model.problem.space, self.model.problem.actor_ids)
+        """Accept iff the offer crosses none of its red lines, meets its aspiration and
+        reservation utility as it judges them (its patrons' gains weighed in), and no patron
+        vetoes it (``model.core.accepts``, ``model.core.mechanics``)."""
+        m = self.model
+        u = float(m.offer_effective[self.index])
+        if not m.offer_lines_ok[self.index]:
+            crossed = m.problem.redlines.crossed(offer, self.index)
+            text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
             r = Response(False, "red line", note=text)
         elif u < self.reservation - 1e-9:
             r = Response(False, "below reservation", u, self.reservation)
-        elif not accepts(u, self.aspiration, self.reservation, True):
-            r = Response(False, "below aspiration", u, self.aspiration)
+        elif not accepts(u, self.aspiration + m.margin, self.reservation + m.margin, True):
+            r = Response(False, "below aspiration", u, self.aspiration + m.margin)
         else:
-            r = _ACCEPTED
+            r = m.veto_check(self.index, offer) or _ACCEPTED
         self.response = r
         return r
 
@@ -116,12 +152,19 @@ class Outcome:
     """How a negotiation ended."""
 
     agreed: bool
-    reason: str  # "agreement" | "deadline" | "breakdown risk" | "no zone of agreement"
+    reason: str  # "agreement" | "deadline" | "breakdown risk" | "no zone of agreement" | ...
     rounds: int  # rounds played
     package: FloatArray | None
     explanation: str
     blocked_by: list[tuple[str, str, str]] = field(default_factory=list)  # (actor, reason, detail)
     proposer: str | None = None
+    state: FloatArray | None = None  # what was implemented by the end (step-by-step protocols)
+    metrics: dict[str, float] = field(default_factory=dict)
+    events: list[tuple[int, str]] = field(default_factory=list)  # (round, what happened)
+
+
+#: Measures every run reports, whatever its protocol (sweeps need the same columns throughout).
+METRICS = ("tranches", "delivered_share", "pauses", "pause_rounds", "implemented", "spoilers")
 
 
 class Negotiation(mesa.Model):
@@ -138,22 +181,34 @@ class Negotiation(mesa.Model):
     def __init__(
         self, scenario: Scenario, rng: int | np.random.Generator | None = None, collect: bool = True
     ) -> None:
+        from model.protocols import make_protocol
+
         seed = scenario.seed if rng is None else rng
         super().__init__(rng=seed)
         self.seed_used: int | None = int(seed) if isinstance(seed, int | np.integer) else None
         self.config = scenario  # (Mesa's Model owns the name `scenario`)
         self.problem = scenario.problem
+        self.mech = scenario.mech
         proto = scenario.spec.protocol
+        self.kind = proto.kind
         self.max_rounds = proto.max_rounds
         self.breakdown_risk = proto.breakdown_risk
+        self.margin = proto.margin
         self.round = 0
         self.order = scenario.proposer_order()
         self.offer: FloatArray | None = None
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.offer_effective = self.offer_utilities
         self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+        self.state = self.problem.space.status_quo.astype(float).copy()
+        self.trust = Trust(self.mech)
         self.collect = collect
         self.proposer_id = ""
         self.outcome: Outcome | None = None
+        self.events: list[tuple[int, str]] = []
+        self.counts = dict.fromkeys(METRICS, 0.0)
+        self._ideal = self.problem.prefs.ideal.copy() if isinstance(self.problem.prefs, Preferences) else None
+        self._salience = self.mech.salience.copy()
         for i, act in enumerate(scenario.spec.actors):
             Actor(self, i, make_strategy(act.strategy.name, act.strategy.params))
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
@@ -161,11 +216,18 @@ class Negotiation(mesa.Model):
         self._responders = {
             p: self.agents.select(lambda a, p=p: a.is_party and a.index != p) for p in set(self.order)
         }
+        ctrl = self.mech.controller
+        parties = self.problem.parties
+        self.counterparts = [
+            sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
+            for a in range(self.problem.n_actors)
+        ]
         issue_reporters = {
             f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(self.problem.space.ids)
         }
+        state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(self.problem.space.ids)}
         self.datacollector = mesa.DataCollector(
-            model_reporters={"round": "round", "proposer": "proposer_id", **issue_reporters},
+            model_reporters={"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
             agent_reporters={
                 "actor": "actor_id",
                 "aspiration": "aspiration",
@@ -173,51 +235,57 @@ class Negotiation(mesa.Model):
                 "offer_utility": "offer_utility",
                 "proposed": "proposed",
                 "response": lambda a: "" if a.response is None else a.response.reason,
+                "trust": "trust",
+                "paused": "paused",
             },
         )
-        if not self.problem.boxes:
+        self.protocol = make_protocol(self.kind, self)
+        if not self.problem.boxes and self.protocol.needs_zone:
             why = conflict_explanation(
                 self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
             )
+            if self.problem.fixed:
+                off = ", ".join(self.problem.space.ids[i] for i in self.problem.fixed)
+                why += f" (issues off the table, kept at the status quo: {off})"
             self._end(False, "no zone of agreement", None, f"No package satisfies every party's red lines: {why}.")
 
+    # ---------------------------------------------------------------------------------------
+    # the round
+
     def step(self) -> None:
-        """One round: aspirations update, the proposer offers, the others answer."""
+        """One round: shocks, aspirations, then the protocol's round; the DataCollector records it."""
         if not self.running:
             return
         self.round += 1
+        self._fire_spoilers()
         self.agents.do("update_aspiration")
-        proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
-        self.proposer_id = proposer.actor_id
-        hit = proposer.propose()
-        if hit is None:  # nothing it could offer beats no deal for it: it passes
-            offer = None
-            self.table(None)
-            proposer.response = Response(False, "no offer", note="nothing within the red lines beats no deal for it")
-            rejecters = [proposer]
-        else:
-            table, k = hit
-            offer = table.packages[k]
-            # the table's candidates cross no party's red line and carry their utilities
-            self.table(offer, table.utilities[k], parties_ok=True)
-        if offer is not None:
-            responders = self._responders[proposer.index]
-            responses = responders.map("respond", offer)
-            rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
+        self.protocol.round()
         if self.collect:
             self.datacollector.collect(self)
-        if offer is not None and not rejecters:
-            text = f"All parties accepted {proposer.actor_id}'s offer in round {self.round}."
-            self._end(True, "agreement", offer, text)
-        elif self.round >= self.max_rounds:
-            self._end(False, "deadline", offer, self._deadline_explanation(rejecters))
-        elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
-            text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
-            self._end(False, "breakdown risk", offer, text)
-        if self.outcome is not None and not self.outcome.agreed:
-            self.outcome.blocked_by = [
-                (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
-            ]
+
+    def run(self) -> Outcome:
+        """Run to the end and return the outcome."""
+        while self.running:
+            self.step()
+        assert self.outcome is not None
+        return self.outcome
+
+    def proposer_now(self) -> Actor:
+        proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
+        self.proposer_id = proposer.actor_id
+        return proposer
+
+    def others_risk(self, actor: int) -> float:
+        """The smallest Zeuthen risk among the other parties for the latest offer they received."""
+        risks = [
+            zeuthen_risk(a.previous, a.received[-1], a.reservation)
+            for a in self.actors
+            if a.is_party and a.index != actor and a.received and not math.isnan(a.previous)
+        ]
+        return min(risks) if risks else math.nan
+
+    # ---------------------------------------------------------------------------------------
+    # offers and answers
 
     def table(
         self, offer: FloatArray | None, utilities: FloatArray | None = None, parties_ok: bool = False
@@ -229,29 +297,196 @@ class Negotiation(mesa.Model):
         self.offer = offer
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+            self.offer_effective = self.offer_utilities
             self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
         else:
             self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
+            self.offer_effective = effective_utility(self.offer_utilities, self.problem.reservation, self.mech)
             if parties_ok and self._all_parties:
                 self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
             else:
                 self.offer_lines_ok = self.problem.redlines.satisfied(offer)[0]
 
-    def run(self) -> Outcome:
-        """Run to the end and return the outcome."""
-        while self.running:
-            self.step()
-        assert self.outcome is not None
-        return self.outcome
+    def consult(self, offer: FloatArray, proposer: int | None, base: FloatArray | None = None) -> list[Actor]:
+        """Every party but the proposer answers the offer on the table; then the collectives'
+        members and the parties' home constituencies (ratification) have their say.
+        Returns the actors that block it."""
+        responders = self._responders[proposer] if proposer is not None and proposer in self._responders else (
+            self.agents.select(lambda a: a.is_party and a.index != proposer)
+        )
+        for a in responders:
+            if a.index != proposer:
+                a.received.append(float(self.offer_utilities[a.index]))
+        responses = responders.map("respond", offer)
+        rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
+        if rejecters:
+            return rejecters
+        return self.consent_and_ratification(offer, self.problem.space.status_quo if base is None else base)
+
+    def veto_check(self, client: int, offer: FloatArray, base: FloatArray | None = None) -> Response | None:
+        """A patron's veto on the client's acceptance (``None``: no veto exercised)."""
+        for inf in self.mech.patrons_of(client):
+            why = veto_objection(self.problem, inf, offer, self.problem.space.status_quo if base is None else base)
+            if why is None:
+                continue
+            if inf.veto_strength >= 1.0 or (inf.veto_strength > 0.0 and self.rng.random() < inf.veto_strength):
+                patron = self.problem.actor_ids[inf.patron]
+                return Response(False, "veto", note=f"{patron} vetoes it: it {why}")
+        return None
+
+    def collective_consent(self, offer: FloatArray, base: FloatArray) -> list[Actor]:
+        """Members of collectives whose issues the offer moves that refuse their consent."""
+        out: list[Actor] = []
+        for member, why in collective_refusals(self.problem, self.mech, offer, base):
+            act = self.actors[member]
+            if act not in out:
+                act.response = Response(False, "no consent", note=why)
+                out.append(act)
+        return out
+
+    def consent_and_ratification(self, offer: FloatArray, base: FloatArray) -> list[Actor]:
+        """Collective consent (every member of a collective whose issues move) and domestic
+        ratification (win-set with noise) of a deal every party accepted at the table."""
+        out = self.collective_consent(offer, base)
+        if out:
+            return out
+        noise = self.mech.noise
+        if noise.any():
+            u = self.offer_utilities
+            for a in self.problem.parties:
+                if noise[a] > 0:
+                    bar = self.problem.reservation[a] + noise[a] * self.rng.standard_normal()
+                    if u[a] < bar - 1e-9:
+                        act = self.actors[a]
+                        act.response = Response(False, "not ratified", float(u[a]), float(bar),
+                                                note=f"its home constituency wants {bar:.3f}, the deal gives "
+                                                     f"{u[a]:.3f}")
+                        out.append(act)
+        return out
+
+    def fail_round(self, offer: FloatArray | None, rejecters: list[Actor]) -> None:
+        """No agreement this round: at the deadline, or by breakdown risk, the talks end."""
+        if self.round >= self.max_rounds:
+            self._end(False, "deadline", offer, self._deadline_explanation(rejecters))
+        elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
+            text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
+            self._end(False, "breakdown risk", offer, text)
+        if self.outcome is not None and not self.outcome.agreed:
+            self.outcome.blocked_by = [
+                (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
+            ]
+
+    # ---------------------------------------------------------------------------------------
+    # delivery and trust (step-by-step protocols)
+
+    def deliver(self, debtor: int, issues: list[int], targets: FloatArray, what: str = "") -> float:
+        """``debtor`` delivers moves of ``issues`` toward ``targets`` with its reliability; the
+        state moves by what is delivered and every other party updates its trust in it.
+        Returns the fraction delivered (1, the partial share, or 0)."""
+        f = draw_delivery(self.rng, self.mech.delivery[debtor])
+        starts = self.state[issues].copy()
+        for k, i in enumerate(issues):
+            self.state[i] = partial_value(self.problem, i, float(starts[k]), float(targets[k]), f)
+        trusters = np.array([a for a in self.problem.parties if a != debtor], dtype=int)
+        if len(trusters):
+            self.trust.observe(trusters, debtor, f)
+            for a in trusters:
+                self.actors[int(a)].delivered = f
+        label = "fully" if f >= 1.0 else ("partly" if f > 0 else "not at all")
+        moved = ", ".join(f"{self.problem.space.ids[i]} {starts[k]:g}->{targets[k]:g}" for k, i in enumerate(issues))
+        self.log(f"{self.problem.actor_ids[debtor]} delivered {what + ' ' if what else ''}{label} ({moved})")
+        self.counts["delivered_share"] += f
+        return f
+
+    def update_pauses(self) -> None:
+        """Each party pauses while its trust in a counterpart is below its threshold."""
+        paused = self.trust.paused(self.counterparts)
+        for a in self.actors:
+            was, a.paused = a.paused, bool(paused[a.index])
+            if a.paused and not was:
+                self.counts["pauses"] += 1
+                self.log(f"{a.actor_id} pauses: its trust {a.trust:.2f} is below its threshold "
+                         f"{self.trust.threshold[a.index]:g}")
+            elif was and not a.paused:
+                self.log(f"{a.actor_id} resumes: its trust is back at {a.trust:.2f}")
+        if paused.any():
+            self.counts["pause_rounds"] += 1
+
+    def log(self, text: str) -> None:
+        self.events.append((self.round, text))
+
+    # ---------------------------------------------------------------------------------------
+    # shocks
+
+    def _fire_spoilers(self) -> None:
+        changed = False
+        for sp in self.mech.spoilers:
+            if not sp.fires(self.rng, self.round):
+                continue
+            self.counts["spoilers"] += 1
+            done = []
+            for eff in sp.effects:
+                if eff.probability < 1.0 and self.rng.random() >= eff.probability:
+                    continue
+                ids = self.problem.actor_ids
+                if eff.kind == "trust":
+                    self.trust.shift(eff.actor, eff.toward, eff.change)
+                    done.append(f"{ids[eff.actor]}'s trust in {ids[eff.toward]} {eff.change:+g}")
+                elif eff.kind == "salience":
+                    self._salience[eff.actor, eff.issue] = float(
+                        np.clip(self._salience[eff.actor, eff.issue] + eff.change, 0.0, 1.0))
+                    done.append(f"{ids[eff.actor]}'s salience on {self.problem.space.ids[eff.issue]} {eff.change:+g}")
+                    changed = True
+                elif eff.kind == "position" and self._ideal is not None:
+                    self._ideal[eff.actor, eff.issue] = eff.value
+                    done.append(f"{ids[eff.actor]} now wants {self.problem.space.ids[eff.issue]} at {eff.value:g}")
+                    changed = True
+                elif eff.kind == "status_quo":
+                    self.state[eff.issue] = eff.value
+                    if self.kind not in ("incremental", "framework"):
+                        sq = self.problem.space.status_quo.copy()
+                        sq[eff.issue] = eff.value
+                        self._status_quo = sq
+                        changed = True
+                    done.append(f"{self.problem.space.ids[eff.issue]} set to {eff.value:g}")
+            self.log(f"spoiler {sp.label}: " + ("; ".join(done) if done else "no effect this time"))
+        if changed:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Recompile the problem after a shock to saliences, positions or the status quo."""
+        import dataclasses
+
+        p = self.problem
+        if self._ideal is None or not isinstance(p.prefs, Preferences):
+            return
+        weights_ok = self._salience.sum(axis=1) > 0
+        sal = np.where(weights_ok[:, None], self._salience, p.prefs.weight)
+        prefs = Preferences.build(self._ideal, sal, p.prefs.curvature)
+        space = p.space
+        sq = getattr(self, "_status_quo", None)
+        if sq is not None:
+            space = dataclasses.replace(space, status_quo=sq)
+        u_sq = prefs.utility(space.status_quo)
+        reservation = np.where(self.mech.sq_reservation, u_sq - self.mech.slack, p.reservation)
+        self.problem = dataclasses.replace(p, prefs=prefs, space=space, reservation=reservation)
+        for a in self.actors:
+            a.refresh()
+
+    # ---------------------------------------------------------------------------------------
+    # the end
 
     def _end(self, agreed: bool, reason: str, package: FloatArray | None, text: str) -> None:
-        self.outcome = Outcome(agreed, reason, self.round, package, text, proposer=self.proposer_id or None)
+        metrics = {k: float(v) for k, v in self.counts.items()}
+        self.outcome = Outcome(agreed, reason, self.round, package, text, proposer=self.proposer_id or None,
+                               state=self.state.copy(), metrics=metrics, events=list(self.events))
         self.running = False
 
     def _deadline_explanation(self, rejecters: list[Actor]) -> str:
         text = f"No agreement by the deadline (round {self.max_rounds}); "
         if self.offer is None:
-            text += f"in the last round {rejecters[0].actor_id} had no offer that beats no deal for it."
+            who = rejecters[0].actor_id if rejecters else "the proposer"
+            text += f"in the last round {who} had no offer that beats no deal for it."
         else:
             names = ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response)
             text += f"the last offer was rejected by {names}."
@@ -274,5 +509,12 @@ class Negotiation(mesa.Model):
 def _offer_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
     def report(m: Negotiation) -> float:
         return math.nan if m.offer is None else float(m.offer[i])
+
+    return report
+
+
+def _state_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
+    def report(m: Negotiation) -> float:
+        return float(m.state[i])
 
     return report

@@ -8,11 +8,13 @@ one line naming the file, the YAML line, the field and what is wrong (``InputErr
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from model import core
+from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechanics, Spoiler
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
 from model.errors import Fault, InputError
@@ -48,6 +51,7 @@ class IssueSpec(_Spec):
     kind: Literal["continuous", "ordinal"] = "continuous"
     levels: list[Level] | None = None
     status_quo: Unit | Identifier = 0.0
+    controlled_by: Identifier | None = None
     description: Text | None = None
     source: Text | None = None
 
@@ -85,6 +89,59 @@ class StrategySpec(_Spec):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+Count = Annotated[float, Strict(), Field(gt=0.0, le=1000.0)]
+
+
+class TrustSpec(_Spec):
+    """Beta-Bernoulli trust in the other actors' delivery (used by step-by-step protocols).
+
+    ``prior`` is the prior mean (``toward`` overrides it per actor), ``strength`` the prior's
+    pseudo-count alpha + beta, ``memory`` the factor old evidence is kept with at each update
+    (1: plain Beta-Bernoulli), ``threshold`` the trust below which the actor pauses.
+    """
+
+    prior: Unit = 0.5
+    toward: dict[Identifier, Unit] = Field(default_factory=dict)
+    strength: Count = 2.0
+    memory: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 1.0
+    threshold: Unit = 0.0
+    source: Text | None = None
+
+
+class DeliverySpec(_Spec):
+    """How the actor delivers what it promised: fully with probability ``full``, partly (the
+    share ``share`` of the promised move) with probability ``partial``, otherwise not at all;
+    ``lag`` rounds after the promise."""
+
+    full: Unit = 1.0
+    partial: Unit = 0.0
+    share: Unit = 0.5
+    lag: Annotated[int, Strict(), Field(ge=0, le=1000)] = 0
+    source: Text | None = None
+
+
+class InfluenceSpec(_Spec):
+    """A patron's pull on this actor: its acceptance weighs the patron's gain with ``weight``;
+    the patron may veto deals that move the ``veto`` issues against it (with ``veto_strength``
+    the probability that it does)."""
+
+    patron: Identifier
+    weight: Unit = 0.0
+    veto: list[Identifier] = Field(default_factory=list)
+    veto_strength: Unit = 1.0
+    source: Text | None = None
+
+
+class WinSetSpec(_Spec):
+    """Domestic ratification (Putnam's win-set): the actor accepts and ratifies deals down to
+    ``reservation - slack``; ratification fails when the utility falls short of that threshold
+    plus a normal shock with standard deviation ``noise``."""
+
+    slack: Annotated[float, Strict(), Field(ge=-1.0, le=1.0)] = 0.0
+    noise: Unit = 0.0
+    source: Text | None = None
+
+
 class ActorSpec(_Spec):
     id: Identifier
     name: Text
@@ -96,17 +153,75 @@ class ActorSpec(_Spec):
     discount: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
     red_lines: list[RedLineSpec] = Field(default_factory=list)
     strategy: StrategySpec = Field(default_factory=StrategySpec)
+    trust: TrustSpec = Field(default_factory=TrustSpec)
+    delivery: DeliverySpec = Field(default_factory=DeliverySpec)
+    influence: list[InfluenceSpec] = Field(default_factory=list)
+    win_set: WinSetSpec = Field(default_factory=WinSetSpec)
     source: Text | None = None
 
 
-class ProtocolSpec(_Spec):
-    """How the negotiation runs. ``package``: multilateral alternating offers of full packages."""
+ProtocolKind = Literal["package", "incremental", "framework", "mediated", "eum"]
 
-    kind: Literal["package"] = "package"
+
+class ProtocolSpec(_Spec):
+    """How the negotiation runs (docs/protocols.md).
+
+    ``package``: multilateral alternating offers of full packages (the grand bargain);
+    ``incremental``: step-by-step tranches, delivered with each actor's reliability, under trust;
+    ``framework``: a package agreed first, then implemented in ``phases`` under the same trust rules;
+    ``mediated``: a mediator's single negotiating text, revised from the parties' objections;
+    ``eum``: the expected-utility model's forecast, issue by issue, over ``max_rounds`` rounds.
+    """
+
+    kind: ProtocolKind = "package"
     max_rounds: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 60
     discount: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 1.0
     breakdown_risk: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.0
     order: list[Identifier] | None = None
+    margin: Annotated[float, Strict(), Field(ge=0.0, le=0.5)] = 0.0
+    step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.1
+    step_growth: Annotated[float, Strict(), Field(ge=1.0, le=10.0)] = 1.5
+    gesture: Unit = 0.05
+    phases: Annotated[int, Strict(), Field(ge=1, le=100)] = 4
+    mediator_step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.25
+
+
+class CollectiveSpec(_Spec):
+    """Issues owned by a collective (the EU's sanctions): moving them needs every member's consent.
+    ``inclusion: excluded`` keeps them off the table (at the status quo)."""
+
+    id: Identifier
+    name: Text | None = None
+    members: Annotated[list[Identifier], Field(min_length=1)]
+    issues: Annotated[list[Identifier], Field(min_length=1)]
+    inclusion: Literal["excluded", "party"] = "party"
+    source: Text | None = None
+
+
+class EffectSpec(_Spec):
+    """What a spoiler event does: shift ``actor``'s trust ``toward`` another (``change``), change
+    ``actor``'s salience on ``issue`` (``change``), set ``actor``'s ideal position on ``issue``
+    (``value``), or set the status quo (the current state) of ``issue`` (``value``); each with
+    ``probability`` when the event fires."""
+
+    kind: Literal["trust", "salience", "position", "status_quo"]
+    actor: Identifier | None = None
+    toward: Identifier | None = None
+    issue: Identifier | None = None
+    change: Annotated[float, Strict(), Field(ge=-1.0, le=1.0)] | None = None
+    value: Unit | Identifier | None = None
+    probability: Unit = 1.0
+
+
+class SpoilerSpec(_Spec):
+    """A shock: it fires in each round with probability ``rate`` and in the listed ``rounds``."""
+
+    id: Identifier
+    label: Text | None = None
+    rate: Unit = 0.0
+    rounds: list[Annotated[int, Strict(), Field(ge=1, le=10_000)]] = Field(default_factory=list)
+    effects: Annotated[list[EffectSpec], Field(min_length=1)]
+    source: Text | None = None
 
 
 class SourceSpec(_Spec):
@@ -124,6 +239,8 @@ class ScenarioSpec(_Spec):
     issues: Annotated[list[IssueSpec], Field(min_length=1, max_length=500)]
     actors: Annotated[list[ActorSpec], Field(min_length=2, max_length=100)]
     protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
+    collectives: list[CollectiveSpec] = Field(default_factory=list)
+    spoilers: list[SpoilerSpec] = Field(default_factory=list)
     sources: dict[Identifier, SourceSpec | Text] = Field(default_factory=dict)
 
 
@@ -268,6 +385,7 @@ def check(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
                 bad(("protocol", "order", k), f"unknown actor {aid!r} (known: {_short_list(list(actors))})")
             elif not spec.actors[actors[aid]].consent:
                 bad(("protocol", "order", k), f"{aid} is not a party (consent: false) and cannot propose")
+    _check_mechanics(spec, issues, actors, bad)
     for loc, text in _iter_sources(spec, ()):
         for tag in _TAG.findall(text):
             if tag not in spec.sources:
@@ -275,6 +393,115 @@ def check(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
     if not out:
         out.extend(_contradictions(spec, lines))
     return out
+
+
+def _check_mechanics(
+    spec: ScenarioSpec, issues: dict[str, IssueSpec], actors: dict[str, int], bad: Callable[[Loc, str], None]
+) -> None:
+    """Cross-references of the mechanisms: controllers, trust, influence, collectives, spoilers."""
+    known_actors = _short_list(list(actors))
+    known_issues = _short_list(list(issues))
+
+    def actor_ref(loc: Loc, aid: str | None, what: str = "actor") -> bool:
+        if aid is None:
+            bad(loc[:-1], f"this effect needs an {what}")
+            return False
+        if aid not in actors:
+            bad(loc, f"unknown actor {aid!r} (known: {known_actors})")
+            return False
+        return True
+
+    def issue_ref(loc: Loc, iid: str | None) -> bool:
+        if iid is None:
+            bad(loc[:-1], "this effect needs an issue")
+            return False
+        if iid not in issues:
+            bad(loc, f"unknown issue {iid!r} (known: {known_issues})")
+            return False
+        return True
+
+    for k, iss in enumerate(spec.issues):
+        if iss.controlled_by is not None and iss.controlled_by not in actors:
+            bad(("issues", k, "controlled_by"), f"unknown actor {iss.controlled_by!r} (known: {known_actors})")
+    for a, act in enumerate(spec.actors):
+        for other in act.trust.toward:
+            if other not in actors:
+                bad(("actors", a, "trust", "toward", other), f"unknown actor {other!r} (known: {known_actors})")
+            elif other == act.id:
+                bad(("actors", a, "trust", "toward", other), f"{act.id} cannot set its trust in itself")
+        if act.delivery.full + act.delivery.partial > 1.0 + 1e-12:
+            bad(("actors", a, "delivery", "partial"),
+                f"full ({act.delivery.full:g}) + partial ({act.delivery.partial:g}) exceeds 1")
+        patrons: set[str] = set()
+        for j, inf in enumerate(act.influence):
+            loc: Loc = ("actors", a, "influence", j)
+            if inf.patron not in actors:
+                bad((*loc, "patron"), f"unknown actor {inf.patron!r} (known: {known_actors})")
+            elif inf.patron == act.id:
+                bad((*loc, "patron"), f"{act.id} cannot be its own patron")
+            elif inf.patron in patrons:
+                bad((*loc, "patron"), f"{inf.patron} is already a patron of {act.id}")
+            patrons.add(inf.patron)
+            for v, iid in enumerate(inf.veto):
+                if iid not in issues:
+                    bad((*loc, "veto", v), f"unknown issue {iid!r} (known: {known_issues})")
+        total = sum(inf.weight for inf in act.influence)
+        if total > 1.0 + 1e-12:
+            bad(("actors", a, "influence"), f"the patrons' weights add up to {total:g}; at most 1")
+    owner: dict[str, str] = {}
+    seen: set[str] = set()
+    for c, col in enumerate(spec.collectives):
+        loc = ("collectives", c)
+        if col.id in seen:
+            bad((*loc, "id"), f"duplicate collective id {col.id!r}")
+        seen.add(col.id)
+        for m, aid in enumerate(col.members):
+            if aid not in actors:
+                bad((*loc, "members", m), f"unknown actor {aid!r} (known: {known_actors})")
+        for j, iid in enumerate(col.issues):
+            if iid not in issues:
+                bad((*loc, "issues", j), f"unknown issue {iid!r} (known: {known_issues})")
+            elif iid in owner:
+                bad((*loc, "issues", j), f"{iid!r} already belongs to collective {owner[iid]!r}")
+            else:
+                owner[iid] = col.id
+    seen = set()
+    for e, sp in enumerate(spec.spoilers):
+        loc = ("spoilers", e)
+        if sp.id in seen:
+            bad((*loc, "id"), f"duplicate spoiler id {sp.id!r}")
+        seen.add(sp.id)
+        if sp.rate == 0.0 and not sp.rounds:
+            bad(loc, f"spoiler {sp.id!r} never fires: give it a rate above 0 or rounds")
+        for r, rnd in enumerate(sp.rounds):
+            if rnd > spec.protocol.max_rounds:
+                bad((*loc, "rounds", r), f"round {rnd} is after the deadline (protocol.max_rounds "
+                    f"{spec.protocol.max_rounds})")
+        for j, eff in enumerate(sp.effects):
+            el: Loc = (*loc, "effects", j)
+            if eff.kind == "trust":
+                both = actor_ref((*el, "actor"), eff.actor) and actor_ref((*el, "toward"), eff.toward, "actor to trust")
+                if both and eff.actor == eff.toward:
+                    bad((*el, "toward"), "an actor's trust in itself does not change")
+                if eff.change is None:
+                    bad(el, "a trust effect needs a change (-1 to 1)")
+            elif eff.kind == "salience":
+                actor_ref((*el, "actor"), eff.actor)
+                issue_ref((*el, "issue"), eff.issue)
+                if eff.change is None:
+                    bad(el, "a salience effect needs a change (-1 to 1)")
+            else:
+                if eff.kind == "position":
+                    actor_ref((*el, "actor"), eff.actor)
+                if issue_ref((*el, "issue"), eff.issue):
+                    assert eff.issue is not None
+                    if eff.value is None:
+                        bad(el, f"a {eff.kind} effect needs a value")
+                    elif issues[eff.issue].kind == "ordinal" and isinstance(eff.value, float):
+                        if not any(abs(lv.value - eff.value) < EPS for lv in issues[eff.issue].levels or []):
+                            bad((*el, "value"), f"{eff.value:g} is not a level of ordinal issue {eff.issue!r}")
+                    elif _level_value(issues[eff.issue], eff.value) is None:
+                        bad((*el, "value"), f"{eff.value!r} is not a level of {eff.issue!r}")
 
 
 def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
@@ -339,6 +566,12 @@ class Scenario:
     spec: ScenarioSpec
     problem: core.Problem
     file: str = "<memory>"
+    mechanics: Mechanics | None = None
+
+    @property
+    def mech(self) -> Mechanics:
+        """The compiled mechanisms (neutral ones for a scenario built without them)."""
+        return self.mechanics if self.mechanics is not None else Mechanics.neutral(self.problem)
 
     @property
     def seed(self) -> int:
@@ -379,12 +612,19 @@ def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:
             if line.when_issue is not None:
                 thr = line.when_above if line.when_above is not None else line.when_below
                 special.append((line.when_issue, float(thr or 0.0)))
+    for sp in spec.spoilers:
+        for eff in sp.effects:
+            if eff.kind in ("position", "status_quo") and eff.issue is not None and eff.value is not None:
+                i = base.index(eff.issue)
+                v = _level_value(spec.issues[i], eff.value)
+                special.append((i, 0.0 if v is None else v))
     space = _space(spec, special)
     prefs = core.Preferences.build(ideal, salience, np.array([act.curvature for act in spec.actors]))
     u_sq = prefs.utility(space.status_quo)
+    slack = np.array([act.win_set.slack for act in spec.actors])
     reservation = np.array(
         [u_sq[a] if act.reservation == "status_quo" else float(act.reservation) for a, act in enumerate(spec.actors)]
-    )
+    ) - slack
     discount = np.array(
         [spec.protocol.discount if act.discount is None else act.discount for act in spec.actors]
     )
@@ -398,7 +638,64 @@ def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:
         discount=discount,
         actor_names=tuple(act.name for act in spec.actors),
     )
-    return Scenario(spec, problem, file)
+    mech = _mechanics(spec, space, salience, slack)
+    if mech.excluded_issues:
+        problem = dataclasses.replace(problem, fixed=mech.excluded_issues)
+    return Scenario(spec, problem, file, mech)
+
+
+def _mechanics(spec: ScenarioSpec, space: core.OutcomeSpace, salience: np.ndarray, slack: np.ndarray) -> Mechanics:
+    ids = [act.id for act in spec.actors]
+    n_a = len(ids)
+
+    def value(issue: int, v: float | str | None) -> float:
+        out = _level_value(spec.issues[issue], v) if v is not None else None
+        return 0.0 if out is None else out
+
+    prior = np.ones((n_a, n_a))
+    for a, act in enumerate(spec.actors):
+        prior[a, :] = act.trust.prior
+        for other, t in act.trust.toward.items():
+            prior[a, ids.index(other)] = t
+        prior[a, a] = 1.0
+    spoilers = []
+    for sp in spec.spoilers:
+        effects = []
+        for eff in sp.effects:
+            i = -1 if eff.issue is None else space.index(eff.issue)
+            effects.append(Effect(
+                kind=eff.kind,
+                actor=-1 if eff.actor is None else ids.index(eff.actor),
+                toward=-1 if eff.toward is None else ids.index(eff.toward),
+                issue=i,
+                change=0.0 if eff.change is None else eff.change,
+                value=value(i, eff.value) if i >= 0 else 0.0,
+                probability=eff.probability,
+            ))
+        spoilers.append(Spoiler(sp.id, sp.label or sp.id, sp.rate, frozenset(sp.rounds), tuple(effects)))
+    return Mechanics(
+        controller=np.array([-1 if iss.controlled_by is None else ids.index(iss.controlled_by) for iss in spec.issues]),
+        trust_prior=prior,
+        trust_strength=np.array([act.trust.strength for act in spec.actors]),
+        trust_memory=np.array([act.trust.memory for act in spec.actors]),
+        trust_threshold=np.array([act.trust.threshold for act in spec.actors]),
+        delivery=tuple(Delivery(act.delivery.full, act.delivery.partial, act.delivery.share, act.delivery.lag)
+                       for act in spec.actors),
+        influence=tuple(
+            Influence(a, ids.index(inf.patron), inf.weight, tuple(space.index(i) for i in inf.veto), inf.veto_strength)
+            for a, act in enumerate(spec.actors) for inf in act.influence
+        ),
+        collectives=tuple(
+            Collective(c.id, tuple(ids.index(m) for m in c.members), tuple(space.index(i) for i in c.issues),
+                       c.inclusion == "party")
+            for c in spec.collectives
+        ),
+        slack=slack,
+        noise=np.array([act.win_set.noise for act in spec.actors]),
+        spoilers=tuple(spoilers),
+        salience=salience,
+        sq_reservation=np.array([act.reservation == "status_quo" for act in spec.actors]),
+    )
 
 
 def parse(data: dict[str, Any], file: str = "<memory>", lines: LineMap | None = None) -> Scenario:
@@ -414,11 +711,83 @@ def parse(data: dict[str, Any], file: str = "<memory>", lines: LineMap | None = 
     return compile_spec(spec, file)
 
 
+#: What a variant file (``extends:``) may hold besides ``set``.
+VARIANT_KEYS = ("extends", "name", "title", "description", "seed", "sources", "set")
+
+
+def load_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], LineMap]:
+    """Read a scenario file as data, resolving a variant (``extends:``) against its base.
+
+    A variant names its base scenario (``extends``, relative to the variant's folder), may give
+    its own ``name``, ``title``, ``description``, ``seed`` and extra ``sources``, and changes
+    the base with ``set``: a mapping from field paths (as in experiment axes, e.g.
+    ``protocol.kind`` or ``actors.BLR.trust.prior``) to new values. The base must be valid on
+    its own; faults the changes cause are reported at the variant's lines.
+
+    Raises:
+        InputError: the file, its base or the merged scenario is faulty.
+    """
+    from model.experiment import PathError, set_path
+
+    data, lines = load_yaml(path)
+    if "extends" not in data:
+        return data, lines
+    name = str(path)
+    here = Path(path).resolve()
+    faults = [fault(lines, (k,), f"a variant (extends:) may only set {', '.join(VARIANT_KEYS)}; change other "
+                    "fields with set: {path: value}") for k in data if k not in VARIANT_KEYS]
+    base_ref = data["extends"]
+    if not isinstance(base_ref, str) or not base_ref:
+        faults.append(fault(lines, ("extends",), "extends needs the base scenario's file name"))
+    changes = data.get("set", {})
+    if not isinstance(changes, dict):
+        faults.append(fault(lines, ("set",), "set needs a mapping from field paths to values"))
+    if faults:
+        raise InputError(name, faults)
+    base_path = (here.parent / base_ref).resolve()
+    if base_path in (*_seen, here):
+        raise InputError(name, [fault(lines, ("extends",), f"{base_ref} extends this file again: a cycle")])
+    try:
+        base, _ = load_data(base_path, (*_seen, here))
+        parse(copy.deepcopy(base), str(base_path), None)  # the base must be valid on its own
+    except InputError as e:
+        raise InputError(name, [fault(lines, ("extends",), f"its base {base_ref} is not valid: {e}")]) from None
+    merged = copy.deepcopy(base)
+    new_lines: LineMap = {}
+    for key in ("name", "title", "description", "seed"):
+        if key in data:
+            merged[key] = data[key]
+            new_lines[(key,)] = lines[(key,)]
+    if isinstance(data.get("sources"), dict):
+        merged_sources = dict(merged.get("sources") or {})
+        merged_sources.update(data["sources"])
+        merged["sources"] = merged_sources
+        for loc, ln in lines.items():
+            if loc[:1] == ("sources",):
+                new_lines[loc] = ln
+    for key, value in changes.items():
+        try:
+            loc = set_path(merged, str(key), copy.deepcopy(value))
+        except PathError as e:
+            faults.append(fault(lines, ("set", key), f"{key!r} points nowhere in {base_ref}: {e}"))
+            continue
+        line = lines.get(("set", key))
+        if line is not None:
+            new_lines[loc] = line
+            for sub, ln in lines.items():
+                if sub[:2] == ("set", key) and len(sub) > 2:
+                    new_lines[(*loc, *sub[2:])] = ln
+    if faults:
+        raise InputError(name, faults)
+    merged.pop("extends", None)
+    return merged, new_lines
+
+
 def load(path: str | Path) -> Scenario:
-    """Read, check and compile a scenario file.
+    """Read, check and compile a scenario file (a variant is merged with its base first).
 
     Raises:
         InputError: anything wrong with the file, one line per fault.
     """
-    data, lines = load_yaml(path)
+    data, lines = load_data(path)
     return parse(data, str(path), lines)

@@ -66,29 +66,38 @@ def _compiled(digest: str, point: tuple[tuple[str, Any], ...], base_json: str, s
 def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     """Run one negotiation and return its result columns.
 
-    Where every strategy's aspiration depends on time only, the run is computed as arrays
-    (``model.core.protocol.run_package_vectorised``, the same outcome as the Mesa model for the
-    same seed, tested); otherwise the Mesa model runs it round by round.
+    A ``package`` run whose strategies depend on time only, with no mechanism that draws or
+    judges beyond the parties' own utilities (influence, collectives' consent, ratification
+    noise, spoilers, a margin), is computed as arrays (``model.core.protocol.run_package_vectorised``,
+    the same outcome as the Mesa model for the same seed, tested); every other run goes through
+    the Mesa model round by round. Every run reports the same columns, whatever its protocol.
     """
     from model.core import make_strategy, nash_product
     from model.core.protocol import run_package_vectorised, vectorisable
     from model.core.strategies import TimeDependent
+    from model.negotiation import METRICS
 
     p = sc.problem
     strategies = [make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
-    if vectorisable(strategies):
-        proto = sc.spec.protocol
+    proto = sc.spec.protocol
+    metrics = dict.fromkeys(METRICS, 0.0)
+    if proto.kind == "package" and proto.margin == 0.0 and sc.mech.package_neutral and vectorisable(strategies):
         time_only = cast(list[TimeDependent], strategies)
         c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk,
                                    np.random.default_rng(seed))
         agreed, reason, rounds, package = c.agreed, c.reason, c.rounds, c.package
         blocked = sorted({p.actor_ids[a] for a in c.rejecters})
+        state = package if agreed and package is not None else p.space.status_quo
     else:
         from model.negotiation import Negotiation
 
-        o = Negotiation(sc, rng=seed, collect=False).run()
+        m = Negotiation(sc, rng=seed, collect=False)
+        o = m.run()
         agreed, reason, rounds, package = o.agreed, o.reason, o.rounds, o.package
         blocked = sorted({b[0] for b in o.blocked_by})
+        metrics.update(o.metrics)
+        state = o.state if o.state is not None else p.space.status_quo
+        p = m.problem  # (shocks may have changed it)
     util = p.utility(package) if agreed and package is not None else p.reservation
     row: dict[str, Any] = {
         "agreed": bool(agreed),
@@ -99,8 +108,12 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     }
     for i, iid in enumerate(p.space.ids):
         row[f"value.{iid}"] = float(package[i]) if agreed and package is not None else float("nan")
+    for i, iid in enumerate(p.space.ids):
+        row[f"state.{iid}"] = float(state[i])
     for a, aid in enumerate(p.actor_ids):
         row[f"utility.{aid}"] = float(util[a])
+    for k in METRICS:
+        row[f"metric.{k}"] = float(metrics[k])
     return row
 
 

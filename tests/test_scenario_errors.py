@@ -136,7 +136,8 @@ CASES = [
     case("typo-optional-field", edit("    name: X\n", "    name: X\n    capabilty: 0.5\n"), "actors[0].capabilty",
          "unknown field", "did you mean 'capability'?", line="capabilty"),
     case("unknown-top-level-field", edit("seed: 1\n", "seed: 1\nauthor: me\n"), "author",
-         "unknown field", "allowed: actors, description, issues, name, protocol, seed, sources, title",
+         "unknown field",
+         "allowed: actors, collectives, description, issues, name, protocol, seed, sources, spoilers, title",
          line="author"),
     case("salience-is-a-word", edit(X_A, "a: {position: 1, salience: high}"),
          "actors[0].issues.a.salience", "input should be a valid number", "(got 'high')", line="high"),
@@ -232,8 +233,8 @@ CASES = [
                                                 "      - {issue: b, min: 0.5}\n"),
          "actors[0].red_lines", "the red lines of X contradict each other", "no package satisfies them all",
          line="red_lines:"),
-    case("unknown-strategy", edit("{name: conceder}", "{name: tit_for_tat}"), "actors[1].strategy.name",
-         "unknown strategy 'tit_for_tat'", "known: boulware, conceder", line="tit_for_tat"),
+    case("unknown-strategy", edit("{name: conceder}", "{name: tit_for_two_tats}"), "actors[1].strategy.name",
+         "unknown strategy 'tit_for_two_tats'", "known: boulware, conceder", line="tit_for_two_tats"),
     case("boulware-exponent-below-one", edit("{name: conceder}", "{name: boulware, params: {exponent: 0.5}}"),
          "actors[1].strategy.params.exponent", "greater than 1", "(got 0.5)", line="exponent"),
     case("unknown-strategy-parameter", edit("{name: conceder}", "{name: conceder, params: {speed: 2}}"),
@@ -359,7 +360,7 @@ def test_several_schema_faults_are_all_listed_in_order(tmp_path: Path) -> None:
 
 def test_several_cross_reference_faults_are_all_listed(tmp_path: Path) -> None:
     text = edit("  - id: Y", "  - id: X")
-    text = edit("{name: conceder}", "{name: tit_for_tat}", text)
+    text = edit("{name: conceder}", "{name: tit_for_two_tats}", text)
     text = edit('"[S1]"', '"[S9]"', text)
     f = write(tmp_path, text)
     with pytest.raises(InputError) as info:
@@ -367,7 +368,7 @@ def test_several_cross_reference_faults_are_all_listed(tmp_path: Path) -> None:
     lines = info.value.lines()
     assert len(lines) == 3, lines
     assert lines[0] == f"{f}:21: actors[1].id: duplicate actor id 'X'"
-    assert lines[1].startswith(f"{f}:23: actors[1].strategy.name: unknown strategy 'tit_for_tat'")
+    assert lines[1].startswith(f"{f}:23: actors[1].strategy.name: unknown strategy 'tit_for_two_tats'")
     assert lines[2] == f"{f}:18: actors[0].issues.c.source: cites [S9], which is not in the sources map"
     assert str(info.value).endswith(" (and 2 more problems)")
 
@@ -407,7 +408,8 @@ def test_cli_validate_prints_every_fault_and_exits_2(tmp_path: Path) -> None:
     assert isinstance(r.exception, SystemExit)
     assert r.stderr.splitlines() == [
         f"error: {two}:16: actors[0].issues.a.salience: input should be a valid number (got 'high')",
-        f"error: {two}:28: protocol.colour: unknown field (allowed: breakdown_risk, discount, kind, max_rounds, order)",
+        f"error: {two}:28: protocol.colour: unknown field (allowed: breakdown_risk, discount, gesture, kind, "
+        "margin, max_rounds, mediator_step, order, phases, step, step_growth)",
         f"error: {syntax}:2: not valid YAML: while parsing a flow sequence (from line 1): "
         "expected ',' or ']', but got '<stream end>'",
     ]

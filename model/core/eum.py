@@ -37,6 +37,10 @@ is "faithful to Scholz' code" or departs from the text. Each is a switch of
 * the replication never capitulates (a typo makes its condition always false);
   ``capitulation=False`` keeps that, ``True`` applies the condition of the text.
 
+A whole negotiation problem is forecast issue by issue (:func:`forecast_problem`): the model
+above on each issue, with the actors that weigh it, on the [0, 1] scale of this project (the
+model is scale-equivariant, so this gives the paper's numbers on its own scale, rescaled).
+
 Equation numbers of the 2011 paper are not cited: its full text was not available to check them.
 The docstrings name each quantity and give its formula instead.
 """
@@ -46,14 +50,32 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from model.core.bargaining import weighted_median
+from model.core.preferences import Preferences, TablePreferences
 from model.core.space import FloatArray
 
-__all__ = ["Actors", "EUMOptions", "EUMRun", "load_actors", "run", "scholz_example", "weighted_mean", "weighted_median"]
+if TYPE_CHECKING:
+    from model.core.problem import Problem
+
+__all__ = [
+    "Actors",
+    "EUMOptions",
+    "EUMRun",
+    "IssueForecast",
+    "forecast_issue",
+    "forecast_package",
+    "forecast_problem",
+    "load_actors",
+    "run",
+    "scholz_example",
+    "spec_inputs",
+    "weighted_mean",
+    "weighted_median",
+]
 
 #: The example of Scholz et al. (2011), Table 1 (Bueno de Mesquita 1994, p. 78), as a CSV.
 SCHOLZ_TABLE1 = Path("/work/shared/validation/scholz2011_table1.csv")
@@ -359,3 +381,183 @@ def run(actors: Actors | str | Path | None = None, rounds: int = 10, options: EU
         partner=np.array(partners, dtype=int).reshape(rounds, -1),
         options=opts,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# a whole negotiation problem, issue by issue
+
+
+@dataclass(frozen=True)
+class IssueForecast:
+    """The EUM run on one issue of a problem. Row 0 is the start; row ``t`` is after round ``t``.
+
+    ``positions`` has a column for every actor of the problem; an actor that takes no part in the
+    issue (salience 0) keeps its ideal position in every row. ``median`` and ``mean`` are over
+    the actors that take part, weighted by their votes ``c_i s_i``: the weighted median is the
+    median voter position, which beats every other in a pairwise vote with these votes (Black
+    1958; Bueno de Mesquita's forecast of the outcome); the weighted mean ``sum_i c_i s_i x_i /
+    sum_i c_i s_i`` is the mean position the replication reports round by round (7.38996 at the
+    start of the example). ``participants`` are the indices of the actors that take part.
+    """
+
+    issue: str
+    positions: FloatArray  # (rounds + 1, A)
+    median: FloatArray  # (rounds + 1,)
+    mean: FloatArray  # (rounds + 1,)
+    participants: tuple[int, ...] = ()
+
+
+def spec_inputs(spec: Any) -> tuple[FloatArray, FloatArray]:
+    """The capabilities ``(A,)`` and *raw* saliences ``(A, I)`` of a scenario spec.
+
+    ``spec`` is a ``model.scenario.ScenarioSpec`` (read by attribute: ``spec.issues[i].id``,
+    ``spec.actors[a].capability`` and ``spec.actors[a].issues[issue].salience``); an issue an
+    actor does not list has salience 0. A compiled :class:`~model.core.Problem` keeps only each
+    actor's saliences normalised to sum to 1 (``prefs.weight``), which is not the EUM's salience;
+    pass these to :func:`forecast_problem` instead.
+    """
+    ids = [iss.id for iss in spec.issues]
+    capability = np.array([float(act.capability) for act in spec.actors])
+    salience = np.zeros((len(spec.actors), len(ids)))
+    for a, act in enumerate(spec.actors):
+        for iid, stance in act.issues.items():
+            if iid in ids:
+                salience[a, ids.index(iid)] = float(stance.salience)
+    return capability, salience
+
+
+def _ideal_positions(prefs: Preferences | TablePreferences) -> FloatArray:
+    """Every actor's ideal position on every issue, ``(A, I)``.
+
+    :class:`~model.core.preferences.Preferences` store them; for value tables
+    (:class:`~model.core.preferences.TablePreferences`) it is each actor's best level.
+    """
+    if not isinstance(prefs, TablePreferences):
+        return np.asarray(prefs.ideal, dtype=float)
+    best = np.argmax(prefs.tables, axis=2)  # (A, I): first level of highest value
+    n_issues = prefs.levels.shape[0]
+    return np.asarray(prefs.levels[np.arange(n_issues)[None, :], best], dtype=float)
+
+
+def forecast_issue(
+    issue: str,
+    position: FloatArray,
+    salience: FloatArray,
+    capability: FloatArray,
+    rounds: int,
+    options: EUMOptions | None = None,
+    names: tuple[str, ...] | None = None,
+    status_quo: float | None = None,
+) -> IssueForecast:
+    """The EUM on one issue, for actors ``(A,)`` of whom those with ``salience > 0`` take part.
+
+    The participants are run through :func:`run` (their positions, saliences, capabilities);
+    the others keep their column at ``position``. When nothing can move (fewer than two
+    participants, or all at one position) the positions stay as they are for ``rounds`` rounds.
+    When no participant has a vote (``c_i s_i`` all 0), the median and mean are ``status_quo``
+    (``nan`` if it is not given): the EUM has no forecast for an issue nobody weighs.
+    """
+    x0 = np.asarray(position, dtype=float)
+    s = np.asarray(salience, dtype=float)
+    c = np.asarray(capability, dtype=float)
+    n = x0.size
+    if s.shape != (n,) or c.shape != (n,):
+        raise ValueError(f"issue {issue!r}: position, salience and capability need shape ({n},)")
+    if np.any(s < 0) or np.any(s > 1):
+        raise ValueError(f"issue {issue!r}: saliences must lie in [0, 1] (the EUM reads them as probabilities)")
+    if np.any(c < 0):
+        raise ValueError(f"issue {issue!r}: capabilities must be >= 0")
+    if rounds < 0:
+        raise ValueError("rounds must be >= 0")
+    names = names if names is not None else tuple(str(a) for a in range(n))
+    active = np.flatnonzero(s > 0)
+    positions = np.tile(x0, (rounds + 1, 1))
+    votes = c[active] * s[active]
+    if votes.sum() <= 0:
+        fill = np.nan if status_quo is None else float(status_quo)
+        flat = np.full(rounds + 1, fill)
+        return IssueForecast(issue, positions, flat, flat.copy(), tuple(int(a) for a in active))
+    xa = x0[active]
+    if active.size >= 2 and xa.max() > xa.min():
+        sub = Actors(tuple(names[a] for a in active), c[active], xa, s[active])
+        result = run(sub, rounds, options)
+        positions[:, active] = result.positions
+        median, mean = result.median, result.mean
+    else:
+        median = np.full(rounds + 1, weighted_median(xa, votes))
+        mean = np.full(rounds + 1, weighted_mean(xa, votes))
+    return IssueForecast(issue, positions, median, mean, tuple(int(a) for a in active))
+
+
+def forecast_problem(
+    problem: Problem,
+    capability: FloatArray,
+    rounds: int,
+    options: EUMOptions | None = None,
+    *,
+    salience: FloatArray | None = None,
+) -> list[IssueForecast]:
+    """Bueno de Mesquita's EUM on every issue of a negotiation problem, one issue at a time.
+
+    The EUM is a model of one issue (Scholz et al. 2011: "the model deals with a single
+    'issue'", each actor holding one position, capability and salience on it); a problem of
+    several issues is forecast issue by issue, as in Bueno de Mesquita's applications, with no
+    trade between issues. On each issue the actors are the problem's, at their ideal positions
+    (``problem.prefs.ideal[:, i]``), with their capability ``c_a`` and their salience on that
+    issue; an actor with salience 0 there takes no part (:func:`forecast_issue`). Each round
+    is the one of :func:`run`: risk exponents from the others' expected utilities of
+    challenging each actor, ``r_i = (1 - R_i/3)/(1 + R_i/3)``; probabilities of success from
+    the votes ``c_k s_k (d_kj - d_ki)``; the expected utilities of challenging,
+    ``s_b [P U_s + (1 - P) U_f] + (1 - s_b) U_s - Q U_sq``; and the offers (confrontation,
+    compromise, capitulation). The formulas are in the docstrings of those functions; the
+    paper's equation numbers could not be checked (see the module docstring).
+
+    **Scale.** Issues here lie on [0, 1]; the paper's example is on a 4-10 scale. The model
+    reads positions only through distances divided by the range of the participants' initial
+    positions (the replication's ``span``), and moves actors to other actors' positions or
+    part of the way to them. It is therefore equivariant to any increasing affine change of the
+    scale (``x -> a x + b``, ``a > 0``): positions on [0, 1] equal to the paper's divided by 10
+    give the paper's positions, medians and means divided by 10 (to rounding; tested). The
+    issue's own [0, 1] range plays no part: a group whose positions span 0.4-1.0 behaves as
+    one spanning 0-1. The model is also invariant to a common factor on all capabilities
+    (they enter only through ratios of votes).
+
+    **Salience.** The EUM's salience ``s_a`` is a probability (that the actor resists a
+    challenge), read per issue on its own. A compiled problem keeps only saliences normalised
+    per actor (``problem.prefs.weight``, summing to 1 over issues); pass the raw saliences
+    ``(A, I)`` in ``salience`` (:func:`spec_inputs` reads them from a scenario). Without it the
+    normalised weights are used, which equal the raw saliences only if each actor's saliences
+    sum to 1 (with a single issue every actor then has salience 1).
+
+    Args:
+        problem: a :class:`~model.core.Problem`.
+        capability: ``(A,)``, each actor's capability ``c_a >= 0`` (any common scale).
+        rounds: number of rounds of the EUM on each issue.
+        options: the reconstruction's switches (:class:`EUMOptions`).
+        salience: ``(A, I)`` raw saliences in [0, 1]; default ``problem.prefs.weight``.
+
+    Returns:
+        one :class:`IssueForecast` per issue, in the order of ``problem.space.ids``. An issue no
+        actor weighs is forecast at its status quo.
+    """
+    ideal = _ideal_positions(problem.prefs)
+    n_actors, n_issues = ideal.shape
+    sal = np.asarray(problem.prefs.weight if salience is None else salience, dtype=float)
+    cap = np.asarray(capability, dtype=float)
+    if sal.shape != (n_actors, n_issues):
+        raise ValueError(f"salience has shape {sal.shape}, the problem needs {(n_actors, n_issues)}")
+    if cap.shape != (n_actors,):
+        raise ValueError(f"capability has shape {cap.shape}, the problem needs ({n_actors},)")
+    names = tuple(problem.actor_ids)
+    sq = problem.space.status_quo
+    return [
+        forecast_issue(iid, ideal[:, i], sal[:, i], cap, rounds, options, names, float(sq[i]))
+        for i, iid in enumerate(problem.space.ids)
+    ]
+
+
+def forecast_package(forecasts: list[IssueForecast], which: Literal["median", "mean"] = "median") -> FloatArray:
+    """The forecast package ``(I,)``: each issue's weighted median (or mean) after the last round."""
+    if which not in ("median", "mean"):
+        raise ValueError(f"which must be 'median' or 'mean', not {which!r}")
+    return np.array([float(getattr(f, which)[-1]) for f in forecasts])

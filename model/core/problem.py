@@ -32,6 +32,7 @@ class Problem:
         redlines: every actor's red lines.
         consent: whether each actor's consent is needed for an agreement (a party).
         discount: each actor's per-round discount factor in (0, 1].
+        fixed: issues off the table: every package keeps them at the status quo.
     """
 
     actor_ids: tuple[str, ...]
@@ -42,6 +43,7 @@ class Problem:
     consent: BoolArray
     discount: FloatArray
     actor_names: tuple[str, ...] = field(default=())
+    fixed: tuple[int, ...] = field(default=())
 
     @property
     def n_actors(self) -> int:
@@ -68,8 +70,21 @@ class Problem:
 
     @cached_property
     def boxes(self) -> tuple[Box, ...]:
-        """Boxes whose union holds exactly the packages no party's red line forbids."""
-        return tuple(self.redlines.feasible_boxes(self.space, self.parties))
+        """Boxes whose union holds exactly the packages no party's red line forbids (and that
+        keep the issues off the table at their status quo)."""
+        boxes = self.redlines.feasible_boxes(self.space, self.parties)
+        if not self.fixed:
+            return tuple(boxes)
+        out = []
+        for b in boxes:
+            lo, hi = b.lo.copy(), b.hi.copy()
+            sq = self.space.status_quo[list(self.fixed)]
+            if np.any(sq < lo[list(self.fixed)] - 1e-9) or np.any(sq > hi[list(self.fixed)] + 1e-9):
+                continue
+            lo[list(self.fixed)] = sq
+            hi[list(self.fixed)] = sq
+            out.append(Box(lo, hi))
+        return tuple(out)
 
     @cached_property
     def box_masks(self) -> BoolArray:

@@ -153,5 +153,6 @@ def run_package_vectorised(
 
 
 def vectorisable(strategies: Sequence[Strategy]) -> bool:
-    """Whether ``run_package_vectorised`` applies: every aspiration depends on time only."""
-    return all(isinstance(s, TimeDependent) for s in strategies)
+    """Whether ``run_package_vectorised`` applies: every aspiration depends on time only (the
+    strategy gives all rounds' aspirations at once with ``schedule``)."""
+    return all(callable(getattr(s, "schedule", None)) for s in strategies)

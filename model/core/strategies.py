@@ -7,6 +7,7 @@ parameters a scenario may set, and one decision method. Scenarios name strategie
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -26,12 +27,54 @@ class Situation:
             flow that lasts until agreement, so discounting shrinks the present value of a
             deal's gain, ``discount**round * (u - reservation)``, but not which deals beat the
             status quo.)
+
+    The remaining fields describe the other parties' behaviour, for behaviour-dependent
+    strategies. They are optional: each is ``nan`` when it is unknown or not yet defined, and
+    time-dependent strategies ignore them.
+
+    Args:
+        previous: the actor's own aspiration in the previous round (``nan`` in the first round).
+        received: the actor's utility of the most recent offer (in step-by-step protocols: the
+            most recent tranche) made by another party (``nan`` if there is none yet).
+        received_before: its utility of the offer by others before that one (``nan`` if none).
+        delivered: in step-by-step protocols, the fraction (0..1) of what the others promised
+            this actor that they actually delivered at the latest delivery (``nan`` if nothing
+            was due).
+        others_risk: the smallest Zeuthen risk (:func:`zeuthen_risk`) among the other parties,
+            each facing this actor's own latest offer, i.e. the offer the actor stands by
+            (``nan`` if unknown). As in Zeuthen's rule, each side's risk is about the *other*
+            side's offer: the actor's own risk is about ``received``, the others' about its offer.
     """
 
     round: int
     max_rounds: int
     best: float
     floor: float
+    previous: float = math.nan
+    received: float = math.nan
+    received_before: float = math.nan
+    delivered: float = math.nan
+    others_risk: float = math.nan
+
+
+def zeuthen_risk(aspiration: float, utility: float, floor: float) -> float:
+    """Zeuthen's (1930) risk of an actor facing an offer: the largest probability of conflict it
+    would accept rather than take the offer,
+
+        risk = (aspiration - utility) / (aspiration - floor), clipped to [0, 1],
+
+    with ``aspiration`` the utility of the actor's own offer and ``utility`` its utility of the
+    offer it faces. An actor whose aspiration is at or below its floor has nothing to lose by
+    conflict, so its risk is 1, as in :func:`model.core.bargaining.zeuthen_negotiation` (the
+    convention of Rosenschein & Zlotkin 1994): it is never the one that must concede, so two
+    parties cannot deadlock on one that is already at its floor. ``nan`` if any input is.
+    """
+    if math.isnan(aspiration) or math.isnan(utility) or math.isnan(floor):
+        return math.nan
+    gain = aspiration - floor
+    if gain <= 0.0:
+        return 1.0
+    return min(1.0, max(0.0, (aspiration - utility) / gain))
 
 
 class Strategy(Protocol):
@@ -113,8 +156,137 @@ class Conceder(TimeDependent):
         super().__init__(exponent)
 
 
-STRATEGIES: dict[str, type[TimeDependent]] = {
-    cls.name: cls for cls in (TimeDependent, Boulware, Linear, Conceder)
+def _start(s: Situation) -> float:
+    """The aspiration a behaviour-dependent strategy moves from: the previous one, else its best."""
+    return s.best if math.isnan(s.previous) else s.previous
+
+
+def _clip(a: float, s: Situation) -> float:
+    """``a`` clipped to ``[floor', best]`` with ``floor' = min(floor, best)``."""
+    return min(s.best, max(min(s.floor, s.best), a))
+
+
+class TitForTat:
+    """Reciprocity: concede as much as the others last conceded (Axelrod 1984; the "relative
+    tit-for-tat" behaviour-dependent tactic of Faratin, Sierra & Jennings 1998).
+
+    With ``r = floor' = min(floor, best)``, ``b = best`` and the other parties' concession
+    measured in the actor's own utility, ``c = max(0, received - received_before)``:
+
+        a_0 = b - opening * (b - r)                       (first round: a goodwill move)
+        a_t = previous - reciprocity * c                  (c only when both offers are known)
+            + retaliation * (1 - delivered) * (b - r)     (only when delivered < 1 is known)
+
+    clipped to ``[r, b]``. Without a previous aspiration after the first round it starts from
+    ``b``. It never concedes unless the others do, and it takes back ground, in proportion to
+    the undelivered share, when a promise to it was broken.
+    """
+
+    name: ClassVar[str] = "tit_for_tat"
+
+    class Params(_Params):
+        reciprocity: float = Field(
+            1.0, gt=0.0, le=5.0, description="share of the others' concession (in own utility) it returns")
+        opening: float = Field(
+            0.05, ge=0.0, le=1.0, description="goodwill concession in the first round, as a fraction of best - floor")
+        retaliation: float = Field(
+            0.5, ge=0.0, le=1.0,
+            description="rise of the aspiration after a broken promise, as a fraction of best - floor, "
+                        "times the undelivered share")
+
+    def __init__(self, reciprocity: float = 1.0, opening: float = 0.05, retaliation: float = 0.5) -> None:
+        self.reciprocity = reciprocity
+        self.opening = opening
+        self.retaliation = retaliation
+
+    def aspiration(self, s: Situation) -> float:
+        span = s.best - min(s.floor, s.best)
+        if s.round == 0:
+            return _clip(s.best - self.opening * span, s)
+        a = _start(s)
+        if not (math.isnan(s.received) or math.isnan(s.received_before)):
+            a -= self.reciprocity * max(0.0, s.received - s.received_before)
+        if not math.isnan(s.delivered) and s.delivered < 1.0:
+            a += self.retaliation * (1.0 - max(0.0, s.delivered)) * span
+        return _clip(a, s)
+
+
+class Zeuthen:
+    """Zeuthen's (1930) risk rule, as formalised by Harsanyi (1956).
+
+    With the actor's own risk ``rho = zeuthen_risk(previous, received, floor)`` (how much
+    conflict it would risk rather than take the others' latest offer) and ``rho_o =
+    others_risk`` (the smallest risk among the others, facing its own offer), ``r = floor' =
+    min(floor, best)`` and ``b = best``:
+
+        a_t = previous - step * (b - r)   if rho <= rho_o   (the less daring side concedes;
+                                                              at a tie both do)
+        a_t = previous                    otherwise
+
+    clipped to ``[r, b]``. In the first round, or while ``received`` or ``others_risk`` is
+    unknown, it holds at ``previous`` (its best if there is none).
+
+    Harsanyi showed that comparing the risks compares the Nash products of the two offers, so
+    in the two-party case this concession rule drives the offers to the Nash bargaining
+    solution in the limit of small steps (with a finite ``step``, to within about one step); the
+    exact protocol, whose outcome is checked against the Nash point, is
+    :func:`model.core.bargaining.zeuthen_negotiation`.
+    """
+
+    name: ClassVar[str] = "zeuthen"
+
+    class Params(_Params):
+        step: float = Field(0.1, gt=0.0, le=1.0, description="concession per round, as a fraction of best - floor")
+
+    def __init__(self, step: float = 0.1) -> None:
+        self.step = step
+
+    def aspiration(self, s: Situation) -> float:
+        a = _start(s)
+        if s.round == 0 or math.isnan(s.received) or math.isnan(s.others_risk):
+            return _clip(a, s)
+        own = zeuthen_risk(a, s.received, s.floor)
+        if own <= s.others_risk + 1e-12:
+            a -= self.step * (s.best - min(s.floor, s.best))
+        return _clip(a, s)
+
+
+class Hardliner:
+    """Never concedes below a fixed level: with ``r = floor' = min(floor, best)`` and ``b = best``,
+
+        a = r + level * (b - r)   in every round,
+
+    so ``level = 1`` insists on its best package throughout (the take-it-or-leave-it baseline,
+    NegMAS's ``ToughNegotiator``), ``level = 0`` accepts anything that beats its floor. It
+    depends on time only, so it has a ``schedule``; it is not a ``TimeDependent`` (that family
+    reaches the floor at the deadline and has an ``exponent``).
+    """
+
+    name: ClassVar[str] = "hardliner"
+
+    class Params(_Params):
+        level: float = Field(
+            1.0, ge=0.0, le=1.0, description="fraction of the way from floor to best it insists on")
+
+    def __init__(self, level: float = 1.0) -> None:
+        self.level = level
+
+    def aspiration(self, s: Situation) -> float:
+        lo = min(s.floor, s.best)
+        return lo + self.level * (s.best - lo)
+
+    def schedule(self, best: float, floor: float, max_rounds: int) -> np.ndarray:
+        """The aspiration in every round at once: shape ``(max_rounds,)``, constant."""
+        lo = min(floor, best)
+        return np.full(max_rounds, lo + self.level * (best - lo))
+
+
+type StrategyClass = type[TimeDependent] | type[TitForTat] | type[Zeuthen] | type[Hardliner]
+"""A strategy class as ``STRATEGIES`` holds it: a ``name``, a ``Params`` model, and a constructor
+taking those parameters as keyword arguments (``TimeDependent`` covers its subclasses)."""
+
+STRATEGIES: dict[str, StrategyClass] = {
+    cls.name: cls for cls in (TimeDependent, Boulware, Linear, Conceder, TitForTat, Zeuthen, Hardliner)
 }
 
 

@@ -1,0 +1,260 @@
+"""The mechanisms around the bargaining table: who delivers what, trust, outside pull, vetoes,
+ratification and spoiler events. Pure numpy; the Mesa shell (``model.negotiation`` and
+``model.protocols``) applies them round by round. docs/protocols.md states each rule.
+
+- **Delivery.** A promise made in a step-by-step protocol is delivered by the actor that controls
+  the issue: fully with probability ``full``, partly (the share ``share`` of the promised move)
+  with probability ``partial``, otherwise not at all (``draw_delivery``).
+- **Trust** is Beta-Bernoulli (``Trust``): actor ``a``'s trust in ``b`` is the mean
+  ``alpha / (alpha + beta)`` of a Beta prior with mean ``prior`` and pseudo-count ``strength``;
+  each delivery of a fraction ``f`` of what was due is a fractional Bernoulli observation,
+  ``alpha <- m * alpha + f``, ``beta <- m * beta + (1 - f)`` (``m`` = memory; 1 is the
+  textbook conjugate update, smaller values forget old evidence geometrically). An actor whose
+  trust in a counterpart falls below its ``threshold`` pauses.
+- **Influence** (Moscow over Minsk): a client judges a deal by
+  ``r_c + (1 - w) * (u_c - r_c) + w * (u_p - r_p)``: its own gain mixed with its patron's.
+- **Veto**: a patron holding a veto over issues objects to a deal that crosses one of its red lines
+  on those issues or lowers its utility on them; the objection blocks the deal with probability
+  ``veto_strength``.
+- **Ratification**: moving an issue owned by a collective (EU sanctions) needs every member's
+  consent: none of the member's red lines crossed and at least its reservation utility. An actor's
+  domestic win-set moves its floor to ``reservation - slack``; ratification at home fails when its
+  utility falls below that plus a normal shock of s.d. ``noise``.
+- **Spoilers** fire in each round with probability ``rate`` or in scheduled rounds, and shift
+  trust, change a salience or an ideal position, or move the status quo of an issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.core.problem import Problem
+from model.core.space import BoolArray, FloatArray
+
+
+@dataclass(frozen=True)
+class Delivery:
+    full: float = 1.0
+    partial: float = 0.0
+    share: float = 0.5
+    lag: int = 0
+
+
+def draw_delivery(rng: np.random.Generator, d: Delivery) -> float:
+    """The fraction of a promised move that is delivered: 1, ``share`` or 0.
+
+    One uniform draw is consumed unless delivery is certain (``full == 1``).
+    """
+    if d.full >= 1.0:
+        return 1.0
+    x = rng.random()
+    if x < d.full:
+        return 1.0
+    if x < d.full + d.partial:
+        return d.share
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Influence:
+    client: int
+    patron: int
+    weight: float
+    veto: tuple[int, ...] = ()
+    veto_strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class Collective:
+    id: str
+    members: tuple[int, ...]
+    issues: tuple[int, ...]
+    included: bool = True
+
+
+@dataclass(frozen=True)
+class Effect:
+    kind: str  # "trust" | "salience" | "position" | "status_quo"
+    actor: int = -1
+    toward: int = -1
+    issue: int = -1
+    change: float = 0.0
+    value: float = 0.0
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Spoiler:
+    id: str
+    label: str
+    rate: float
+    rounds: frozenset[int]
+    effects: tuple[Effect, ...]
+
+    def fires(self, rng: np.random.Generator, round_: int) -> bool:
+        """Whether the event happens in ``round_``; draws one number only if ``rate > 0``."""
+        hit = round_ in self.rounds
+        if self.rate > 0.0:
+            hit = (rng.random() < self.rate) or hit
+        return hit
+
+
+@dataclass(frozen=True, eq=False)
+class Mechanics:
+    """Everything beyond preferences and red lines that the protocols use, as arrays.
+
+    Args:
+        controller: ``(I,)`` the actor that delivers moves on each issue, -1 if none (the move
+            takes effect at once).
+        trust_prior: ``(A, A)`` prior mean trust of row actor in column actor.
+        trust_strength, trust_memory, trust_threshold: ``(A,)`` per truster.
+        delivery: per actor.
+        salience: ``(A, I)`` raw saliences (spoilers change them; preferences normalise them).
+        sq_reservation: ``(A,)`` whether the actor's reservation is its status-quo utility.
+    """
+
+    controller: np.ndarray
+    trust_prior: FloatArray
+    trust_strength: FloatArray
+    trust_memory: FloatArray
+    trust_threshold: FloatArray
+    delivery: tuple[Delivery, ...]
+    influence: tuple[Influence, ...] = ()
+    collectives: tuple[Collective, ...] = ()
+    slack: FloatArray = field(default_factory=lambda: np.zeros(0))
+    noise: FloatArray = field(default_factory=lambda: np.zeros(0))
+    spoilers: tuple[Spoiler, ...] = ()
+    salience: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    sq_reservation: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @classmethod
+    def neutral(cls, problem: Problem) -> Mechanics:
+        """No controllers, full trust and delivery, no influence, vetoes, collectives or spoilers."""
+        n_a, n_i = problem.n_actors, problem.space.n_issues
+        return cls(
+            controller=np.full(n_i, -1),
+            trust_prior=np.ones((n_a, n_a)),
+            trust_strength=np.full(n_a, 2.0),
+            trust_memory=np.ones(n_a),
+            trust_threshold=np.zeros(n_a),
+            delivery=tuple(Delivery() for _ in range(n_a)),
+            slack=np.zeros(n_a),
+            noise=np.zeros(n_a),
+            salience=problem.prefs.weight.copy() if hasattr(problem.prefs, "weight") else np.ones((n_a, n_i)),
+            sq_reservation=np.zeros(n_a, dtype=bool),
+        )
+
+    def patrons_of(self, actor: int) -> tuple[Influence, ...]:
+        return tuple(inf for inf in self.influence if inf.client == actor)
+
+    def collective_of(self, issue: int) -> Collective | None:
+        for c in self.collectives:
+            if issue in c.issues:
+                return c
+        return None
+
+    @property
+    def package_neutral(self) -> bool:
+        """Whether the package protocol needs nothing beyond the parties' own utilities and red
+        lines: no influence or veto, no collective consent, no ratification noise, no spoilers."""
+        return not (self.influence or any(c.included for c in self.collectives) or self.noise.any() or self.spoilers)
+
+    @property
+    def excluded_issues(self) -> tuple[int, ...]:
+        return tuple(sorted(i for c in self.collectives if not c.included for i in c.issues))
+
+
+class Trust:
+    """Beta-Bernoulli trust of every actor in every other: ``mean[a, b]`` is a's trust in b."""
+
+    def __init__(self, mech: Mechanics) -> None:
+        s = mech.trust_strength[:, None]
+        self.alpha = mech.trust_prior * s
+        self.beta = (1.0 - mech.trust_prior) * s
+        self.memory = mech.trust_memory
+        self.threshold = mech.trust_threshold
+
+    @property
+    def mean(self) -> FloatArray:
+        return self.alpha / (self.alpha + self.beta)
+
+    def observe(self, trusters: np.ndarray, trustee: int, fraction: float) -> None:
+        """Each of ``trusters`` sees ``trustee`` deliver ``fraction`` of what was due."""
+        t = np.asarray(trusters, dtype=int)
+        m = self.memory[t]
+        self.alpha[t, trustee] = m * self.alpha[t, trustee] + fraction
+        self.beta[t, trustee] = m * self.beta[t, trustee] + (1.0 - fraction)
+
+    def shift(self, truster: int, trustee: int, change: float) -> None:
+        """Move a's trust in b by ``change`` (clipped to [0.01, 0.99]), keeping its strength."""
+        n = self.alpha[truster, trustee] + self.beta[truster, trustee]
+        new = float(np.clip(self.mean[truster, trustee] + change, 0.01, 0.99))
+        self.alpha[truster, trustee] = new * n
+        self.beta[truster, trustee] = (1.0 - new) * n
+
+    def paused(self, counterparts: list[list[int]]) -> BoolArray:
+        """Whether each actor's trust in any of its counterparts is below its threshold."""
+        mean = self.mean
+        return np.array(
+            [bool(cs) and bool(np.any(mean[a, cs] < self.threshold[a] - 1e-12)) for a, cs in enumerate(counterparts)]
+        )
+
+
+def effective_utility(u: FloatArray, reservation: FloatArray, mech: Mechanics) -> FloatArray:
+    """Utilities as each actor judges a deal, its patrons' gains weighed in: ``(..., A)``."""
+    if not mech.influence:
+        return u
+    out = np.array(u, dtype=float, copy=True)
+    for inf in mech.influence:
+        c, p, w = inf.client, inf.patron, inf.weight
+        own_gain = u[..., c] - reservation[c]
+        out[..., c] -= w * own_gain
+        out[..., c] += w * (u[..., p] - reservation[p])
+    return out
+
+
+def veto_objection(problem: Problem, inf: Influence, offer: FloatArray, base: FloatArray) -> str | None:
+    """Why the patron objects to ``offer`` on its veto issues (``None``: it does not).
+
+    It objects if the offer crosses one of its red lines on those issues, or lowers its
+    utility on them compared with ``base`` (the status quo, or the current state).
+    """
+    if not inf.veto:
+        return None
+    p = inf.patron
+    for line in problem.redlines.crossed(offer, p):
+        if line.issue in inf.veto:
+            return f"crosses its red line {line.describe(problem.space, problem.actor_ids)}"
+    idx = list(inf.veto)
+    x = base.copy()
+    x[idx] = offer[idx]
+    if problem.utility(x)[p] < problem.utility(base)[p] - 1e-9:
+        moved = [problem.space.ids[i] for i in idx if abs(offer[i] - base[i]) > 1e-9]
+        return f"moves {', '.join(moved)} against it"
+    return None
+
+
+def collective_refusals(
+    problem: Problem, mech: Mechanics, offer: FloatArray, base: FloatArray
+) -> list[tuple[int, str]]:
+    """Members of collectives that refuse consent to moving the collective's issues:
+    ``(member, why)`` pairs. A member consents iff the offer crosses none of its red lines and
+    gives it at least its reservation utility."""
+    out: list[tuple[int, str]] = []
+    u = None
+    for col in mech.collectives:
+        moved = [i for i in col.issues if abs(offer[i] - base[i]) > 1e-9]
+        if not moved:
+            continue
+        if u is None:
+            u = problem.utility(offer)
+        for m in col.members:
+            crossed = problem.redlines.crossed(offer, m)
+            if crossed:
+                out.append((m, f"{col.id} consent refused: {crossed[0].describe(problem.space, problem.actor_ids)}"))
+            elif u[m] < problem.reservation[m] - mech.slack[m] - 1e-9:
+                out.append((m, f"{col.id} consent refused: utility {u[m]:.3f} < reservation "
+                               f"{problem.reservation[m]:.3f}"))
+    return out

@@ -1,0 +1,68 @@
+"""``eum``: the expected-utility model as a forecast, issue by issue.
+
+Bueno de Mesquita's expected-utility model as reconstructed by Scholz, Calbert and Smith (2011,
+Journal of Theoretical Politics 23(4)); ``model.core.eum`` has the equations. Each issue is
+forecast on its own from the actors' ideal positions, their salience on it and their capability;
+a round of the model is a round of the EUM on every issue, and the package on the table is the
+forecast (the capability-and-salience weighted median of positions). After ``max_rounds`` rounds
+the forecast is put to the parties: it is an agreement if it crosses none of their red lines and
+gives every party at least its reservation utility; otherwise the summary says who it fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.core.eum import forecast_package, forecast_problem
+from model.negotiation import Response
+from model.protocols import Protocol
+
+
+class EUMProtocol(Protocol):
+    name = "eum"
+    needs_zone = False
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
+        super().__init__(model)
+        cap = np.array([a.capability for a in model.config.spec.actors])
+        self.forecasts = forecast_problem(model.problem, cap, model.max_rounds)
+
+    def package_at(self, t: int) -> np.ndarray:
+        return np.array([f.median[t] for f in self.forecasts], dtype=float)
+
+    def round(self) -> None:
+        m = self.model
+        m.proposer_id = "forecast"
+        t = m.round
+        offer = self.package_at(t)
+        m.table(offer)
+        if t < m.max_rounds:
+            return
+        final = m.problem.space.snap(forecast_package(self.forecasts))  # ordinal issues: nearest level
+        m.table(final)
+        p = m.problem
+        rejecters = []
+        for a in m.actors:
+            if not a.is_party:
+                continue
+            if not m.offer_lines_ok[a.index]:
+                line = p.redlines.crossed(final, a.index)[0]
+                a.response = Response(False, "red line", note=line.describe(p.space, p.actor_ids))
+            elif m.offer_utilities[a.index] < a.reservation - 1e-9:
+                a.response = Response(False, "below reservation", float(m.offer_utilities[a.index]), a.reservation)
+            else:
+                a.response = Response(True, "accepted")
+                continue
+            rejecters.append(a)
+        moved = ", ".join(f"{iid} {final[i]:.3g}" for i, iid in enumerate(p.space.ids))
+        head = f"EUM forecast after {m.max_rounds} rounds (Scholz, Calbert & Smith 2011): {moved}"
+        if not rejecters:
+            m.state = final.copy()
+            m._end(True, "forecast", final, head + "; every party prefers it to no deal and none of its red lines "
+                   "is crossed.")
+        else:
+            m._end(False, "forecast rejected", final, head + "; rejected by "
+                   + ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response) + ".")
+            assert m.outcome is not None
+            m.outcome.blocked_by = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters
+                                    if a.response]

@@ -1,0 +1,105 @@
+"""``framework``: agree a framework package first, then implement it in phases under trust.
+
+The first stage is the ``package`` protocol. Once every party accepts a framework ``F``, issues
+that no one controls take effect at once; each actor that controls issues then implements its
+part in ``protocol.phases`` equal phases, one phase a round: it delivers the move from the current
+state to ``x0 + (k / phases) * (F - x0)`` on its issues (``k``: its phase) with its reliability,
+and every other party updates its trust in it. An actor whose trust in a counterpart is below its
+threshold suspends its own phases until that counterpart delivers again. The run ends when the
+framework is implemented in full (``agreement``), when every actor that still owes is suspended
+(``implementation stalled``), or at the deadline (``partly implemented``); all three count as
+agreed, and ``implemented`` reports the share of the framework's moves carried out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.core.space import FloatArray
+from model.core.tranche import partial_value
+from model.protocols.package import PackageProtocol
+
+
+class FrameworkProtocol(PackageProtocol):
+    name = "framework"
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
+        super().__init__(model)
+        self.phases = model.config.spec.protocol.phases
+        self.framework: FloatArray | None = None
+        self.start: FloatArray | None = None
+        self.agreed_round = 0
+        self.phase: dict[int, int] = {}
+
+    def agreed(self, offer: FloatArray, text: str) -> None:
+        m = self.model
+        self.framework = offer.copy()
+        self.start = m.state.copy()
+        self.agreed_round = m.round
+        m.log(f"framework agreed: {text}")
+        ctrl = m.mech.controller
+        free = [i for i in range(len(offer)) if ctrl[i] < 0]
+        m.state[free] = offer[free]
+        self.phase = {int(c): 0 for c in set(ctrl[self.remaining()]) if c >= 0}
+        self.check_done()
+
+    def remaining(self) -> np.ndarray:
+        assert self.framework is not None
+        return np.flatnonzero(np.abs(self.framework - self.model.state) > 1e-9)
+
+    def implemented(self) -> float:
+        assert self.framework is not None and self.start is not None
+        total = np.abs(self.framework - self.start).sum()
+        if total <= 1e-12:
+            return 1.0
+        return float(1.0 - np.abs(self.framework - self.model.state).sum() / total)
+
+    def round(self) -> None:
+        if self.framework is None:
+            super().round()
+            return
+        m = self.model
+        m.proposer_id = ""
+        m.table(self.framework)
+        m.update_pauses()
+        ctrl = m.mech.controller
+        assert self.start is not None
+        waiting = []
+        for debtor in sorted(self.phase):
+            issues = [int(i) for i in self.remaining() if ctrl[i] == debtor]
+            if not issues:
+                continue
+            if m.actors[debtor].paused:
+                waiting.append(debtor)
+                m.log(f"{m.problem.actor_ids[debtor]} suspends its phase (trust below its threshold)")
+                continue
+            self.phase[debtor] = min(self.phases, self.phase[debtor] + 1)
+            share = self.phase[debtor] / self.phases
+            targets = np.array([
+                partial_value(m.problem, i, float(self.start[i]), float(self.framework[i]), share) for i in issues
+            ])
+            m.deliver(debtor, issues, targets, what=f"phase {self.phase[debtor]} of {self.phases}")
+        self.check_done(waiting)
+
+    def check_done(self, waiting: list[int] | None = None) -> None:
+        m = self.model
+        assert self.framework is not None
+        m.counts["implemented"] = self.implemented()
+        head = f"A framework was agreed in round {self.agreed_round}"
+        if len(self.remaining()) == 0:
+            m._end(True, "agreement", self.framework, f"{head} and implemented in full by round {m.round}.")
+            return
+        ctrl = m.mech.controller
+        owing = {int(ctrl[i]) for i in self.remaining() if ctrl[i] >= 0}
+        if waiting is not None and owing and owing <= set(waiting):
+            names = ", ".join(m.problem.actor_ids[a] for a in sorted(owing))
+            m._end(True, "implementation stalled", self.framework,
+                   f"{head}, but implementation stalled in round {m.round}: {names} suspended their phases "
+                   f"for lack of trust; {self.implemented():.0%} implemented.")
+            assert m.outcome is not None
+            m.outcome.blocked_by = [(m.problem.actor_ids[a], "paused", "trust below its threshold")
+                                    for a in sorted(owing)]
+            return
+        if m.round >= m.max_rounds:
+            m._end(True, "partly implemented", self.framework,
+                   f"{head}; by the deadline (round {m.max_rounds}) {self.implemented():.0%} of it was implemented.")

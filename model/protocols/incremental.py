@@ -1,0 +1,244 @@
+"""``incremental``: step-by-step tranches under trust (the observed 2025-26 track).
+
+Each round:
+
+1. Promises falling due are delivered by the actors that control their issues, fully, partly or
+   not at all (``delivery``); the state moves by what is delivered, every other party updates its
+   Beta-Bernoulli trust in the deliverer, and what is still owed is due again the next round (a
+   correction).
+2. A party whose trust in a counterpart is below its threshold pauses: the issues it controls can
+   move only by a gesture (``protocol.gesture``) until trust recovers.
+3. The proposer in the rotation offers a tranche (``model.core.tranche.choose_tranche``): a move
+   of at most ``step * step_growth ** k`` per issue from the current state, ``k`` being the number
+   of tranches delivered in full so far, valued by every party with the other side's moves
+   discounted by its trust in the actor that must deliver them. Issues still owed do not move,
+   and an actor moves the issues it controls only in directions no other party loses from (a
+   tranche exchanges concessions, not takings).
+4. Every other party accepts iff its trusted gain (its patrons' gains weighed in) is at least the
+   protocol's margin and no patron vetoes it; a collective whose issues move must consent. An
+   accepted tranche becomes promises, due after each deliverer's lag.
+
+The talks settle (agreement) when nothing is owed and the state itself meets every party's
+aspiration and reservation within its red lines. Otherwise they run to the deadline (or end by
+breakdown risk, or stall when no one can offer a tranche for a whole rotation and nothing is
+owed or can change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.core.mechanics import effective_utility
+from model.core.space import FloatArray
+from model.core.tranche import choose_tranche
+from model.negotiation import Response
+from model.protocols import Protocol
+
+
+@dataclass
+class Promise:
+    tranche: int
+    debtor: int
+    issues: list[int]
+    targets: FloatArray
+    due: int
+
+
+class IncrementalProtocol(Protocol):
+    name = "incremental"
+    needs_zone = False
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
+        super().__init__(model)
+        spec = model.config.spec.protocol
+        self.step = spec.step
+        self.growth = spec.step_growth
+        self.gesture = spec.gesture
+        self.promises: list[Promise] = []
+        self.delivered_in_full = 0
+        self.tranches = 0
+        self.idle = 0
+        self.shortfall: dict[int, bool] = {}  # tranche -> some promise of it was not delivered in full
+        self.open: dict[int, int] = {}  # tranche -> promises outstanding
+
+    # -- deliveries ---------------------------------------------------------------------------
+
+    def deliver_due(self) -> None:
+        m = self.model
+        due = [pr for pr in self.promises if pr.due <= m.round]
+        for pr in due:
+            f = m.deliver(pr.debtor, pr.issues, pr.targets, what=f"on tranche {pr.tranche}")
+            if f >= 1.0:
+                self.promises.remove(pr)
+                self.open[pr.tranche] -= 1
+                if self.open[pr.tranche] == 0:
+                    if not self.shortfall[pr.tranche]:
+                        self.delivered_in_full += 1
+                    del self.open[pr.tranche]
+            else:
+                self.shortfall[pr.tranche] = True
+                pr.due = m.round + max(1, m.mech.delivery[pr.debtor].lag)
+
+    # -- the round ----------------------------------------------------------------------------
+
+    def caps(self) -> FloatArray:
+        m = self.model
+        n_i = m.problem.space.n_issues
+        base = min(1.0, self.step * self.growth**self.delivered_in_full)
+        caps = np.full(n_i, base)
+        ctrl = m.mech.controller
+        for a in m.actors:
+            if a.paused:
+                caps[ctrl == a.index] = np.minimum(caps[ctrl == a.index], self.gesture)
+        for pr in self.promises:
+            caps[pr.issues] = 0.0
+        return caps
+
+    def multipliers(self) -> FloatArray:
+        """``tau[a, i]``: a's trust in whoever must deliver issue ``i`` (1: itself, or no one)."""
+        m = self.model
+        ctrl = m.mech.controller
+        n_a = m.problem.n_actors
+        mult = np.ones((n_a, len(ctrl)))
+        mean = m.trust.mean
+        for i, c in enumerate(ctrl):
+            if c >= 0:
+                mult[:, i] = mean[:, c]
+                mult[c, i] = 1.0
+        return mult
+
+    def round(self) -> None:
+        m = self.model
+        self.deliver_due()
+        m.update_pauses()
+        proposer = m.proposer_now()
+        p = m.problem
+        parties = list(p.parties)
+        margin = np.full(p.n_actors, m.margin)
+
+        def effective(g: FloatArray) -> FloatArray:
+            return effective_utility(g, np.zeros(p.n_actors), m.mech)
+
+        tr = choose_tranche(p, proposer.index, parties, m.state, self.caps(), self.multipliers(), margin, effective,
+                            m.mech.controller)
+        proposer.proposed = True
+        if tr is None:
+            m.table(None)
+            proposer.response = Response(False, "no offer", note="no tranche that every party would accept gains it")
+            self.idle += 1
+            self.finish_round(False)
+            return
+        m.table(tr.values)
+        gains = effective(tr.gains)
+        rejecters = []
+        for a in m.actors:
+            if not a.is_party or a.index == proposer.index:
+                continue
+            a.received.append(float(m.offer_utilities[a.index]))
+            if gains[a.index] < m.margin - 1e-12:
+                a.response = Response(False, "below aspiration", float(gains[a.index]), m.margin,
+                                      note=f"trusted gain {gains[a.index]:.3f} < margin {m.margin:g}")
+            else:
+                a.response = m.veto_check(a.index, tr.values, base=m.state) or Response(True, "accepted")
+            if not a.response.accepted:
+                rejecters.append(a)
+        if not rejecters:
+            rejecters = m.collective_consent(tr.values, m.state)
+        if rejecters:
+            self.idle += 1
+            self.finish_round(False, rejecters)
+            return
+        self.idle = 0
+        self.accept(tr.values, proposer.actor_id)
+        self.deliver_due()  # what is due at once (lag 0)
+        self.finish_round(True)
+
+    def accept(self, values: FloatArray, proposer: str) -> None:
+        m = self.model
+        self.tranches += 1
+        m.counts["tranches"] += 1
+        k = self.tranches
+        moved = np.flatnonzero(np.abs(values - m.state) > 1e-9)
+        ctrl = m.mech.controller
+        parts = []
+        self.open[k] = 0
+        self.shortfall[k] = False
+        for debtor in sorted({int(ctrl[i]) for i in moved}):
+            issues = [int(i) for i in moved if ctrl[i] == debtor]
+            if debtor < 0:
+                m.state[issues] = values[issues]  # no one has to deliver: it takes effect at once
+                who = "jointly"
+            else:
+                lag = m.mech.delivery[debtor].lag
+                self.promises.append(Promise(k, debtor, issues, values[issues].copy(), m.round + lag))
+                self.open[k] += 1
+                who = m.problem.actor_ids[debtor]
+            parts.append(who + ": " + ", ".join(
+                f"{m.problem.space.ids[i]} {m.state[i]:g}->{values[i]:g}" for i in issues))
+        if self.open[k] == 0:
+            del self.open[k]
+            self.delivered_in_full += 1
+        m.log(f"tranche {k} ({proposer} proposed, all accepted): " + "; ".join(parts))
+
+    def settled(self) -> list[tuple[str, str, str]]:
+        """Why the state is not yet a settlement every party accepts (empty: it is)."""
+        m = self.model
+        p = m.problem
+        out = []
+        if self.promises:
+            owed = sorted({p.actor_ids[pr.debtor] for pr in self.promises})
+            out.append((owed[0], "owes", "promises still to deliver"))
+        u = effective_utility(p.utility(m.state), p.reservation, m.mech)
+        ok = p.redlines.satisfied(m.state)[0]
+        for a in m.actors:
+            if not a.is_party:
+                continue
+            if not ok[a.index]:
+                line = p.redlines.crossed(m.state, a.index)[0]
+                out.append((a.actor_id, "red line", line.describe(p.space, p.actor_ids)))
+            elif u[a.index] < a.need + m.margin - 1e-9:
+                out.append((a.actor_id, "below aspiration",
+                            f"utility {u[a.index]:.3f} < aspiration {a.need + m.margin:.3f}"))
+        return out
+
+    def finish_round(self, traded: bool, rejecters: list | None = None) -> None:
+        m = self.model
+        short = self.settled()
+        if not short:
+            m._end(True, "agreement", m.state.copy(),
+                   f"The step-by-step track reached a settlement every party accepts in round {m.round}, "
+                   f"after {self.tranches} tranches.")
+            return
+        last = m.round >= m.max_rounds
+        if last or (self.idle >= len(m.order) and not self.promises and not m.mech.spoilers):
+            reason = "deadline" if last else "stalled"
+            head = (f"No settlement by the deadline (round {m.max_rounds})" if last else
+                    f"Stalled in round {m.round}: no party could offer a tranche every other party accepts "
+                    f"for a whole rotation, and nothing is owed")
+            m._end(False, reason, None, head + "; " + self.track_summary(short))
+            assert m.outcome is not None
+            m.outcome.blocked_by = short
+            return
+        if m.breakdown_risk > 0 and m.rng.random() < m.breakdown_risk:
+            m._end(False, "breakdown risk", None,
+                   f"Talks broke down in round {m.round} (per-round breakdown risk {m.breakdown_risk:g}); "
+                   + self.track_summary(short))
+            assert m.outcome is not None
+            m.outcome.blocked_by = short
+
+    def track_summary(self, short: list[tuple[str, str, str]]) -> str:
+        m = self.model
+        p = m.problem
+        pauses = int(m.counts["pauses"])
+        moved = [
+            f"{iid} {p.space.status_quo[i]:g}->{m.state[i]:g}"
+            for i, iid in enumerate(p.space.ids) if abs(m.state[i] - p.space.status_quo[i]) > 1e-9
+        ]
+        text = (f"{self.tranches} tranches agreed, {self.delivered_in_full} delivered in full; "
+                f"{pauses} pause{'s' if pauses != 1 else ''} ({int(m.counts['pause_rounds'])} rounds). ")
+        text += ("Moved: " + ", ".join(moved) + ". ") if moved else "Nothing moved. "
+        if short:
+            text += "Short of a settlement: " + "; ".join(f"{a} ({r}: {d})" for a, r, d in short[:4]) + "."
+        return text

@@ -1,0 +1,42 @@
+"""``mediated``: a mediator's single negotiating text (Raiffa 1982; Klein et al. 2003).
+
+The mediator drafts one text (``model.core.mediated.initial_text``); each round the parties
+whose aspiration it does not meet object, and the mediator revises the text from their
+objections (``revise_text``). When every party's aspiration is met by the text, it is put to
+them as a deal (vetoes, collectives' consent and ratification apply): agreement. At the deadline
+the talks end without one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.core.mediated import initial_text, revise_text
+from model.protocols import Protocol
+
+
+class MediatedProtocol(Protocol):
+    name = "mediated"
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
+        super().__init__(model)
+        self.text: np.ndarray | None = None
+        self.step = model.config.spec.protocol.mediator_step
+
+    def round(self) -> None:
+        m = self.model
+        m.proposer_id = "mediator"
+        p = m.problem
+        if self.text is None:
+            self.text = initial_text(p)
+        need = np.array([a.need + m.margin for a in m.actors])
+        rev = revise_text(p, self.text, need, m.rng, max_step=self.step)
+        self.text = rev.text
+        offer = p.space.grid[np.arange(p.space.n_issues), rev.text].astype(float)
+        m.table(offer)
+        rejecters = m.consult(offer, None)
+        if not rejecters:
+            m.state = offer.copy()
+            m._end(True, "agreement", offer, f"All parties accepted the mediator's text in round {m.round}.")
+        else:
+            m.fail_round(offer, rejecters)

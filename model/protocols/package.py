@@ -1,0 +1,43 @@
+"""``package``: the grand bargain, as multilateral alternating offers of full packages.
+
+In round ``t`` the proposer is the ``t``-th party in the rotation; it offers the package it
+prefers for the others among those that give it at least its current aspiration and cross none
+of its red lines (``model.core.search``). Every other party accepts or rejects; all accept, no
+patron vetoes, every collective whose issues move consents and every home constituency ratifies:
+agreement. Otherwise, with the protocol's breakdown risk the talks end; at the deadline they end
+in breakdown.
+"""
+
+from __future__ import annotations
+
+from model.core.space import FloatArray
+from model.negotiation import Response
+from model.protocols import Protocol
+
+
+class PackageProtocol(Protocol):
+    name = "package"
+
+    def round(self) -> None:
+        m = self.model
+        proposer = m.proposer_now()
+        hit = proposer.propose()
+        if hit is None:  # nothing it could offer beats no deal for it: it passes
+            m.table(None)
+            proposer.response = Response(False, "no offer", note="nothing within the red lines beats no deal for it")
+            m.fail_round(None, [proposer])
+            return
+        table, k = hit
+        offer = table.packages[k]
+        # the table's candidates cross no party's red line and carry their utilities
+        m.table(offer, table.utilities[k], parties_ok=True)
+        rejecters = m.consult(offer, proposer.index)
+        if not rejecters:
+            self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
+        else:
+            m.fail_round(offer, rejecters)
+
+    def agreed(self, offer: FloatArray, text: str) -> None:
+        m = self.model
+        m.state = offer.copy()
+        m._end(True, "agreement", offer, text)
