@@ -112,6 +112,10 @@ def summarize(m: Negotiation) -> dict[str, Any]:
         "proposer": o.proposer,
         "blocked_by": [{"actor": a, "reason": r, "detail": d} for a, r, d in o.blocked_by],
         "package": None,
+        "state": {iid: round(float(v), 6) for iid, v in zip(p.space.ids, o.state, strict=True)}
+        if o.state is not None else None,
+        "metrics": o.metrics,
+        "events": [{"round": r, "what": w} for r, w in o.events],
         "actors": {},
     }
     if pk is not None:

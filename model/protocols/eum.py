@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.core.eum import forecast_package, forecast_problem
+from model.core.eum import forecast_package, forecast_problem, spec_inputs
 from model.negotiation import Response
 from model.protocols import Protocol
 
@@ -24,8 +24,8 @@ class EUMProtocol(Protocol):
 
     def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
         super().__init__(model)
-        cap = np.array([a.capability for a in model.config.spec.actors])
-        self.forecasts = forecast_problem(model.problem, cap, model.max_rounds)
+        cap, salience = spec_inputs(model.config.spec)  # the EUM needs raw saliences, not normalised weights
+        self.forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
 
     def package_at(self, t: int) -> np.ndarray:
         return np.array([f.median[t] for f in self.forecasts], dtype=float)
