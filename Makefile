@@ -34,7 +34,14 @@ run: $(STAMP)
 	$(BIN)/bargain sweep experiments/quick.yaml --out $(OUT)/quick
 	$(BIN)/bargain plot $(OUT)/quick
 
-test: $(STAMP)
+# The tests also need the app extra: tests/test_app.py runs `bargain app` in a headless browser
+# (Playwright, from the dev extra, drives /usr/bin/chromium; .ci/run installs chromium).
+APP_STAMP := $(VENV)/.app-installed
+$(APP_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,app]"
+	@touch $(APP_STAMP)
+
+test: $(APP_STAMP)
 	$(BIN)/python -m pytest
 
 BENCH_STAMP := $(VENV)/.bench-installed

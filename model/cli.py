@@ -66,13 +66,21 @@ def main(ctx: click.Context, debug: bool) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check scenario files without running them."""
+    """Check scenario and experiment files without running them."""
+    from model import experiment as exp
     from model import scenario as scn
     from model.core.redlines import conflict_explanation
+    from model.yamlio import load_yaml
 
     failed = 0
     for f in files:
         try:
+            data, _ = load_yaml(f)
+            if "axes" in data and "scenario" in data:  # an experiment
+                e = exp.load(f)
+                out.print(f"[green]ok[/] {escape(str(f))}: experiment on {escape(e.scenario_file)}, "
+                          f"{len(e.points)} points x {e.spec.replicates} replicates = {e.n_runs} runs", soft_wrap=True)
+                continue
             s = scn.load(f)
         except InputError as e:
             if click.get_current_context().obj.get("debug"):
@@ -137,7 +145,8 @@ def run(
     else:
         print_summary(summary)
         if out_dir is not None:
-            files = "outcome.json, rounds.csv" + (", trajectory.png, issues.png, utility_space.png" if plot else "")
+            files = "outcome.json, rounds.csv" + (", events.csv" if summary["events"] else "")
+            files += ", trajectory.png, issues.png, utility_space.png" if plot else ""
             out.print(f"\nWrote {files} to {out_dir}/")
 
 
@@ -160,6 +169,8 @@ def _write_run(
         }
     write_json(out_dir / "outcome.json", summary)
     write_csv(out_dir / "rounds.csv", history.to_rows())
+    if summary.get("events"):
+        write_csv(out_dir / "events.csv", summary["events"])
     for name, fig in figures.items():
         save_figure(out_dir / name, fig)
 
@@ -190,6 +201,15 @@ def print_summary(s: dict[str, Any]) -> None:
         out.print("[bold]Blocked by:[/]")
         for b in s["blocked_by"]:
             out.print(escape(f"  {b['actor']}: {b['reason']} ({b['detail']})"), soft_wrap=True)
+    # routine full deliveries are left to events.csv; shocks, tranches, pauses and shortfalls are shown
+    events = [e for e in s.get("events", []) if not (" delivered " in e["what"] and " fully " in e["what"])]
+    if events:
+        shown = events if len(events) <= 14 else events[:7] + events[-7:]
+        out.print(f"[bold]What happened[/] ({len(s['events'])} events; all in events.csv):")
+        for k, e in enumerate(shown):
+            if len(events) > 14 and k == 7:
+                out.print(f"  ... {len(events) - 14} more ...")
+            out.print(escape(f"  round {e['round']}: {e['what']}"), soft_wrap=True)
     if s["agreed"]:
         po = (
             "yes (no dominating package found)"
@@ -395,6 +415,29 @@ def report(results_dir: Path, path: Path | None, partial: bool) -> None:
     except ValueError as e:
         raise whole_input_error(str(results_dir), str(e)) from None
     out.print(f"wrote {escape(str(p))}")
+
+
+@main.command()
+@click.argument("scenario_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+def app(scenario_file: Path | None, port: int, host: str) -> None:
+    """Explore a scenario in the browser (Mesa's SolaraViz) [default: scenarios/belarus_us_2025.yaml].
+
+    Set conditions in the sidebar, press Reset to apply them, then Step or run. Opens no browser:
+    visit the address it prints. Needs the app extra: pip install 'grand-bargain[app]'.
+    """
+    try:
+        from model import app as web
+    except ModuleNotFoundError as e:
+        raise click.ClickException(
+            f"bargain app needs the app extra ({e.name} is not installed): pip install 'grand-bargain[app]'"
+        ) from None
+    path = web.scenario_file(scenario_file)
+    web.app_scenario(path)  # a bad file stops here, with one line per fault
+    port = port or web.free_port(host)
+    out.print(f"Serving {escape(str(path))} at http://{host}:{port}/ (Ctrl-C to stop)", soft_wrap=True)
+    web.serve(path, host=host, port=port)
 
 
 def _manifest(results_dir: Path) -> dict[str, Any]:
