@@ -462,7 +462,7 @@ class Negotiation(mesa.Model):
             return
         weights_ok = self._salience.sum(axis=1) > 0
         sal = np.where(weights_ok[:, None], self._salience, p.prefs.weight)
-        prefs = Preferences.build(self._ideal, sal, p.prefs.curvature)
+        prefs = Preferences.build(self._ideal.copy(), sal.copy(), p.prefs.curvature)
         space = p.space
         sq = getattr(self, "_status_quo", None)
         if sq is not None:

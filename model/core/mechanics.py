@@ -254,7 +254,7 @@ def collective_refusals(
             crossed = problem.redlines.crossed(offer, m)
             if crossed:
                 out.append((m, f"{col.id} consent refused: {crossed[0].describe(problem.space, problem.actor_ids)}"))
-            elif u[m] < problem.reservation[m] - mech.slack[m] - 1e-9:
+            elif u[m] < problem.reservation[m] - 1e-9:
                 out.append((m, f"{col.id} consent refused: utility {u[m]:.3f} < reservation "
                                f"{problem.reservation[m]:.3f}"))
     return out
