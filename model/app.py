@@ -442,22 +442,23 @@ def Summary(model: AppNegotiation) -> None:
         solara.Markdown(summary_markdown(model))
 
 
+def _figure_panel(model: AppNegotiation, draw: Callable[[History], Any], css: str) -> None:
+    """A figure of the run so far, redrawn only when the round changes (called inside a component)."""
+    update_counter.get()
+    png = solara.use_memo(lambda: _png(draw(History.from_model(model))), _key(model))
+    with solara.Column(classes=[css]):
+        solara.Image(png, width="100%")
+
+
 @solara.component
 def Utilities(model: AppNegotiation) -> None:
-    update_counter.get()
     names = model.problem.actor_ids
-    png = solara.use_memo(lambda: _png(utility_figure(History.from_model(model), model.max_rounds, names)),
-                          _key(model))
-    with solara.Column(classes=["bargain-utilities"]):
-        solara.Image(png, width="100%")
+    _figure_panel(model, lambda h: utility_figure(h, model.max_rounds, names), "bargain-utilities")
 
 
 @solara.component
 def Issues(model: AppNegotiation) -> None:
-    update_counter.get()
-    png = solara.use_memo(lambda: _png(issue_figure(History.from_model(model), model.max_rounds)), _key(model))
-    with solara.Column(classes=["bargain-issues"]):
-        solara.Image(png, width="100%")
+    _figure_panel(model, lambda h: issue_figure(h, model.max_rounds), "bargain-issues")
 
 
 @solara.component
@@ -465,11 +466,7 @@ def Trajectory(model: AppNegotiation) -> None:
     """The project's per-actor figure (``model.plots.trajectory``; slower to draw, so on the second page)."""
     from model import plots
 
-    update_counter.get()
-    png = solara.use_memo(lambda: _png(plots.trajectory(History.from_model(model), model.config.spec.name)),
-                          _key(model))
-    with solara.Column(classes=["bargain-trajectory"]):
-        solara.Image(png, width="100%")
+    _figure_panel(model, lambda h: plots.trajectory(h, model.config.spec.name), "bargain-trajectory")
 
 
 @solara.component
@@ -477,10 +474,7 @@ def IssuePanels(model: AppNegotiation) -> None:
     """The project's per-issue figure (``model.plots.issue_values``)."""
     from model import plots
 
-    update_counter.get()
-    png = solara.use_memo(lambda: _png(plots.issue_values(History.from_model(model))), _key(model))
-    with solara.Column(classes=["bargain-issue-panels"]):
-        solara.Image(png, width="100%")
+    _figure_panel(model, plots.issue_values, "bargain-issue-panels")
 
 
 @solara.component
