@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= results
 
-.PHONY: run test bench lint clean venv check-python
+.PHONY: run test bench lint clean venv check-python lock
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -19,11 +19,14 @@ check-python:
 	  echo "       Install Python 3.12 or 3.13, or run: make PYTHON=/path/to/python3.12 $(MAKECMDGOALS)"; \
 	  exit 1; fi
 
-$(STAMP): pyproject.toml | check-python
+# Every install takes the versions pinned in constraints.txt (`make lock` regenerates it).
+PIP := $(BIN)/python -m pip install --quiet -c constraints.txt
+
+$(STAMP): pyproject.toml constraints.txt | check-python
 	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(PIP) -e ".[dev]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,7 +41,7 @@ run: $(STAMP)
 # (Playwright, from the dev extra, drives /usr/bin/chromium; .ci/run installs chromium).
 APP_STAMP := $(VENV)/.app-installed
 $(APP_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,app]"
+	$(PIP) -e ".[dev,app]"
 	@touch $(APP_STAMP)
 
 test: $(APP_STAMP)
@@ -46,7 +49,7 @@ test: $(APP_STAMP)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(PIP) -e ".[dev,bench]"
 	@touch $(BENCH_STAMP)
 
 # Benchmarks (never part of `make test`): writes benchmarks/results.json and RESULTS.md.
@@ -60,3 +63,14 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Re-resolve every extra in a scratch venv and pin the result in constraints.txt.
+lock: | check-python
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet --dry-run --report .lock-venv/report.json -e ".[dev,app,bench]"
+	.lock-venv/bin/python -c "import json; r = json.load(open('.lock-venv/report.json')); \
+	rows = sorted(((i['metadata']['name'], i['metadata']['version']) for i in r['install']), key=lambda t: t[0].lower()); \
+	head = [l for l in open('constraints.txt') if l.startswith('#')]; \
+	open('constraints.txt', 'w').write(''.join(head) + ''.join(f'{n}=={v}\\n' for n, v in rows \
+	if n != 'grand-bargain'))"
+	rm -rf .lock-venv
