@@ -120,9 +120,10 @@ class Actor(mesa.Agent):
         self.response = None
 
     def propose(self) -> tuple[OfferTable, int] | None:
-        """The package this actor offers now: a row of its offer table (``None``: it passes)."""
+        """The package this actor offers now: a row of its offer table (``None``: it passes).
+        A client weighs its patrons' gains in and offers nothing a certain veto blocks."""
         self.proposed = True
-        return choose_offer_index(self.model.problem, self.index, self.aspiration)
+        return choose_offer_index(self.model.problem, self.index, self.aspiration, self.model.mech)
 
     def respond(self, offer: FloatArray) -> Response:
         """Accept iff the offer crosses none of its red lines, meets its aspiration and
@@ -381,12 +382,18 @@ class Negotiation(mesa.Model):
 
     def deliver(self, debtor: int, issues: list[int], targets: FloatArray, what: str = "") -> float:
         """``debtor`` delivers moves of ``issues`` toward ``targets`` with its reliability; the
-        state moves by what is delivered and every other party updates its trust in it.
-        Returns the fraction delivered (1, the partial share, or 0)."""
-        f = draw_delivery(self.rng, self.mech.delivery[debtor])
+        state moves by what is delivered and every other party updates its trust in it by the
+        fraction of the promised moves that was made. Returns that fraction (1 when all was
+        delivered; a partial share rounded to the grid, so 0 when nothing moved)."""
+        drawn = draw_delivery(self.rng, self.mech.delivery[debtor])
         starts = self.state[issues].copy()
         for k, i in enumerate(issues):
-            self.state[i] = partial_value(self.problem, i, float(starts[k]), float(targets[k]), f)
+            self.state[i] = partial_value(self.problem, i, float(starts[k]), float(targets[k]), drawn)
+        # what the others see is what moved: a partial move of an ordinal issue that reaches no
+        # level in between moves nothing
+        due = float(np.abs(targets - starts).sum())
+        f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
+        f = 1.0 if f > 1.0 - 1e-9 else f
         trusters = np.array([a for a in self.problem.parties if a != debtor], dtype=int)
         if len(trusters):
             self.trust.observe(trusters, debtor, f)

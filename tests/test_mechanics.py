@@ -28,6 +28,7 @@ from model.core.mechanics import (
     effective_utility,
     veto_objection,
 )
+from model.core.search import offer_table
 from model.errors import InputError
 from model.negotiation import Negotiation
 from tests.factories import small
@@ -318,9 +319,6 @@ def test_a_veto_strength_of_0_never_blocks() -> None:
         assert m.outcome.agreed and m.outcome.package[1] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a patron's veto is checked only when its client answers an offer "
-                   "(Actor.respond -> Negotiation.veto_check); a package the client proposes itself is agreed "
-                   "without the veto check, so the veto issue moves against the patron")
 def test_with_full_veto_strength_no_agreed_deal_moves_the_veto_issue_against_the_patron() -> None:
     for seed in range(3):
         o = run(patron_scenario(strength=1.0), seed=seed).outcome
@@ -343,14 +341,59 @@ def test_influence_weight_turns_an_accepted_offer_into_a_rejected_one() -> None:
     assert answers[1.0].utility == pytest.approx(-1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the proposer's package search (Actor.propose -> choose_offer_index) "
-                   "ignores its patron's pull, so a client that as a responder rejects every package moving "
-                   "align (weight 1, the patron loses) proposes one itself and it is agreed")
 def test_a_client_fully_under_its_patrons_pull_agrees_to_nothing_its_patron_loses_from() -> None:
     for seed in range(3):
         m = run(patron_scenario(weight=1.0, veto=()), seed=seed)
         o = m.outcome
         assert not o.agreed, (o.rounds, o.proposer, o.package)
+
+
+def test_a_client_never_offers_what_its_patrons_certain_veto_blocks() -> None:
+    sc = scenario.parse(patron_scenario(strength=1.0))
+    table = offer_table(sc.problem, 1, sc.mech)
+    assert len(table.own) > 0
+    assert np.all(table.packages[:, 1] == 0.0)  # align never moves toward 1, which P vetoes
+    plain = offer_table(sc.problem, 1)  # without the mechanics: the veto issue does move
+    assert np.any(plain.packages[:, 1] > 0.0)
+
+
+def test_no_offer_is_the_status_quo_and_a_clients_own_utility_carries_the_pull() -> None:
+    sc = scenario.parse(patron_scenario(weight=0.5, veto=()))
+    p = sc.problem
+    table = offer_table(p, 1, sc.mech)
+    assert not np.any(np.all(table.packages == p.space.status_quo, axis=1))
+    u = table.utilities
+    # r_c + (1 - w)(u_c - r_c) + w (u_p - r_p), with w = 0.5
+    want = p.reservation[1] + 0.5 * (u[:, 1] - p.reservation[1]) + 0.5 * (u[:, 2] - p.reservation[2])
+    np.testing.assert_allclose(table.own, want)
+    assert np.all(np.diff(table.own) >= 0)
+
+
+def test_a_weaker_veto_is_drawn_on_the_clients_own_offers() -> None:
+    vetoed_own, proposed = 0, 0
+    for seed in range(20):
+        m = run(patron_scenario(strength=0.5), seed=seed)
+        df = m.datacollector.get_agent_vars_dataframe()
+        mine = df[(df["actor"] == "C") & df["proposed"]]
+        proposed += len(mine)
+        vetoed_own += int((mine["response"] == "veto").sum())
+        o = m.outcome
+        if o.agreed and o.proposer == "C":
+            assert o.package[1] == 0.0 or (mine["response"] == "veto").sum() < len(mine)
+    # C's own offers move align (it wants it at 1), so about half of them are vetoed
+    assert 0 < vetoed_own < proposed
+
+
+def test_the_incremental_protocol_applies_the_veto_and_the_pull_to_the_clients_own_tranches() -> None:
+    inc = {"kind": "incremental", "max_rounds": 10, "step": 0.5, "step_growth": 1.0, "order": ["C", "X"]}
+    for seed in range(3):
+        vetoed = run(patron_scenario(strength=1.0, protocol=inc), seed=seed)
+        df = vetoed.datacollector.get_model_vars_dataframe()
+        assert (df["state.align"] == 0.0).all()  # align never moves against P
+        free = run(patron_scenario(strength=0.0, protocol=inc), seed=seed)
+        assert free.state[1] > 0.0  # without the veto it does
+        pulled = run(patron_scenario(weight=1.0, veto=(), protocol=inc), seed=seed)
+        assert pulled.state[1] == 0.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -248,11 +248,49 @@ def test_stepwise_pauses_follow_short_deliveries_and_resumptions_follow_full_one
     assert late_pauses >= 1  # the pause after a partial delivery is observed in some run
 
 
+def observed_shape(events: list[tuple[int, str]]) -> bool:
+    """DOMAIN.md 3.1 #3-#4: after the goodwill phase, Minsk pauses following a short U.S. delivery,
+    resumes when Washington delivers in full, and its next release is no smaller than the last
+    one before the pause."""
+    releases = [(r, float(b) - float(a)) for r, e in events if re.match(r"tranche \d+ \(", e)
+                for a, b in re.findall(r"prisoner_releases ([\d.]+)->([\d.]+)", e)]
+    for k, (r, e) in enumerate(events):
+        if not (e.startswith("BLR pauses") and r > 1):
+            continue
+        usa = [x for _, x in events[:k] if x.startswith("USA delivered")]
+        if not usa or " fully (" in usa[-1]:
+            continue
+        resumed = [rr for rr, x in events[k:] if x.startswith("BLR resumes")]
+        if not resumed:
+            continue
+        before = [size for rr, size in releases if rr <= r]
+        after = [size for rr, size in releases if rr >= resumed[0]]
+        if before and after and after[0] >= before[-1] - 1e-9:
+            return True
+    return False
+
+
+def test_stepwise_reproduces_the_observed_shape(stepwise_runs: list[Any]) -> None:
+    """The issue's shape test, on the shipped step-by-step variant over 30 seeds."""
+    shaped = [seed for seed, o in enumerate(stepwise_runs) if observed_shape(o.events)]
+    assert len(shaped) >= 20, shaped  # 27 of 30 when written
+    for seed, o in enumerate(stepwise_runs):
+        # no settlement inside the observed window (rounds 1-17 = m 0-16; 3.1 #8)
+        assert not (o.agreed and o.rounds <= 17), (seed, o.rounds)
+        # Minsk's red lines hold: no tranche moves its Russia alignment or China ties (3.1 #6)
+        for t in tranche_moves(o.events):
+            assert "russia_alignment" not in t and "china_ties" not in t, (seed, t)
+        # the first prisoner release is small: at most the cap after one tranche delivered in
+        # full, 0.05 * 2 (3.1 #1)
+        first = next(t["prisoner_releases"] for t in tranche_moves(o.events) if "prisoner_releases" in t)
+        assert first[1] - first[0] <= 0.1 + 1e-9
+
+
 def test_stepwise_tranches_grow(stepwise_runs: list[Any]) -> None:
     for seed, o in enumerate(stepwise_runs):
         moves = [t["prisoner_releases"] for t in tranche_moves(o.events) if "prisoner_releases" in t]
         sizes = [b - a for a, b in moves]
-        assert sizes and sizes[0] <= 0.05 + 1e-9, (seed, sizes)
+        assert sizes and sizes[0] <= 0.1 + 1e-9, (seed, sizes)
         assert max(sizes[1:], default=0.0) > sizes[0] + 1e-9, (seed, sizes)
 
 

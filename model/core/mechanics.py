@@ -236,6 +236,18 @@ def veto_objection(problem: Problem, inf: Influence, offer: FloatArray, base: Fl
     return None
 
 
+def certainly_vetoed(
+    problem: Problem, mech: Mechanics, client: int, packages: FloatArray, base: FloatArray
+) -> BoolArray:
+    """Which of ``packages`` ``(n, I)`` a patron of ``client`` with a certain veto (strength 1)
+    objects to: ``(n,)`` booleans. A client never proposes these."""
+    out = np.zeros(len(packages), dtype=bool)
+    for inf in mech.patrons_of(client):
+        if inf.veto and inf.veto_strength >= 1.0:
+            out |= np.array([veto_objection(problem, inf, x, base) is not None for x in packages], dtype=bool)
+    return out
+
+
 def collective_refusals(
     problem: Problem, mech: Mechanics, offer: FloatArray, base: FloatArray
 ) -> list[tuple[int, str]]:

@@ -6,7 +6,14 @@ utilities are additive this is a per-issue maximisation: each issue goes to whoe
 most per unit of the proposer's loss, so the proposer concedes first on the issues it cares
 least about (logrolling). Among the resulting packages that give the proposer at least its
 aspiration, it offers the one whose worst-off other party gains most (normalised surplus over
-reservation), breaking ties by the total.
+reservation), breaking ties by the total. It never offers the status quo itself (nothing would
+change).
+
+A client under a patron's pull (``model.core.mechanics``) judges its own offers as it judges
+others': its utility is ``r_c + (1 - w) * (u_c - r_c) + w * (u_p - r_p)``, so its weightings
+include its patrons' utilities, and it never offers a package that a patron's certain veto
+(strength 1) would block. A veto of lower strength is drawn when the offer is made (the
+protocols do it).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from model.core.mechanics import Mechanics, effective_utility, veto_objection
 from model.core.problem import Problem
 from model.core.space import FloatArray
 
@@ -29,8 +37,13 @@ def normalised_surplus(problem: Problem, utilities: FloatArray) -> FloatArray:
     return (utilities - problem.reservation) / span
 
 
+def _pulled(proposer: int, mech: Mechanics | None) -> Mechanics | None:
+    """``mech`` if the proposer has a patron (its own offers are judged with the pull), else ``None``."""
+    return mech if mech is not None and mech.patrons_of(proposer) else None
+
+
 @lru_cache(maxsize=64)
-def _offer_coefficients(problem: Problem, proposer: int) -> FloatArray:
+def _offer_coefficients(problem: Problem, proposer: int, mech: Mechanics | None = None) -> FloatArray:
     others = [a for a in problem.parties if a != proposer]
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
     base = np.zeros(problem.n_actors)
@@ -38,25 +51,48 @@ def _offer_coefficients(problem: Problem, proposer: int) -> FloatArray:
     variants = np.tile(base, (len(others) + 1, 1))
     variants[np.arange(1, len(others) + 1), others] *= 4.0  # one variant favouring each other party
     out = np.repeat(variants, len(MU_GRID), axis=0)
-    out[:, proposer] = np.tile(MU_GRID, len(others) + 1) / span[proposer]
+    own = np.tile(MU_GRID, len(others) + 1) / span[proposer]
+    if mech is None:
+        out[:, proposer] = own
+    else:  # the proposer's effective utility: (1 - sum w) u_c + sum w u_p, plus a constant
+        pulls = mech.patrons_of(proposer)
+        out[:, proposer] = own * (1.0 - sum(inf.weight for inf in pulls))
+        for inf in pulls:
+            out[:, inf.patron] += own * inf.weight
     out.setflags(write=False)
     return out
 
 
-def candidate_offers(problem: Problem, proposer: int) -> tuple[FloatArray, FloatArray]:
+def candidate_offers(
+    problem: Problem, proposer: int, mech: Mechanics | None = None
+) -> tuple[FloatArray, FloatArray]:
     """All packages the proposer considers, with their utilities: ``(n, I)`` and ``(n, A)``."""
-    return _candidates(problem, proposer)
+    return _candidates(problem, proposer, _pulled(proposer, mech))
 
 
 @lru_cache(maxsize=64)
-def _candidates(problem: Problem, proposer: int) -> tuple[FloatArray, FloatArray]:
-    idx = problem.maximize_weighted_indexed(_offer_coefficients(problem, proposer), values=False)[1]
+def _candidates(problem: Problem, proposer: int, mech: Mechanics | None) -> tuple[FloatArray, FloatArray]:
+    idx = problem.maximize_weighted_indexed(_offer_coefficients(problem, proposer, mech), values=False)[1]
     if len(idx) > 1:  # many weightings give the same package: keep each once, in order of first appearance
         rows = np.ascontiguousarray(idx.astype(np.int16))
         keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize)))[:, 0]
         idx = idx[np.sort(np.unique(keys, return_index=True)[1])]
     pk = problem.space.grid[np.arange(problem.space.n_issues)[None, :], idx]
-    u = problem.grid_utility(idx) if pk.shape[0] else np.zeros((0, problem.n_actors))
+    sq = problem.space.status_quo
+    certain = [] if mech is None else [i for i in mech.patrons_of(proposer) if i.veto and i.veto_strength >= 1.0]
+    if certain:  # a package a certain veto blocks is no offer: try each with the veto issues left alone
+        left = pk.copy()
+        kept = sorted({i for inf in certain for i in inf.veto})
+        left[:, kept] = sq[kept]
+        pk = np.unique(np.concatenate([pk, left]), axis=0)
+        ok = np.array([not any(veto_objection(problem, inf, x, sq) for inf in certain) for x in pk], dtype=bool)
+        pk = pk[ok & problem.redlines.satisfied(pk, problem.parties).all(axis=1)]
+        pk = pk[np.any(np.abs(pk - sq[None, :]) > 1e-9, axis=1)]  # the status quo is no offer
+        u = problem.utility(pk) if pk.shape[0] else np.zeros((0, problem.n_actors))
+    else:
+        moves = np.any(np.abs(pk - sq[None, :]) > 1e-9, axis=1)  # the status quo is no offer
+        pk, idx = pk[moves], idx[moves]
+        u = problem.grid_utility(idx) if pk.shape[0] else np.zeros((0, problem.n_actors))
     pk.setflags(write=False)
     u.setflags(write=False)
     return pk, u
@@ -71,7 +107,7 @@ class OfferTable:
 
     packages: FloatArray  # (n, I), sorted by the proposer's utility
     utilities: FloatArray  # (n, A)
-    own: FloatArray  # (n,) the proposer's utility, ascending
+    own: FloatArray  # (n,) the proposer's utility (with its patrons' pull), ascending
     best_from: np.ndarray  # (n,) index of the chosen candidate for each threshold position
 
     def choose(self, threshold: float) -> int | None:
@@ -79,30 +115,39 @@ class OfferTable:
         return None if k >= len(self.own) else int(self.best_from[k])
 
 
+def offer_table(problem: Problem, proposer: int, mech: Mechanics | None = None) -> OfferTable:
+    """The proposer's candidates and choices (``mech``: its patrons' pull and vetoes, if any)."""
+    return _offer_table(problem, proposer, _pulled(proposer, mech))
+
+
 @lru_cache(maxsize=64)
-def offer_table(problem: Problem, proposer: int) -> OfferTable:
-    pk, u = candidate_offers(problem, proposer)
+def _offer_table(problem: Problem, proposer: int, mech: Mechanics | None) -> OfferTable:
+    pk, u = _candidates(problem, proposer, mech)
+    own = u[:, proposer] if mech is None else effective_utility(u, problem.reservation, mech)[:, proposer]
     others = [a for a in problem.parties if a != proposer]
     s = normalised_surplus(problem, u)[:, others]
     worst = s.min(axis=1) if others else np.zeros(len(pk))
     total = s.sum(axis=1) if others else np.zeros(len(pk))
     # preference among candidates: best worst-off surplus, then total surplus, then own utility
     rank = np.empty(len(pk), dtype=np.int64)
-    rank[np.lexsort((u[:, proposer], total, np.round(worst, 9)))] = np.arange(len(pk))
-    order = np.argsort(u[:, proposer], kind="stable")
-    pk, u, rank = pk[order], u[order], rank[order]
+    rank[np.lexsort((own, total, np.round(worst, 9)))] = np.arange(len(pk))
+    order = np.argsort(own, kind="stable")
+    pk, u, own, rank = pk[order], u[order], own[order], rank[order]
     # suffix arg-max of rank: the preferred candidate among those from position k on
     position_of_rank = np.empty(len(pk), dtype=np.int64)
     position_of_rank[rank] = np.arange(len(pk))
     best_from = position_of_rank[np.maximum.accumulate(rank[::-1])[::-1]]
     for arr in (pk, u, best_from):
         arr.setflags(write=False)
-    return OfferTable(pk, u, u[:, proposer].copy(), best_from)
+    own.setflags(write=False)
+    return OfferTable(pk, u, own, best_from)
 
 
-def choose_offer_index(problem: Problem, proposer: int, aspiration: float) -> tuple[OfferTable, int] | None:
+def choose_offer_index(
+    problem: Problem, proposer: int, aspiration: float, mech: Mechanics | None = None
+) -> tuple[OfferTable, int] | None:
     """The proposer's offer at this aspiration, as (its table, the row in it); see ``choose_offer``."""
-    table = offer_table(problem, proposer)
+    table = offer_table(problem, proposer, mech)
     if len(table.own) == 0:
         return None
     floor = float(problem.reservation[proposer])

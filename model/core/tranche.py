@@ -156,10 +156,15 @@ def choose_tranche(
     accept_gain: FloatArray,
     effective: Callable[[FloatArray], FloatArray] | None = None,
     controller: np.ndarray | None = None,
+    vetoed: Callable[[FloatArray], np.ndarray] | None = None,
 ) -> Tranche | None:
     """The proposer's tranche: among candidates that give every other party a trusted gain of at
     least ``accept_gain`` (its margin) and the proposer a positive one, the one best for the
-    proposer (then for the others in total). ``None``: no tranche is worth offering."""
+    proposer (then for the others in total). ``None``: no tranche is worth offering.
+
+    ``effective`` maps trusted gains to gains as each actor judges them (its patrons' weighed
+    in), for the proposer too; ``vetoed`` marks candidate values ``(n, I)`` that a certain veto
+    would block, which the proposer never offers."""
     x_idx = grid_index(problem, state)
     gains = trusted_gain_table(problem, x_idx, multipliers)
     directions = None if controller is None else concession_mask(problem, state, controller)
@@ -169,14 +174,17 @@ def choose_tranche(
         return None
     others = [a for a in parties if a != proposer]
     judged = u if effective is None else effective(u)
-    ok = (u[:, proposer] > 1e-9) & np.all(judged[:, others] >= accept_gain[others] - 1e-12, axis=1)
+    ok = (judged[:, proposer] > 1e-9) & np.all(judged[:, others] >= accept_gain[others] - 1e-12, axis=1)
     moved = np.any(idx != x_idx[None, :], axis=1)
     ok &= moved
+    if vetoed is not None and ok.any():
+        cand = np.flatnonzero(ok)
+        ok[cand[vetoed(problem.space.grid[np.arange(problem.space.n_issues)[None, :], idx[cand]])]] = False
     if not ok.any():
         return None
     cand = np.flatnonzero(ok)
     total = u[cand][:, others].sum(axis=1) if others else np.zeros(len(cand))
-    best = cand[np.lexsort((total, np.round(u[cand, proposer], 12)))[-1]]
+    best = cand[np.lexsort((total, np.round(judged[cand, proposer], 12)))[-1]]
     k = idx[best]
     values = problem.space.grid[np.arange(problem.space.n_issues), k]
     return Tranche(values.copy(), k.copy(), u[best].copy())

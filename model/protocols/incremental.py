@@ -11,7 +11,9 @@ Each round:
 3. The proposer in the rotation offers a tranche (``model.core.tranche.choose_tranche``): a move
    of at most ``step * step_growth ** k`` per issue from the current state, ``k`` being the number
    of tranches delivered in full so far, valued by every party with the other side's moves
-   discounted by its trust in the actor that must deliver them. Issues still owed do not move,
+   discounted by its trust in the actor that must deliver them (the proposer, like every party,
+   weighs its patrons' gains in, and never offers what a patron's certain veto blocks; a weaker
+   veto is drawn when it offers). Issues still owed do not move,
    and an actor moves the issues it controls only in directions no other party loses from (a
    tranche exchanges concessions, not takings).
 4. Every other party accepts iff its trusted gain (its patrons' gains weighed in) is at least the
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.core.mechanics import effective_utility
+from model.core.mechanics import certainly_vetoed, effective_utility
 from model.core.space import FloatArray
 from model.core.tranche import choose_tranche
 from model.negotiation import Response
@@ -121,8 +123,13 @@ class IncrementalProtocol(Protocol):
         def effective(g: FloatArray) -> FloatArray:
             return effective_utility(g, np.zeros(p.n_actors), m.mech)
 
+        state = m.state.copy()
+
+        def vetoed(values: FloatArray) -> np.ndarray:
+            return certainly_vetoed(p, m.mech, proposer.index, values, state)
+
         tr = choose_tranche(p, proposer.index, parties, m.state, self.caps(), self.multipliers(), margin, effective,
-                            m.mech.controller)
+                            m.mech.controller, vetoed if m.mech.patrons_of(proposer.index) else None)
         proposer.proposed = True
         if tr is None:
             m.table(None)
@@ -131,6 +138,12 @@ class IncrementalProtocol(Protocol):
             self.finish_round(False)
             return
         m.table(tr.values)
+        own_veto = m.veto_check(proposer.index, tr.values, base=m.state)  # binds the client's own offers too
+        if own_veto is not None:
+            proposer.response = own_veto
+            self.idle += 1
+            self.finish_round(False, [proposer])
+            return
         gains = effective(tr.gains)
         rejecters = []
         for a in m.actors:

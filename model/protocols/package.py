@@ -1,9 +1,10 @@
 """``package``: the grand bargain, as multilateral alternating offers of full packages.
 
 In round ``t`` the proposer is the ``t``-th party in the rotation; it offers the package it
-prefers for the others among those that give it at least its current aspiration and cross none
-of its red lines (``model.core.search``). Every other party accepts or rejects; all accept, no
-patron vetoes, every collective whose issues move consents and every home constituency ratifies:
+prefers for the others among those that give it at least its current aspiration (as it judges
+them, its patrons' gains weighed in) and cross none of its red lines (``model.core.search``). A
+patron's veto applies to its client's own offer as to its answers. Every other party accepts or
+rejects; all accept, no patron vetoes, every collective whose issues move consents and every home constituency ratifies:
 agreement. Otherwise, with the protocol's breakdown risk the talks end; at the deadline they end
 in breakdown.
 """
@@ -31,6 +32,11 @@ class PackageProtocol(Protocol):
         offer = table.packages[k]
         # the table's candidates cross no party's red line and carry their utilities
         m.table(offer, table.utilities[k], parties_ok=True)
+        vetoed = m.veto_check(proposer.index, offer)  # a patron's veto binds its client's own offers too
+        if vetoed is not None:
+            proposer.response = vetoed
+            m.fail_round(offer, [proposer])
+            return
         rejecters = m.consult(offer, proposer.index)
         if not rejecters:
             self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
