@@ -6,7 +6,9 @@ traceback; ``--debug`` shows tracebacks for developers.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +289,110 @@ def sweep(
               f"{stats['seconds_this_session']:.1f} s; {stats['failures_this_session']} failed runs this session.")
     df = results.load(out_dir)
     _print_rates(df, [f"axis.{p}" for p in exp.axis_paths])
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--track", "track_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The observed track [default: observed/belarus_track_2025_26.yaml in the scenario's folder].")
+@click.option("--seeds", "n_seeds", type=click.IntRange(1, 10_000), default=10, show_default=True,
+              help="Runs per point (the same seeds at every point).")
+@click.option("--points", "n_points", type=click.IntRange(0, 100_000), default=48, show_default=True,
+              help="Points of the Latin hypercube, besides the scenario's own values.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed of the design and the runs [default: the scenario's seed].")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+@click.option("--backend", type=click.Choice(["process", "serial"]), default="process", show_default=True,
+              help="Where runs execute: local processes or this process.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for points.csv and report.md [default: results/calibrate/<scenario name>].")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the fit report [default: OUT/report.md].")
+@click.option("--write-variant", "variant_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the best fit as a scenario variant [default: <scenario>_fit.yaml beside the "
+                   "calibrated scenario].")
+def calibrate(
+    scenario_file: Path, track_file: Path | None, n_seeds: int, n_points: int, seed: int | None,
+    workers: int | None, backend: str, out_dir: Path | None, report_file: Path | None, variant_file: Path | None,
+) -> None:
+    """Fit trust and delivery to the observed track: a distance per component, the best fit as a variant.
+
+    A scenario that does not run the incremental protocol is calibrated through the step-by-step
+    scenario that the track names, if that one extends it (belarus_us_2025.yaml ->
+    belarus_stepwise.yaml). docs/model.md ("Calibration") defines the distance.
+    """
+    import os
+
+    from model import calibrate as cal
+    from model import scenario as scn
+    from model.report import atomic_write, write_csv
+    from model.sweep import executor
+
+    given = [*(["--track", str(track_file)] if track_file else []),
+             *(["--seed", str(seed)] if seed is not None else [])]
+    command = " ".join(["bargain calibrate", str(scenario_file), *given, "--seeds", str(n_seeds), "--points",
+                        str(n_points)])
+    track_file = track_file or scenario_file.parent / cal.DEFAULT_TRACK
+    spec, lines = cal.read_track(track_file)
+    target, note = cal.calibration_scenario(scenario_file, spec, track_file)
+    sc = scn.load(target)
+    observed = cal.check_track(spec, lines, str(track_file), sc)
+    seed = sc.seed if seed is None else seed
+    out_dir = out_dir or Path("results") / "calibrate" / sc.spec.name
+    report_file = report_file or out_dir / "report.md"
+    variant_file = variant_file or target.parent / f"{target.stem}_fit.yaml"
+    cal.check_variant_path(variant_file, target)
+    n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
+    if note:
+        out.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+    out.print(f"[bold]{sc.spec.name}[/] against {spec.name}: {n_points + 1} points x {n_seeds} seeds = "
+              f"{(n_points + 1) * n_seeds} runs, backend {backend} ({n_workers} workers)", soft_wrap=True)
+    with _progress_bar() as progress, executor(backend, n_workers) as pool:
+        result = cal.calibrate(target, observed, n_points, n_seeds, seed, pool, progress)
+    report = cal.report_markdown(result, command, note, variant_file)
+    cal.write_variant(result, variant_file, command, report_file)
+
+    def write_report(tmp: str) -> None:
+        Path(tmp).write_text(report, encoding="utf-8")
+
+    atomic_write(report_file, write_report)
+    write_csv(out_dir / "points.csv", cal.points_rows(result))
+    base, best = result.baseline, result.points[result.best]
+    t = Table(title=f"Distance to the observed track ({n_seeds} seeds; 0 = as observed)", title_justify="left")
+    for col, just in (("component", "left"), ("scenario", "right"), ("best fit", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for k in cal.COMPONENTS:
+        t.add_row(k, f"{base.parts[k]:.3f}", f"{best.parts[k]:.3f}")
+    t.add_row("[bold]distance[/]", f"[bold]{base.distance:.3f}[/] ± {base.se:.3f}",
+              f"[bold]{best.distance:.3f}[/] ± {best.se:.3f}")
+    out.print(t)
+    for par in result.space:
+        out.print(f"  {par.path} = {best.values[par.path]:g} (scenario: {base.values[par.path]:g})")
+    out.print(f"Done in {result.seconds:.1f} s. Wrote {escape(str(variant_file))}, {escape(str(report_file))} and "
+              f"{escape(str(out_dir / 'points.csv'))}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar of runs on stderr (off when stderr is not a terminal), as ``progress(done, total)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
+        task = bar.add_task("runs", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 @main.command()

@@ -136,18 +136,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ..
     for k, tok in enumerate(tokens):
         last = k == len(tokens) - 1
         if isinstance(cur, list):
-            if isinstance(tok, int):
-                if not 0 <= tok < len(cur):
-                    entries = "1 entry" if len(cur) == 1 else f"{len(cur)} entries"
-                    raise PathError(f"{_render(loc)} has {entries}; there is no [{tok}]")
-                idx = tok
-            else:
-                ids = [item.get("id") for item in cur if isinstance(item, dict)]
-                if tok not in ids:
-                    close = difflib.get_close_matches(tok, [str(i) for i in ids], 1, 0.8)
-                    hint = f"did you mean {close[0]!r}?" if close else f"ids: {_short([str(i) for i in ids])}"
-                    raise PathError(f"no entry with id {tok!r} in {_render(loc)} ({hint})")
-                idx = ids.index(tok)
+            idx = _list_index(cur, tok, loc)
             loc.append(idx)
             if last:
                 cur[idx] = value
@@ -166,6 +155,44 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ..
         else:
             raise PathError(f"{_render(loc)} is a value ({cur!r}), not a mapping or list")
     return tuple(loc)
+
+
+def get_path(data: dict[str, Any], path: str) -> Any:
+    """The value at ``path`` in scenario data, addressed as in ``set_path``.
+
+    Raises:
+        PathError: the path leads nowhere in ``data``.
+    """
+    cur: Any = data
+    loc: list[str | int] = []
+    for tok in parse_path(path):
+        idx: str | int
+        if isinstance(cur, list):
+            idx = _list_index(cur, tok, loc)
+        elif isinstance(cur, dict):
+            if tok not in cur:
+                raise PathError(f"{_render(loc) or 'the scenario'} has no {tok!r}")
+            idx = tok
+        else:
+            raise PathError(f"{_render(loc)} is a value ({cur!r}), not a mapping or list")
+        loc.append(idx)
+        cur = cur[idx]
+    return cur
+
+
+def _list_index(items: list[Any], tok: str | int, loc: list[str | int]) -> int:
+    """The position in ``items`` (at ``loc``) of the entry ``tok`` names: an index, or an item's ``id``."""
+    if isinstance(tok, int):
+        if not 0 <= tok < len(items):
+            entries = "1 entry" if len(items) == 1 else f"{len(items)} entries"
+            raise PathError(f"{_render(loc)} has {entries}; there is no [{tok}]")
+        return tok
+    ids = [item.get("id") for item in items if isinstance(item, dict)]
+    if tok not in ids:
+        close = difflib.get_close_matches(tok, [str(i) for i in ids], 1, 0.8)
+        hint = f"did you mean {close[0]!r}?" if close else f"ids: {_short([str(i) for i in ids])}"
+        raise PathError(f"no entry with id {tok!r} in {_render(loc)} ({hint})")
+    return ids.index(tok)
 
 
 def _render(loc: list[str | int] | tuple[str | int, ...]) -> str:
