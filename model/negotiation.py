@@ -165,7 +165,9 @@ class Outcome:
 
 
 #: Measures every run reports, whatever its protocol (sweeps need the same columns throughout).
-METRICS = ("tranches", "delivered_share", "pauses", "pause_rounds", "implemented", "spoilers")
+#: ``delivered_share`` is the mean fraction delivered over the ``deliveries`` made (0 when none
+#: was due).
+METRICS = ("tranches", "deliveries", "delivered_share", "pauses", "pause_rounds", "implemented", "spoilers")
 
 
 class Negotiation(mesa.Model):
@@ -402,7 +404,8 @@ class Negotiation(mesa.Model):
         label = "fully" if f >= 1.0 else ("partly" if f > 0 else "not at all")
         moved = ", ".join(f"{self.problem.space.ids[i]} {starts[k]:g}->{targets[k]:g}" for k, i in enumerate(issues))
         self.log(f"{self.problem.actor_ids[debtor]} delivered {what + ' ' if what else ''}{label} ({moved})")
-        self.counts["delivered_share"] += f
+        self.counts["deliveries"] += 1
+        self.counts["delivered_share"] += f  # a sum until the end (``_end``)
         return f
 
     def update_pauses(self) -> None:
@@ -485,6 +488,8 @@ class Negotiation(mesa.Model):
 
     def _end(self, agreed: bool, reason: str, package: FloatArray | None, text: str) -> None:
         metrics = {k: float(v) for k, v in self.counts.items()}
+        if metrics["deliveries"]:
+            metrics["delivered_share"] /= metrics["deliveries"]
         self.outcome = Outcome(agreed, reason, self.round, package, text, proposer=self.proposer_id or None,
                                state=self.state.copy(), metrics=metrics, events=list(self.events))
         self.running = False

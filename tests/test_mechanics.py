@@ -426,14 +426,30 @@ def eu_case(ltu_max: float, inclusion: str = "party", slack: float = 0.0) -> dic
 
 
 def test_a_package_needing_eu_consent_fails_when_lithuanias_red_line_is_crossed() -> None:
+    offer = np.array([1.0, 1.0, 0.5])
+    m = Negotiation(scenario.parse(eu_case(0.4)))
+    for a in m.actors:
+        a.aspiration = a.reservation
+    m.table(offer)
+    blockers = m.consult(offer, proposer=0)
+    assert [a.actor_id for a in blockers] == ["LTU"]
+    assert blockers[0].response.reason == "no consent"
+    assert blockers[0].response.detail == "EU consent refused: LTU: eu_sanctions <= 0.4"
+    m = Negotiation(scenario.parse(eu_case(0.6)))
+    for a in m.actors:
+        a.aspiration = a.reservation
+    m.table(offer)
+    assert m.consult(offer, proposer=0) == []
+
+
+def test_a_proposer_foresees_the_refusal_and_leaves_the_eu_issue_alone() -> None:
     m = run(eu_case(0.4))
     o = m.outcome
-    assert not o.agreed and o.reason == "deadline"
-    assert o.blocked_by == [("LTU", "no consent", "EU consent refused: LTU: eu_sanctions <= 0.4")]
+    assert o.agreed and o.package[2] <= 0.4
     offers = m.datacollector.get_model_vars_dataframe()["offer.eu_sanctions"]
-    assert (offers == 0.5).all()  # every offer moved the EU's issue past Lithuania's line
+    assert (offers.dropna() <= 0.4).all()  # no offer crossed Lithuania's line
     df = m.datacollector.get_agent_vars_dataframe()
-    assert set(df[df["actor"] == "LTU"]["response"]) <= {"", "no consent"}
+    assert "no consent" not in set(df["response"])
 
 
 def test_the_same_package_passes_when_lithuanias_red_line_is_not_crossed() -> None:

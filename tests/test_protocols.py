@@ -459,3 +459,37 @@ def test_same_seed_same_outcome_and_events(kind: str) -> None:
         assert a.metrics == b.metrics
         runs[seed] = a.events
     assert len({tuple(e) for e in runs.values()}) > 1  # the seed matters: deliveries are drawn
+
+
+def test_an_issue_no_party_weighs_stays_where_it_is_in_tranches() -> None:
+    d = exchange()
+    d["issues"].append({"id": "z", "label": "z", "status_quo": 0.5})
+    for act in d["actors"]:
+        act["issues"]["z"] = {"position": 1.0, "salience": 0.0}
+    m = Negotiation(scenario.parse(d), rng=0)
+    o = m.run()
+    assert o.metrics["tranches"] >= 1
+    df = m.datacollector.get_model_vars_dataframe()
+    assert (df["state.z"] == 0.5).all()
+    assert all("z" not in t for t in tranche_moves(o.events))
+
+
+def test_delivered_share_is_the_mean_fraction_delivered() -> None:
+    half = {"delivery": {"full": 0.0, "partial": 1.0, "share": 0.5}}
+    o = Negotiation(scenario.parse(exchange(b=half)), rng=0).run()
+    labels = [e.split(" delivered on tranche ")[1].split(" (")[0].split(" ", 1)[1]
+              for _, e in o.events if " delivered on tranche " in e]
+    n, full, partly = len(labels), labels.count("fully"), labels.count("partly")
+    assert o.metrics["deliveries"] == n > 0 and partly > 0
+    # each partial delivery counts its fraction, strictly between 0 and 1
+    assert full / n < o.metrics["delivered_share"] < (full + partly) / n
+
+
+def test_the_eum_forecast_holds_an_excluded_collectives_issues_at_the_status_quo() -> None:
+    d = exchange(kind="eum", max_rounds=4)
+    d["collectives"] = [{"id": "C", "name": "C", "members": ["B"], "issues": ["y"], "inclusion": "excluded"}]
+    m = Negotiation(scenario.parse(d), rng=0)
+    o = m.run()
+    assert o.package is not None and o.package[1] == 0.0
+    df = m.datacollector.get_model_vars_dataframe()
+    assert (df["offer.y"] == 0.0).all()

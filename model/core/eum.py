@@ -184,7 +184,8 @@ def success_probability(
     v = votes[:, None, None] * (d[:, None, :] - d[:, :, None])  # v[k, i, j] = w_k (d_kj - d_ki)
     top = np.maximum(v, 0.0).sum(axis=0)
     if norm == "all_pairs":
-        return top / np.abs(v).sum()
+        total = np.abs(v).sum()  # 0 when every position coincides: no contest, P = 0
+        return top / total if total > 0 else np.zeros_like(top)
     if norm == "dyad":
         bottom = np.abs(v).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):

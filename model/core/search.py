@@ -13,7 +13,8 @@ A client under a patron's pull (``model.core.mechanics``) judges its own offers 
 others': its utility is ``r_c + (1 - w) * (u_c - r_c) + w * (u_p - r_p)``, so its weightings
 include its patrons' utilities, and it never offers a package that a patron's certain veto
 (strength 1) would block. A veto of lower strength is drawn when the offer is made (the
-protocols do it).
+protocols do it). Nor does a proposer offer a package that moves a collective's issues when a
+member would refuse its consent (the members' red lines and reservations are known).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from model.core.mechanics import Mechanics, effective_utility, veto_objection
+from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
 from model.core.problem import Problem
 from model.core.space import FloatArray
 
@@ -38,8 +39,11 @@ def normalised_surplus(problem: Problem, utilities: FloatArray) -> FloatArray:
 
 
 def _pulled(proposer: int, mech: Mechanics | None) -> Mechanics | None:
-    """``mech`` if the proposer has a patron (its own offers are judged with the pull), else ``None``."""
-    return mech if mech is not None and mech.patrons_of(proposer) else None
+    """``mech`` if it bears on the proposer's offers (it has a patron, or a collective must
+    consent to moving some issues), else ``None``."""
+    if mech is None:
+        return None
+    return mech if mech.patrons_of(proposer) or any(c.included for c in mech.collectives) else None
 
 
 @lru_cache(maxsize=64)
@@ -80,12 +84,24 @@ def _candidates(problem: Problem, proposer: int, mech: Mechanics | None) -> tupl
     pk = problem.space.grid[np.arange(problem.space.n_issues)[None, :], idx]
     sq = problem.space.status_quo
     certain = [] if mech is None else [i for i in mech.patrons_of(proposer) if i.veto and i.veto_strength >= 1.0]
-    if certain:  # a package a certain veto blocks is no offer: try each with the veto issues left alone
-        left = pk.copy()
+    owned = [] if mech is None else [c for c in mech.collectives if c.included]
+    if certain or owned:
+        # a package a certain veto blocks, or that a collective's member refuses, is no offer:
+        # try each with the veto issues, and with the collectives' issues, left alone too
         kept = sorted({i for inf in certain for i in inf.veto})
-        left[:, kept] = sq[kept]
-        pk = np.unique(np.concatenate([pk, left]), axis=0)
-        ok = np.array([not any(veto_objection(problem, inf, x, sq) for inf in certain) for x in pk], dtype=bool)
+        held = sorted({i for c in owned for i in c.issues})
+        variants = [pk]
+        for issues in (kept, held, sorted(set(kept) | set(held))):
+            if issues:
+                left = pk.copy()
+                left[:, issues] = sq[issues]
+                variants.append(left)
+        pk = np.unique(np.concatenate(variants), axis=0)
+        ok = np.array([
+            not any(veto_objection(problem, inf, x, sq) for inf in certain)
+            and not (mech is not None and owned and collective_refusals(problem, mech, x, sq))
+            for x in pk
+        ], dtype=bool)
         pk = pk[ok & problem.redlines.satisfied(pk, problem.parties).all(axis=1)]
         pk = pk[np.any(np.abs(pk - sq[None, :]) > 1e-9, axis=1)]  # the status quo is no offer
         u = problem.utility(pk) if pk.shape[0] else np.zeros((0, problem.n_actors))

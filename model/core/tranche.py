@@ -120,13 +120,15 @@ def allowed_masks(
 
 
 def tranche_candidates(
-    problem: Problem, proposer: int, parties: list[int], gains: FloatArray, masks: BoolArray
+    problem: Problem, proposer: int, parties: list[int], gains: FloatArray, masks: BoolArray,
+    state: FloatArray | None = None,
 ) -> tuple[np.ndarray, FloatArray]:
     """Candidate tranches (grid indices ``(n, I)``) and every actor's trusted gain ``(n, A)``.
 
     For each weighting (the proposer's own gain times each ``mu`` in ``MU_GRID``, plus the
     others' gains, normalised by the largest gain each could get) every issue takes, within
-    each box, the grid value that maximises the weighted gain.
+    each box, the grid value that maximises the weighted gain; among equal values, the one
+    nearest the ``state`` (an issue no one weighs stays where it is).
     """
     n_a, n_i, n_g = gains.shape
     if len(masks) == 0:
@@ -139,6 +141,8 @@ def tranche_candidates(
     coefs[:, others] = scale[others]
     coefs[:, proposer] = MU_GRID * scale[proposer]
     score = np.einsum("ca,aig->cig", coefs, gains)  # (C, I, G)
+    if state is not None:  # ties go to the value nearest the state
+        score = score - 1e-9 * np.abs(problem.space.grid - state[:, None])[None]
     masked = np.where(masks[:, None], score[None], -np.inf)  # (B, C, I, G)
     arg = masked.argmax(axis=-1).reshape(-1, n_i)  # (B*C, I)
     arg = np.unique(arg, axis=0)
@@ -169,7 +173,7 @@ def choose_tranche(
     gains = trusted_gain_table(problem, x_idx, multipliers)
     directions = None if controller is None else concession_mask(problem, state, controller)
     masks = allowed_masks(problem, state, caps, directions)
-    idx, u = tranche_candidates(problem, proposer, parties, gains, masks)
+    idx, u = tranche_candidates(problem, proposer, parties, gains, masks, state)
     if len(idx) == 0:
         return None
     others = [a for a in parties if a != proposer]

@@ -4,7 +4,8 @@ Bueno de Mesquita's expected-utility model as reconstructed by Scholz, Calbert a
 Journal of Theoretical Politics 23(4)); ``model.core.eum`` has the equations. Each issue is
 forecast on its own from the actors' ideal positions, their salience on it and their capability;
 a round of the model is a round of the EUM on every issue, and the package on the table is the
-forecast (the capability-and-salience weighted median of positions). After ``max_rounds`` rounds
+forecast (the capability-and-salience weighted median of positions); issues an excluded collective
+holds stay at the status quo. After ``max_rounds`` rounds
 the forecast is put to the parties: it is an agreement if it crosses none of their red lines and
 gives every party at least its reservation utility; otherwise the summary says who it fails.
 """
@@ -27,8 +28,14 @@ class EUMProtocol(Protocol):
         cap, salience = spec_inputs(model.config.spec)  # the EUM needs raw saliences, not normalised weights
         self.forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
 
+    def held(self, package: np.ndarray) -> np.ndarray:
+        """Issues kept off the table (an excluded collective's) stay at the status quo."""
+        fixed = list(self.model.problem.fixed)
+        package[fixed] = self.model.problem.space.status_quo[fixed]
+        return package
+
     def package_at(self, t: int) -> np.ndarray:
-        return np.array([f.median[t] for f in self.forecasts], dtype=float)
+        return self.held(np.array([f.median[t] for f in self.forecasts], dtype=float))
 
     def round(self) -> None:
         m = self.model
@@ -38,7 +45,7 @@ class EUMProtocol(Protocol):
         m.table(offer)
         if t < m.max_rounds:
             return
-        final = m.problem.space.snap(forecast_package(self.forecasts))  # ordinal issues: nearest level
+        final = self.held(m.problem.space.snap(forecast_package(self.forecasts)))  # ordinal: nearest level
         m.table(final)
         p = m.problem
         rejecters = []
