@@ -237,15 +237,6 @@ def sweep(
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from model import experiment as exm
     from model import results
     from model.sweep import Sweep, executor
@@ -261,21 +252,7 @@ def sweep(
         f"in {sw.n_chunks} chunks of {sw.chunk_size}, backend {backend} ({n_workers} workers) -> {out_dir}/",
         soft_wrap=True,
     )
-    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
-        task = bar.add_task("runs", total=sw.n_runs, rate="")
-        start: list[float] = []
-
-        def progress(done: int, total: int) -> None:
-            import time
-
-            now = time.perf_counter()
-            if not start:
-                start.extend([now, done])
-            rate = (done - start[1]) / (now - start[0]) if now > start[0] else 0.0
-            bar.update(task, completed=done, rate=f"{rate:,.1f} runs/s" if rate else "")
-
+    with _progress_bar() as progress:
         try:
             with executor(backend, n_workers, scheduler) as pool:
                 stats = sw.run(pool, progress=progress)
@@ -375,6 +352,8 @@ def calibrate(
 @contextlib.contextmanager
 def _progress_bar() -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar of runs on stderr (off when stderr is not a terminal), as ``progress(done, total)``."""
+    import time
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -384,13 +363,18 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn())
+    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
-        task = bar.add_task("runs", total=None)
+        task = bar.add_task("runs", total=None, rate="")
+        start: list[float] = []
 
         def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            now = time.perf_counter()
+            if not start:  # the rate counts this session's runs only (a resumed sweep starts part done)
+                start.extend([now, done])
+            rate = (done - start[1]) / (now - start[0]) if now > start[0] else 0.0
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.1f} runs/s" if rate else "")
 
         yield progress
 

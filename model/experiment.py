@@ -438,7 +438,7 @@ def load(path: str | Path) -> Experiment:
     except ValidationError as e:
         raise InputError(file, validation_faults(e, data, lines, ExperimentSpec)) from None
     scenario_path = (Path(path).parent / spec.scenario).resolve()
-    rel = _display(scenario_path)
+    rel = display_path(scenario_path)
     if not scenario_path.is_file():
         where = "" if Path(spec.scenario).is_absolute() else " (a relative path starts at the experiment's folder)"
         raise InputError(file, [fault(lines, ("scenario",), f"no scenario file at {rel}{where}")])
@@ -459,7 +459,8 @@ def load(path: str | Path) -> Experiment:
     return exp
 
 
-def _display(p: Path) -> str:
+def display_path(p: Path) -> str:
+    """``p`` relative to the working folder when it lies inside it (for messages)."""
     try:
         return str(p.relative_to(Path.cwd()))
     except ValueError:
