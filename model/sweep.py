@@ -20,12 +20,13 @@ import os
 import platform
 import subprocess
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,31 @@ def _compiled(digest: str, point: tuple[tuple[str, Any], ...], base_json: str, s
     return scn.parse(data, file=scenario_file)
 
 
+@lru_cache(maxsize=64)
+def _columns(issue_ids: tuple[str, ...], actor_ids: tuple[str, ...]) -> tuple[list[str], list[str], list[str]]:
+    """The names of the per-issue and per-actor result columns."""
+    return ([f"value.{i}" for i in issue_ids], [f"state.{i}" for i in issue_ids], [f"utility.{a}" for a in actor_ids])
+
+
+#: Per compiled scenario: the time-dependent strategies when a run of it is computed as arrays
+#: (``run_package_vectorised``), else ``None``. Their schedules depend on their arguments only,
+#: so one list serves every run; a Mesa run builds its own agents.
+_VECTORISED: weakref.WeakKeyDictionary[scn.Scenario, list[Any] | None] = weakref.WeakKeyDictionary()
+
+
+def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
+    from model.core import make_strategy
+    from model.core.protocol import vectorisable
+
+    if sc in _VECTORISED:
+        return _VECTORISED[sc]
+    proto = sc.spec.protocol
+    strategies = [make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
+    ok = proto.kind == "package" and proto.margin == 0.0 and sc.mech.package_neutral and vectorisable(strategies)
+    _VECTORISED[sc] = strategies if ok else None
+    return _VECTORISED[sc]
+
+
 def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     """Run one negotiation and return its result columns.
 
@@ -72,17 +98,15 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     the same outcome as the Mesa model for the same seed, tested); every other run goes through
     the Mesa model round by round. Every run reports the same columns, whatever its protocol.
     """
-    from model.core import make_strategy, nash_product
-    from model.core.protocol import run_package_vectorised, vectorisable
-    from model.core.strategies import TimeDependent
+    from model.core import nash_product
+    from model.core.protocol import run_package_vectorised
     from model.negotiation import METRICS
 
     p = sc.problem
-    strategies = [make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
     proto = sc.spec.protocol
     metrics = dict.fromkeys(METRICS, 0.0)
-    if proto.kind == "package" and proto.margin == 0.0 and sc.mech.package_neutral and vectorisable(strategies):
-        time_only = cast(list[TimeDependent], strategies)
+    time_only = _vectorised_strategies(sc)
+    if time_only is not None:
         c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk,
                                    np.random.default_rng(seed))
         agreed, reason, rounds, package = c.agreed, c.reason, c.rounds, c.package
@@ -98,20 +122,21 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
         metrics.update(o.metrics)
         state = o.state if o.state is not None else p.space.status_quo
         p = m.problem  # (shocks may have changed it)
-    util = p.utility(package) if agreed and package is not None else p.reservation
+    deal = package if agreed and package is not None else None
+    util = p.utility(deal) if deal is not None else p.reservation
     row: dict[str, Any] = {
         "agreed": bool(agreed),
         "reason": reason,
         "rounds": int(rounds),
-        "nash_product": float(nash_product(p, package)) if agreed and package is not None else 0.0,
+        "nash_product": float(nash_product(p, deal)) if deal is not None else 0.0,
         "blocked_by": ",".join(blocked),
     }
-    for i, iid in enumerate(p.space.ids):
-        row[f"value.{iid}"] = float(package[i]) if agreed and package is not None else float("nan")
-    for i, iid in enumerate(p.space.ids):
-        row[f"state.{iid}"] = float(state[i])
-    for a, aid in enumerate(p.actor_ids):
-        row[f"utility.{aid}"] = float(util[a])
+    value_cols, state_cols, utility_cols = _columns(p.space.ids, p.actor_ids)
+    # (``tolist`` gives the same Python floats as ``float`` of each element)
+    values = np.asarray(deal, dtype=float).tolist() if deal is not None else [float("nan")] * len(value_cols)
+    row.update(zip(value_cols, values, strict=True))
+    row.update(zip(state_cols, np.asarray(state, dtype=float).tolist(), strict=True))
+    row.update(zip(utility_cols, np.asarray(util, dtype=float).tolist(), strict=True))
     for k in METRICS:
         row[f"metric.{k}"] = float(metrics[k])
     return row

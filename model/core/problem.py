@@ -90,15 +90,11 @@ class Problem:
     def box_masks(self) -> BoolArray:
         """Which grid points each feasible box admits: ``(B, I, G)``."""
         g = self.space.grid
-        masks = [
-            self.space.grid_mask
-            & (g >= b.lo[:, None] - 1e-9)
-            & (g <= b.hi[:, None] + 1e-9)
-            for b in self.boxes
-        ]
-        if not masks:
+        if not self.boxes:
             return np.zeros((0, *g.shape), dtype=bool)
-        return np.stack(masks)
+        lo = np.array([b.lo for b in self.boxes])[:, :, None]
+        hi = np.array([b.hi for b in self.boxes])[:, :, None]
+        return self.space.grid_mask[None] & (g[None] >= lo - 1e-9) & (g[None] <= hi + 1e-9)
 
     @property
     def has_zone_of_agreement_by_red_lines(self) -> bool:
@@ -113,19 +109,27 @@ class Problem:
         boxes times issues; the search maximises once per distinct row.
         """
         bm = self.box_masks
-        n_b, n_i, _ = bm.shape
-        rows: list[BoolArray] = []
-        issue_of: list[int] = []
-        index = np.zeros((n_b, n_i), dtype=int)
+        n_b, n_i, n_g = bm.shape
         if n_b == 1:  # one box: one mask per issue
             return bm[0].copy(), np.arange(n_i), np.arange(n_i)[None, :]
-        for i in range(n_i):
-            uniq, inverse = np.unique(bm[:, i, :], axis=0, return_inverse=True)
-            index[:, i] = len(rows) + inverse.reshape(-1)
-            rows.extend(uniq)
-            issue_of.extend([i] * len(uniq))
-        masks = np.array(rows, dtype=bool).reshape(len(rows), -1)
-        return masks, np.array(issue_of, dtype=int), index
+        # one key per (issue, box): the issue, then the mask's bits; equal keys, equal rows
+        per_issue = bm.transpose(1, 0, 2).reshape(n_i * n_b, n_g)
+        bits = np.packbits(per_issue, axis=1)
+        keys = np.concatenate([np.repeat(np.arange(n_i, dtype=">u4"), n_b).view(np.uint8).reshape(-1, 4), bits], 1)
+        keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1])))[:, 0]
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        masks = per_issue[first]
+        return masks, first // n_b, inverse.reshape(n_i, n_b).T.copy()
+
+    @cached_property
+    def _mask_off(self) -> BoolArray:
+        """Where each distinct mask of ``_mask_table`` excludes a grid point: ``(K, G)``."""
+        return ~self._mask_table[0]
+
+    @cached_property
+    def _index_dtype(self) -> type[np.signedinteger]:
+        """The smallest integer type that holds every grid index."""
+        return np.int16 if self.space.grid.shape[1] < 2**15 else np.intp
 
     def maximize_weighted(self, coefs: FloatArray) -> FloatArray:
         pk = self.maximize_weighted_indexed(coefs)[0]
@@ -155,12 +159,20 @@ class Problem:
         n_i = self.space.n_issues
         if n_b == 0:
             return np.zeros((0, n_i)), np.zeros((0, n_i), dtype=int)
-        masks, issue_of, index = self._mask_table
+        _, issue_of, index = self._mask_table
         wv = self.weighted_values
         score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
-        masked = np.where(masks[None, :, :], score[:, issue_of, :], -np.inf)  # (C, K, G)
-        arg = masked.argmax(axis=-1)[:, index]  # (C, B, I): grid index per box and issue
-        arg = arg.transpose(1, 0, 2).reshape(-1, n_i)
+        if n_b == 1:  # one box: one mask per issue, and the arg-max is the answer
+            np.copyto(score, -np.inf, where=self._mask_off[None])
+            arg = score.argmax(axis=-1)
+            return (self.space.grid[np.arange(n_i)[None, :], arg] if values else None), arg
+        masked = score[:, issue_of, :]  # (C, K, G)
+        np.copyto(masked, -np.inf, where=self._mask_off[None])
+        # (K, C) as small integers: the gather below then moves a quarter of the bytes
+        best = np.ascontiguousarray(masked.argmax(axis=-1).T, dtype=self._index_dtype)
+        out = np.empty((len(index), coefs.shape[0], n_i), dtype=np.intp)  # (B, C, I): grid index per box and issue
+        out[...] = best[index].transpose(0, 2, 1)
+        arg = out.reshape(-1, n_i)
         return (self.space.grid[np.arange(n_i)[None, :], arg] if values else None), arg
 
     @cached_property

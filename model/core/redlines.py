@@ -16,7 +16,8 @@ each box, and tells exactly whether any package satisfies all the lines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,9 @@ from model.core.space import EPS, BoolArray, FloatArray, OutcomeSpace
 #: The box enumeration stops after this many boxes (what it found is still safe; see
 #: ``RedLineSet.feasible_boxes``).
 MAX_BOXES = 4096
+
+#: How many enumerations ``feasible_boxes`` keeps per outcome space.
+_MEMO_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class RedLineSet:
             if not ln.conditional:
                 lo[ln.actor, ln.issue] = max(lo[ln.actor, ln.issue], ln.lo)
                 hi[ln.actor, ln.issue] = min(hi[ln.actor, ln.issue], ln.hi)
+        lo.setflags(write=False)
+        hi.setflags(write=False)
         self.lo, self.hi = lo, hi
         self._cond = cond
         self.truncated = False
@@ -106,22 +112,22 @@ class RedLineSet:
         self._c_issue = np.array([c.issue for c in cond], dtype=int)
         self._c_lo = np.array([c.lo for c in cond], dtype=float)
         self._c_hi = np.array([c.hi for c in cond], dtype=float)
-        self._c_owner = np.zeros((len(cond), n_actors), dtype=np.int64)  # line k belongs to actor a
-        self._c_owner[np.arange(len(cond)), self._c_actor] = 1
+        self._c_owner = np.zeros((len(cond), n_actors), dtype=bool)  # line k belongs to actor a
+        self._c_owner[np.arange(len(cond)), self._c_actor] = True
+        # the bounds with their tolerance, as ``satisfied`` compares with them
+        self._lo_eps, self._hi_eps = lo - EPS, hi + EPS
+        self._c_lo_eps, self._c_hi_eps = self._c_lo - EPS, self._c_hi + EPS
 
     def satisfied(self, packages: FloatArray, actors: Sequence[int] | None = None) -> BoolArray:
         """Whether each package crosses none of each actor's lines: ``(n, n_actors)`` booleans."""
         x = np.atleast_2d(np.asarray(packages, dtype=float))
-        ok = np.all(
-            (x[:, None, :] >= self.lo[None] - EPS) & (x[:, None, :] <= self.hi[None] + EPS),
-            axis=2,
-        )
+        x3 = x[:, None, :]
+        ok = ((x3 >= self._lo_eps) & (x3 <= self._hi_eps)).all(axis=2)
         if self._cond:
             active = self._c_sign * (x[:, self._c_when] - self._c_thr) > EPS
             xv = x[:, self._c_issue]
-            bound_ok = (xv >= self._c_lo - EPS) & (xv <= self._c_hi + EPS)
-            broken = active & ~bound_ok  # (n, K)
-            ok &= ~((broken.astype(np.int64) @ self._c_owner) > 0)
+            broken = active & ~((xv >= self._c_lo_eps) & (xv <= self._c_hi_eps))  # (n, K)
+            ok &= ~(broken @ self._c_owner)  # no line of the actor broken
         if actors is not None:
             ok = ok[:, list(actors)]
         return ok
@@ -167,21 +173,40 @@ class RedLineSet:
                 if c.actor in actors
             )
         )
+        self.truncated = False
+        admissible = _issue_admissible(space)
+        root_lo, root_hi = lo.tolist(), hi.tolist()
+        if not all(admissible(i, root_lo[i], root_hi[i]) for i in range(len(root_lo))):
+            return []
+        if not cond:  # one box: the bounds themselves
+            lo.setflags(write=False)
+            hi.setflags(write=False)
+            return [Box(lo, hi)]
+        # The boxes depend only on these bounds, the lines and the space: step-by-step protocols
+        # ask again and again for the same relaxed lines, so the answers are kept on the space.
+        memo = space.memo.setdefault("feasible_boxes", {})
+        mkey = (lo.tobytes(), hi.tobytes(), tuple(cond))
+        if mkey in memo:
+            found, self.truncated = memo[mkey]
+            return list(found)
         boxes: list[Box] = []
         seen: set[bytes] = set()
-        self.truncated = False
 
-        def visit(k: int, blo: FloatArray, bhi: FloatArray) -> None:
+        # Boxes are kept as lists of floats while enumerating (much cheaper than small arrays).
+        # A child box differs from its parent, which is admissible, on one issue only, so only
+        # that issue is checked again.
+        def visit(k: int, blo: list[float], bhi: list[float]) -> None:
             if len(boxes) >= MAX_BOXES:
                 self.truncated = True
                 return
-            if not _box_admissible(space, blo, bhi):
-                return
             if k == len(cond):
-                key = np.concatenate([blo, bhi]).round(12).tobytes()
+                lo_a, hi_a = np.array(blo), np.array(bhi)
+                lo_a.setflags(write=False)
+                hi_a.setflags(write=False)
+                key = np.concatenate([lo_a, hi_a]).round(12).tobytes()
                 if key not in seen:
                     seen.add(key)
-                    boxes.append(Box(blo, bhi))
+                    boxes.append(Box(lo_a, hi_a))
                 return
             w, above, below, i, clo, chi = cond[k]
             if above is not None:
@@ -195,7 +220,8 @@ class RedLineSet:
                 return
             on_lo, on_hi = blo.copy(), bhi.copy()
             on_lo[i], on_hi[i] = max(blo[i], clo), min(bhi[i], chi)
-            visit(k + 1, on_lo, on_hi)
+            if len(boxes) >= MAX_BOXES or admissible(i, on_lo[i], on_hi[i]):
+                visit(k + 1, on_lo, on_hi)
             if not must_hold:
                 off_lo, off_hi = blo.copy(), bhi.copy()
                 if above is not None:
@@ -203,22 +229,34 @@ class RedLineSet:
                 else:
                     assert below is not None
                     off_lo[w] = max(blo[w], below)
-                visit(k + 1, off_lo, off_hi)
+                if len(boxes) >= MAX_BOXES or admissible(w, off_lo[w], off_hi[w]):
+                    visit(k + 1, off_lo, off_hi)
 
-        visit(0, lo, hi)
+        visit(0, root_lo, root_hi)
+        if len(memo) >= _MEMO_SIZE:
+            memo.pop(next(iter(memo)))  # the oldest
+        memo[mkey] = (tuple(boxes), self.truncated)
         return boxes
 
     def lines_of(self, actor: int) -> list[RedLine]:
         return [ln for ln in self.lines if ln.actor == actor]
 
 
-def _box_admissible(space: OutcomeSpace, lo: FloatArray, hi: FloatArray) -> bool:
-    """Whether the box holds an admissible value on every issue (a level, on an ordinal issue)."""
-    if np.any(lo > hi + EPS):
-        return False
-    g, ordinal = space.grid, space.ordinal_mask
-    inside = space.grid_mask & (g >= lo[:, None] - EPS) & (g <= hi[:, None] + EPS)
-    return bool(np.all(inside.any(axis=1) | ~ordinal))
+def _issue_admissible(space: OutcomeSpace) -> Callable[[int, float, float], bool]:
+    """``ok(i, lo, hi)``: whether ``lo <= x_i <= hi`` (within ``EPS``) holds an admissible value
+    of issue ``i``: ``lo <= hi`` and, on an ordinal issue, one of its levels."""
+    levels = space.level_lists
+
+    def ok(i: int, lo: float, hi: float) -> bool:
+        if lo > hi + EPS:
+            return False
+        lv = levels[i]
+        if lv is None:
+            return True
+        j = bisect_left(lv, lo - EPS)  # the first level >= lo - EPS (levels ascend)
+        return j < len(lv) and lv[j] <= hi + EPS
+
+    return ok
 
 
 def conflict_explanation(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +20,7 @@ BoolArray = NDArray[np.bool_]
 
 #: Values of a continuous issue that every search looks at (besides the special points).
 CONTINUOUS_GRID = np.linspace(0.0, 1.0, 21)
+_CONTINUOUS_VALUES = tuple(CONTINUOUS_GRID.tolist())
 
 #: Tolerance for comparing issue values (red-line bounds, levels).
 EPS = 1e-9
@@ -81,40 +84,52 @@ class OutcomeSpace:
     ) -> OutcomeSpace:
         per_issue: list[set[float]] = []
         for issue in issues:
-            if issue.is_ordinal:
-                per_issue.append(set(issue.level_values.tolist()))
+            if issue.levels is not None:
+                per_issue.append({float(v) for _, v in issue.levels})
             else:
-                per_issue.append(set(CONTINUOUS_GRID.tolist()))
+                per_issue.append(set(_CONTINUOUS_VALUES))
         for i, x in enumerate(status_quo):
             if not issues[i].is_ordinal:
                 per_issue[i].add(float(x))
         for i, x in special_points:
             if not issues[i].is_ordinal and 0.0 <= x <= 1.0:
                 per_issue[i].add(round(float(x), 12))
-        width = max(len(s) for s in per_issue)
-        grid = np.zeros((len(issues), width))
-        mask = np.zeros((len(issues), width), dtype=bool)
-        for i, values in enumerate(per_issue):
-            vals = np.array(sorted(values))
-            grid[i, : len(vals)] = vals
-            grid[i, len(vals) :] = vals[-1]
-            mask[i, : len(vals)] = True
+        rows = [sorted(values) for values in per_issue]
+        width = max(len(r) for r in rows)
+        grid = np.array([r + [r[-1]] * (width - len(r)) for r in rows], dtype=float).reshape(len(rows), width)
+        mask = np.arange(width)[None, :] < np.array([len(r) for r in rows])[:, None]
         grid.setflags(write=False)
         mask.setflags(write=False)
         sq = np.asarray(status_quo, dtype=float)
         sq.setflags(write=False)
         return cls(tuple(issues), sq, grid, mask)
 
-    @property
+    @cached_property
     def ordinal_mask(self) -> BoolArray:
         """Which issues are ordinal: ``(I,)``."""
-        return np.array([i.is_ordinal for i in self.issues], dtype=bool)
+        out = np.array([i.is_ordinal for i in self.issues], dtype=bool)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
+    def memo(self) -> dict[str, dict[Any, Any]]:
+        """Results derived from this space alone, kept by the functions that compute them
+        (``RedLineSet.feasible_boxes``); not part of the space's value."""
+        return {}
+
+    @cached_property
+    def level_lists(self) -> tuple[tuple[float, ...] | None, ...]:
+        """Each ordinal issue's levels in increasing order, as floats (``None``: a continuous issue)."""
+        return tuple(
+            tuple(float(v) for v in self.grid[i][self.grid_mask[i]]) if issue.is_ordinal else None
+            for i, issue in enumerate(self.issues)
+        )
 
     @property
     def n_issues(self) -> int:
         return len(self.issues)
 
-    @property
+    @cached_property
     def ids(self) -> tuple[str, ...]:
         return tuple(i.id for i in self.issues)
 
