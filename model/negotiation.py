@@ -13,6 +13,7 @@ state, and the log of events that explains the outcome.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import mesa
@@ -20,7 +21,14 @@ import numpy as np
 
 from model.core import Situation, accepts, make_strategy
 from model.core.analysis import best_compromise
-from model.core.mechanics import Trust, collective_refusals, draw_delivery, effective_utility, veto_objection
+from model.core.mechanics import (
+    Influence,
+    Trust,
+    collective_refusals,
+    draw_delivery,
+    effective_utility,
+    veto_objection,
+)
 from model.core.preferences import Preferences
 from model.core.redlines import conflict_explanation
 from model.core.search import OfferTable, choose_offer_index
@@ -59,7 +67,9 @@ class Actor(mesa.Agent):
         strategy: how its aspiration moves over the rounds.
     """
 
-    def __init__(self, model: Negotiation, index: int, strategy: Strategy) -> None:
+    def __init__(
+        self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None
+    ) -> None:
         super().__init__(model)
         self.index = index
         self.actor_id = model.problem.actor_ids[index]
@@ -72,17 +82,18 @@ class Actor(mesa.Agent):
         self.received: list[float] = []  # its utility of each offer others made, oldest first
         self.delivered = math.nan  # share of what was due to it delivered at the latest delivery
         self.paused = False
-        self.refresh()
+        self.refresh(schedule)
         self.aspiration = self.best
 
-    def refresh(self) -> None:
-        """Re-read best and reservation utilities from the model's problem (after a shock)."""
+    def refresh(self, schedule: FloatArray | None = None) -> None:
+        """Re-read best and reservation utilities from the model's problem (after a shock).
+        ``schedule``: this actor's aspirations over the rounds when already known."""
         p = self.model.problem
         self.best = float(p.best_utility[self.index])
         self.reservation = float(p.reservation[self.index])
-        # a strategy whose aspiration depends on time only gives all rounds' values at once
-        schedule = getattr(self.strategy, "schedule", None)
-        self._schedule = None if schedule is None else schedule(self.best, self.reservation, self.model.max_rounds)
+        if schedule is None:
+            schedule = _schedule_of(self.strategy, self.best, self.reservation, self.model.max_rounds)
+        self._schedule = schedule
 
     @property
     def offer_utility(self) -> float:
@@ -130,8 +141,8 @@ class Actor(mesa.Agent):
         reservation utility as it judges them (its patrons' gains weighed in), and no patron
         vetoes it (``model.core.accepts``, ``model.core.mechanics``)."""
         m = self.model
-        u = float(m.offer_effective[self.index])
-        if not m.offer_lines_ok[self.index]:
+        u = m.effective_list[self.index]
+        if not m.lines_ok_list[self.index]:
             crossed = m.problem.redlines.crossed(offer, self.index)
             text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
             r = Response(False, "red line", note=text)
@@ -139,8 +150,10 @@ class Actor(mesa.Agent):
             r = Response(False, "below reservation", u, self.reservation)
         elif not accepts(u, self.aspiration + m.margin, self.reservation + m.margin, True):
             r = Response(False, "below aspiration", u, self.aspiration + m.margin)
-        else:
+        elif m.has_patrons[self.index]:
             r = m.veto_check(self.index, offer) or _ACCEPTED
+        else:
+            r = _ACCEPTED
         self.response = r
         return r
 
@@ -202,7 +215,7 @@ class Negotiation(mesa.Model):
         self.offer: FloatArray | None = None
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
         self.offer_effective = self.offer_utilities
-        self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+        self.offer_lines_ok = _all_true(self.problem.n_actors)
         self.state = self.problem.space.status_quo.astype(float).copy()
         self.trust = Trust(self.mech)
         self.collect = collect
@@ -212,36 +225,19 @@ class Negotiation(mesa.Model):
         self.counts = dict.fromkeys(METRICS, 0.0)
         self._ideal = self.problem.prefs.ideal.copy() if isinstance(self.problem.prefs, Preferences) else None
         self._salience = self.mech.salience.copy()
-        for i, act in enumerate(scenario.spec.actors):
-            Actor(self, i, make_strategy(act.strategy.name, act.strategy.params))
+        shared = _shared(scenario)
+        for i, strategy in enumerate(shared.strategies):
+            Actor(self, i, strategy, shared.schedules[i])
+        # the same agents as ``self.agents``, in the problem's order, for the per-round loops
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
-        self._all_parties = bool(self.problem.consent.all())
-        self._responders = {
-            p: self.agents.select(lambda a, p=p: a.is_party and a.index != p) for p in set(self.order)
-        }
-        ctrl = self.mech.controller
-        parties = self.problem.parties
-        self.counterparts = [
-            sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
-            for a in range(self.problem.n_actors)
-        ]
-        issue_reporters = {
-            f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(self.problem.space.ids)
-        }
-        state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(self.problem.space.ids)}
-        self.datacollector = mesa.DataCollector(
-            model_reporters={"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
-            agent_reporters={
-                "actor": "actor_id",
-                "aspiration": "aspiration",
-                "reservation": "reservation",
-                "offer_utility": "offer_utility",
-                "proposed": "proposed",
-                "response": lambda a: "" if a.response is None else a.response.reason,
-                "trust": "trust",
-                "paused": "paused",
-            },
-        )
+        self._all_parties = shared.all_parties
+        self._responders = {p: tuple(self.actors[a] for a in who) for p, who in shared.responders.items()}
+        self._patrons = shared.patrons
+        self.has_patrons = [bool(ps) for ps in shared.patrons]
+        self.effective_list: list[float] = self.offer_effective.tolist()
+        self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
+        self.counterparts = shared.counterparts
+        self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self.kind, self)
         if not self.problem.boxes and self.protocol.needs_zone:
             why = conflict_explanation(
@@ -252,6 +248,13 @@ class Negotiation(mesa.Model):
                 why += f" (issues off the table, kept at the status quo: {off})"
             self._end(False, "no zone of agreement", None, f"No package satisfies every party's red lines: {why}.")
 
+    @property
+    def datacollector(self) -> mesa.DataCollector:
+        """The per-round records (only for a model made with ``collect=True``)."""
+        if self._datacollector is None:
+            raise RuntimeError("this negotiation was made with collect=False: it records no per-round data")
+        return self._datacollector
+
     # ---------------------------------------------------------------------------------------
     # the round
 
@@ -260,11 +263,13 @@ class Negotiation(mesa.Model):
         if not self.running:
             return
         self.round += 1
-        self._fire_spoilers()
-        self.agents.do("update_aspiration")
+        if self.mech.spoilers:
+            self._fire_spoilers()
+        for a in self.actors:
+            a.update_aspiration()
         self.protocol.round()
-        if self.collect:
-            self.datacollector.collect(self)
+        if self._datacollector is not None:
+            self._datacollector.collect(self)
 
     def run(self) -> Outcome:
         """Run to the end and return the outcome."""
@@ -301,34 +306,36 @@ class Negotiation(mesa.Model):
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             self.offer_effective = self.offer_utilities
-            self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+            self.offer_lines_ok = _all_true(self.problem.n_actors)
         else:
             self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
             self.offer_effective = effective_utility(self.offer_utilities, self.problem.reservation, self.mech)
             if parties_ok and self._all_parties:
-                self.offer_lines_ok = np.ones(self.problem.n_actors, dtype=bool)
+                self.offer_lines_ok = _all_true(self.problem.n_actors)
             else:
                 self.offer_lines_ok = self.problem.redlines.satisfied(offer)[0]
+        # (as Python values, for the answers read one actor at a time)
+        self.effective_list = self.offer_effective.tolist()
+        self.lines_ok_list = self.offer_lines_ok.tolist()
 
     def consult(self, offer: FloatArray, proposer: int | None, base: FloatArray | None = None) -> list[Actor]:
         """Every party but the proposer answers the offer on the table; then the collectives'
         members and the parties' home constituencies (ratification) have their say.
         Returns the actors that block it."""
-        responders = self._responders[proposer] if proposer is not None and proposer in self._responders else (
-            self.agents.select(lambda a: a.is_party and a.index != proposer)
-        )
+        responders = self._responders.get(proposer) if proposer is not None else None  # type: ignore[arg-type]
+        if responders is None:
+            responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
+        u = self.offer_utilities.tolist()
         for a in responders:
-            if a.index != proposer:
-                a.received.append(float(self.offer_utilities[a.index]))
-        responses = responders.map("respond", offer)
-        rejecters = [a for a, r in zip(responders, responses, strict=True) if not r.accepted]
+            a.received.append(u[a.index])
+        rejecters = [a for a in responders if not a.respond(offer).accepted]
         if rejecters:
             return rejecters
         return self.consent_and_ratification(offer, self.problem.space.status_quo if base is None else base)
 
     def veto_check(self, client: int, offer: FloatArray, base: FloatArray | None = None) -> Response | None:
         """A patron's veto on the client's acceptance (``None``: no veto exercised)."""
-        for inf in self.mech.patrons_of(client):
+        for inf in self._patrons[client]:
             why = veto_objection(self.problem, inf, offer, self.problem.space.status_quo if base is None else base)
             if why is None:
                 continue
@@ -530,3 +537,90 @@ def _state_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
         return float(m.state[i])
 
     return report
+
+
+def _all_true(n: int) -> np.ndarray:
+    """A read-only ``(n,)`` array of ``True`` (shared: nobody writes into ``offer_lines_ok``)."""
+    out = _ALL_TRUE.get(n)
+    if out is None:
+        out = _ALL_TRUE[n] = np.ones(n, dtype=bool)
+        out.flags.writeable = False
+    return out
+
+
+_ALL_TRUE: dict[int, np.ndarray] = {}
+
+
+def _schedule_of(strategy: Strategy, best: float, reservation: float, max_rounds: int) -> FloatArray | None:
+    """All rounds' aspirations at once for a strategy that depends on time only (else ``None``)."""
+    schedule = getattr(strategy, "schedule", None)
+    if schedule is None:
+        return None
+    out: FloatArray = schedule(best, reservation, max_rounds)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every run of one compiled scenario shares, computed once: the actors' strategies
+    (they keep no state between calls) and their aspiration schedules, who answers whose offers,
+    patrons, counterparts, and the DataCollector's reporters."""
+
+    strategies: tuple[Strategy, ...]
+    schedules: tuple[FloatArray | None, ...]
+    all_parties: bool
+    responders: dict[int, tuple[int, ...]]  # proposer -> the other parties, in order
+    patrons: tuple[tuple[Influence, ...], ...]  # client -> its patrons' influence
+    counterparts: list[list[int]]  # actor -> the parties that control issues it cares about
+    reporters: dict[str, dict[str, object]]
+
+
+_SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
+
+
+def _shared(sc: Scenario) -> _Shared:
+    got = _SHARED.get(sc)
+    if got is not None:
+        return got
+    p, mech = sc.problem, sc.mech
+    max_rounds = sc.spec.protocol.max_rounds
+    strategies = tuple(make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors)
+    schedules = tuple(
+        _schedule_of(s, float(p.best_utility[i]), float(p.reservation[i]), max_rounds) for i, s in enumerate(strategies)
+    )
+    parties = [int(a) for a in p.parties]
+    ctrl = mech.controller
+    counterparts = [
+        sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
+        for a in range(p.n_actors)
+    ]
+    issue_reporters = {f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(p.space.ids)}
+    state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(p.space.ids)}
+    reporters: dict[str, dict[str, object]] = {
+        "model_reporters": {"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
+        "agent_reporters": {
+            "actor": "actor_id",
+            "aspiration": "aspiration",
+            "reservation": "reservation",
+            "offer_utility": "offer_utility",
+            "proposed": "proposed",
+            "response": _response_reason,
+            "trust": "trust",
+            "paused": "paused",
+        },
+    }
+    out = _SHARED[sc] = _Shared(
+        strategies=strategies,
+        schedules=schedules,
+        all_parties=bool(p.consent.all()),
+        responders={q: tuple(a for a in parties if a != q) for q in set(sc.proposer_order())},
+        patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
+        counterparts=counterparts,
+        reporters=reporters,
+    )
+    return out
+
+
+def _response_reason(a: Actor) -> str:
+    return "" if a.response is None else a.response.reason
