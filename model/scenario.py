@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -252,19 +253,32 @@ _TAG = re.compile(r"\[([A-Za-z][A-Za-z0-9_.-]*)\]")
 
 
 def _iter_sources(obj: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    """Every ``source`` text in the checked scenario, with where it stands, in field order."""
+    out: list[tuple[Loc, str]] = []
+    _collect_sources(obj, loc, out)
+    return iter(out)
+
+
+#: Values that hold no ``source`` field (the walk skips them without a look inside).
+_LEAVES = (int, float, str, bool, type(None))
+
+
+def _collect_sources(obj: Any, loc: Loc, out: list[tuple[Loc, str]]) -> None:
     if isinstance(obj, BaseModel):
         for name in type(obj).model_fields:
             value = getattr(obj, name)
             if name == "source" and isinstance(value, str):
-                yield (*loc, name), value
-            else:
-                yield from _iter_sources(value, (*loc, name))
+                out.append(((*loc, name), value))
+            elif not isinstance(value, _LEAVES):
+                _collect_sources(value, (*loc, name), out)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _iter_sources(v, (*loc, i))
+            if not isinstance(v, _LEAVES):
+                _collect_sources(v, (*loc, i), out)
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            yield from _iter_sources(v, (*loc, k))
+            if not isinstance(v, _LEAVES):
+                _collect_sources(v, (*loc, k), out)
 
 
 def _short_list(items: list[str], n: int = 8) -> str:
@@ -504,14 +518,21 @@ def _check_mechanics(
                         bad((*el, "value"), f"{eff.value!r} is not a level of {eff.issue!r}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _lines_feasible(key: _SpaceKey, lines: tuple[RedLine, ...]) -> bool:
+    """Whether one actor's red lines leave some package (cached: a sweep rarely moves them)."""
+    space = _built_space(*key, ())
+    return bool(RedLineSet(list(lines), 1, space.n_issues).feasible_boxes(space, [0]))
+
+
 def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
     """Each actor's red lines must leave at least one package; say which lines clash if not."""
     out: list[Fault] = []
-    space = _space(spec)
+    key = _space_key(spec)
+    space = _built_space(*key, ())
     for a, act in enumerate(spec.actors):
         lines_a = [_red_line(spec, space, 0, rl) for rl in act.red_lines]
-        rs = RedLineSet(lines_a, 1, space.n_issues)
-        if rs.feasible_boxes(space, [0]):
+        if _lines_feasible(key, tuple(lines_a)):
             continue
         loc: Loc = ("actors", a, "red_lines")
         # find a pair of lines that clash on their own
@@ -535,7 +556,11 @@ def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
 # compilation
 
 
-def _space(spec: ScenarioSpec, special: list[tuple[int, float]] | None = None) -> core.OutcomeSpace:
+_SpaceKey = tuple[tuple[core.Issue, ...], tuple[float, ...]]
+
+
+def _space_key(spec: ScenarioSpec) -> _SpaceKey:
+    """The scenario's issues and status quo, as the core's values."""
     issues = []
     sq = []
     for iss in spec.issues:
@@ -543,7 +568,20 @@ def _space(spec: ScenarioSpec, special: list[tuple[int, float]] | None = None) -
         issues.append(core.Issue(iss.id, iss.label, levels))
         v = _level_value(iss, iss.status_quo)
         sq.append(0.0 if v is None else v)
-    return core.OutcomeSpace.build(issues, sq, special or [])
+    return tuple(issues), tuple(sq)
+
+
+def _space(spec: ScenarioSpec, special: list[tuple[int, float]] | None = None) -> core.OutcomeSpace:
+    return _built_space(*_space_key(spec), tuple(special or ()))
+
+
+@functools.lru_cache(maxsize=256)
+def _built_space(
+    issues: tuple[core.Issue, ...], sq: tuple[float, ...], special: tuple[tuple[int, float], ...]
+) -> core.OutcomeSpace:
+    """One space per distinct content: a sweep that leaves the issues alone builds it once
+    (spaces are immutable; the problem and the runs copy what they change)."""
+    return core.OutcomeSpace.build(issues, sq, special)
 
 
 def _red_line(spec: ScenarioSpec, space: core.OutcomeSpace, actor: int, rl: RedLineSpec) -> RedLine:
