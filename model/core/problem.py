@@ -175,6 +175,32 @@ class Problem:
         arg = out.reshape(-1, n_i)
         return (self.space.grid[np.arange(n_i)[None, :], arg] if values else None), arg
 
+    def maximize_weighted_distinct(self, coefs: FloatArray) -> np.ndarray:
+        """The distinct rows of ``maximize_weighted_indexed(coefs)[1]`` (grid indices), each
+        once, in order of first appearance (box-major, then weighting).
+
+        Neighbouring weightings often pick the same grid value under every box mask; such a
+        weighting gives, in every box, a package an earlier weighting already gave in that
+        box, so it is dropped before the packages are formed across the boxes.
+        """
+        coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
+        n_b = len(self.boxes)
+        n_i = self.space.n_issues
+        if n_b == 0:
+            return np.zeros((0, n_i), dtype=int)
+        _, issue_of, index = self._mask_table
+        wv = self.weighted_values
+        score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
+        if n_b == 1:
+            np.copyto(score, -np.inf, where=self._mask_off[None])
+            return _distinct_rows(score.argmax(axis=-1))
+        masked = score[:, issue_of, :]  # (C, K, G)
+        np.copyto(masked, -np.inf, where=self._mask_off[None])
+        best = masked.argmax(axis=-1).astype(self._index_dtype)  # (C, K)
+        best = best[_first_distinct(best)]  # (C', K), first appearances in order
+        out = best.T[index]  # (B, I, C')
+        return _distinct_rows(out.transpose(0, 2, 1).reshape(-1, n_i)).astype(np.intp)
+
     @cached_property
     def best_utility(self) -> FloatArray:
         """Each actor's utility of its best package among those no party's red line forbids."""
@@ -188,3 +214,17 @@ class Problem:
     def feasible(self, packages: FloatArray) -> BoolArray:
         """Whether each package crosses no party's red line."""
         return np.all(self.redlines.satisfied(packages, self.parties), axis=1)
+
+
+def _first_distinct(rows: np.ndarray) -> np.ndarray:
+    """Indices of the distinct rows of a 2-d integer array, first appearances, in order."""
+    if len(rows) <= 1:
+        return np.arange(len(rows))
+    r = np.ascontiguousarray(rows)
+    keys = r.view(np.dtype((np.void, r.shape[1] * r.itemsize)))[:, 0]
+    return np.sort(np.unique(keys, return_index=True)[1])
+
+
+def _distinct_rows(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows of a 2-d integer array, each once, in order of first appearance."""
+    return rows[_first_distinct(rows.astype(np.int16) if rows.max(initial=0) < 2**15 else rows)]

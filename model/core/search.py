@@ -76,11 +76,8 @@ def candidate_offers(
 
 @lru_cache(maxsize=64)
 def _candidates(problem: Problem, proposer: int, mech: Mechanics | None) -> tuple[FloatArray, FloatArray]:
-    idx = problem.maximize_weighted_indexed(_offer_coefficients(problem, proposer, mech), values=False)[1]
-    if len(idx) > 1:  # many weightings give the same package: keep each once, in order of first appearance
-        rows = np.ascontiguousarray(idx.astype(np.int16))
-        keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize)))[:, 0]
-        idx = idx[np.sort(np.unique(keys, return_index=True)[1])]
+    # many weightings give the same package: each once, in order of first appearance
+    idx = problem.maximize_weighted_distinct(_offer_coefficients(problem, proposer, mech))
     pk = problem.space.grid[np.arange(problem.space.n_issues)[None, :], idx]
     sq = problem.space.status_quo
     certain = [] if mech is None else [i for i in mech.patrons_of(proposer) if i.veto and i.veto_strength >= 1.0]
