@@ -233,3 +233,21 @@ def test_pareto_frontier_of_two_actors_is_decreasing() -> None:
     assert len(f) >= 3
     assert np.all(np.diff(f[:, 0]) > 0) and np.all(np.diff(f[:, 1]) < 0)
     assert f[-1, 0] == pytest.approx(1.0) and f[0, 1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n_parties", [2, 4])
+def test_peer_case_draws_follow_the_documented_order(n_parties: int) -> None:
+    """PEER_CASE.md: per party, weights, then each issue's table, then the reservation value,
+    all from ``default_rng(seed + k)`` (drawn one by one here, as NegMAS's side reads them)."""
+    from model.core.domains import peer_case_draws
+
+    for k in range(25):
+        d = peer_case_draws(2024, k, n_parties)
+        rng = np.random.default_rng(2024 + k)
+        for p in range(n_parties):
+            w = rng.random(3)
+            np.testing.assert_array_equal(d.weights[p], w / w.sum())
+            for j in range(3):
+                v = rng.random(10)
+                np.testing.assert_array_equal(d.tables[p, j], (v - v.min()) / (v.max() - v.min()))
+            assert d.reservation[p] == rng.uniform(0.0, 0.5)

@@ -28,17 +28,19 @@ class TableDomain:
 
 
 def peer_case_draws(seed: int, k: int, n_parties: int, n_issues: int = 3, n_values: int = 10) -> TableDomain:
+    """Domain ``k`` of the peer case: for each party in turn, ``n_issues`` weights (normalised
+    to sum 1), then one table of ``n_values`` uniform draws per issue (scaled to span [0, 1]),
+    then its reservation value, uniform on [0, 0.5], all from ``default_rng(seed + k)``."""
     rng = np.random.default_rng(seed + k)
-    weights = np.zeros((n_parties, n_issues))
-    tables = np.zeros((n_parties, n_issues, n_values))
-    reservation = np.zeros(n_parties)
-    for p in range(n_parties):
-        w = rng.random(n_issues)
-        weights[p] = w / w.sum()
-        for j in range(n_issues):
-            v = rng.random(n_values)
-            tables[p, j] = (v - v.min()) / (v.max() - v.min())
-        reservation[p] = rng.uniform(0.0, 0.5)
+    # every draw is one double from the stream, in the order above: one block per party
+    per_party = n_issues + n_issues * n_values + 1
+    draws = rng.random((n_parties, per_party))
+    w = draws[:, :n_issues]
+    weights = w / w.sum(axis=1, keepdims=True)
+    v = draws[:, n_issues:-1].reshape(n_parties, n_issues, n_values)
+    lo, hi = v.min(axis=2, keepdims=True), v.max(axis=2, keepdims=True)
+    tables = (v - lo) / (hi - lo)
+    reservation = 0.5 * draws[:, -1]  # ``uniform(0, 0.5)`` is ``0 + 0.5 * draw``
     return TableDomain(weights, tables, reservation)
 
 
