@@ -322,7 +322,7 @@ class Negotiation(mesa.Model):
         """Every party but the proposer answers the offer on the table; then the collectives'
         members and the parties' home constituencies (ratification) have their say.
         Returns the actors that block it."""
-        responders = self._responders.get(proposer) if proposer is not None else None  # type: ignore[arg-type]
+        responders = self._responders.get(proposer)
         if responders is None:
             responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
         u = self.offer_utilities.tolist()
@@ -570,7 +570,7 @@ class _Shared:
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
     all_parties: bool
-    responders: dict[int, tuple[int, ...]]  # proposer -> the other parties, in order
+    responders: dict[int | None, tuple[int, ...]]  # proposer (None: no one) -> the other parties, in order
     patrons: tuple[tuple[Influence, ...], ...]  # client -> its patrons' influence
     counterparts: list[list[int]]  # actor -> the parties that control issues it cares about
     reporters: dict[str, dict[str, object]]
@@ -614,7 +614,7 @@ def _shared(sc: Scenario) -> _Shared:
         strategies=strategies,
         schedules=schedules,
         all_parties=bool(p.consent.all()),
-        responders={q: tuple(a for a in parties if a != q) for q in set(sc.proposer_order())},
+        responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.proposer_order())}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
         counterparts=counterparts,
         reporters=reporters,

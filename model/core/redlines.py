@@ -132,6 +132,31 @@ class RedLineSet:
             ok = ok[:, list(actors)]
         return ok
 
+    def grid_checker(self, grid: FloatArray) -> Callable[[np.ndarray], BoolArray]:
+        """``check(index)``: ``satisfied`` of the grid package ``grid[i, index[i]]`` ``(I,)``, as
+        ``(n_actors,)`` booleans: the same comparisons, made once per grid point and looked up.
+
+        Args:
+            grid: ``(I, G)`` the issues' grid values (``OutcomeSpace.grid``).
+        """
+        n_i, n_g = grid.shape
+        offset = np.arange(n_i) * n_g
+        bound_ok = ((grid[None] >= self._lo_eps[:, :, None]) & (grid[None] <= self._hi_eps[:, :, None]))
+        bound_ok = bound_ok.reshape(self.n_actors, -1)  # (A, I * G)
+        if not self._cond:
+            return lambda index: bound_ok[:, index + offset].all(axis=1)
+        k = np.arange(len(self._cond))
+        active = self._c_sign[:, None] * (grid[self._c_when] - self._c_thr[:, None]) > EPS  # (K, G)
+        xv = grid[self._c_issue]
+        holds = (xv >= self._c_lo_eps[:, None]) & (xv <= self._c_hi_eps[:, None])  # (K, G)
+        when, issue, owner = self._c_when, self._c_issue, self._c_owner
+
+        def check(index: np.ndarray) -> BoolArray:
+            broken = active[k, index[when]] & ~holds[k, index[issue]]  # (K,)
+            return bound_ok[:, index + offset].all(axis=1) & ~(broken @ owner)
+
+        return check
+
     def crossed(self, package: FloatArray, actor: int | None = None) -> list[RedLine]:
         """The lines a single package crosses (of one actor, or of all)."""
         x = np.asarray(package, dtype=float)

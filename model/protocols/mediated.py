@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.core.mediated import initial_text, revise_text
+from model.core.mediated import initial_text, revise_text, text_offer
 from model.protocols import Protocol
 
 
@@ -32,8 +32,10 @@ class MediatedProtocol(Protocol):
         need = np.array([a.need + m.margin for a in m.actors])
         rev = revise_text(p, self.text, need, m.rng, max_step=self.step)
         self.text = rev.text
-        offer = p.space.grid[np.arange(p.space.n_issues), rev.text].astype(float)
-        m.table(offer)
+        # the text's values, utilities and red-line check, remembered per text (the same numbers
+        # as ``m.table(offer)`` computes)
+        offer, utilities, parties_ok = text_offer(p, rev.text)
+        m.table(offer, utilities, parties_ok)
         rejecters = m.consult(offer, None)
         if not rejecters:
             m.state = offer.copy()
