@@ -214,50 +214,7 @@ class RedLineSet:
         if mkey in memo:
             found, self.truncated = memo[mkey]
             return list(found)
-        boxes: list[Box] = []
-        seen: set[bytes] = set()
-
-        # Boxes are kept as lists of floats while enumerating (much cheaper than small arrays).
-        # A child box differs from its parent, which is admissible, on one issue only, so only
-        # that issue is checked again.
-        def visit(k: int, blo: list[float], bhi: list[float]) -> None:
-            if len(boxes) >= MAX_BOXES:
-                self.truncated = True
-                return
-            if k == len(cond):
-                lo_a, hi_a = np.array(blo), np.array(bhi)
-                lo_a.setflags(write=False)
-                hi_a.setflags(write=False)
-                key = np.concatenate([lo_a, hi_a]).round(12).tobytes()
-                if key not in seen:
-                    seen.add(key)
-                    boxes.append(Box(lo_a, hi_a))
-                return
-            w, above, below, i, clo, chi = cond[k]
-            if above is not None:
-                can_hold, must_hold = bhi[w] > above + EPS, blo[w] > above + EPS
-            else:
-                assert below is not None
-                can_hold, must_hold = blo[w] < below - EPS, bhi[w] < below - EPS
-            bound_met = blo[i] >= clo - EPS and bhi[i] <= chi + EPS
-            if not can_hold or bound_met:  # nothing to decide
-                visit(k + 1, blo, bhi)
-                return
-            on_lo, on_hi = blo.copy(), bhi.copy()
-            on_lo[i], on_hi[i] = max(blo[i], clo), min(bhi[i], chi)
-            if len(boxes) >= MAX_BOXES or admissible(i, on_lo[i], on_hi[i]):
-                visit(k + 1, on_lo, on_hi)
-            if not must_hold:
-                off_lo, off_hi = blo.copy(), bhi.copy()
-                if above is not None:
-                    off_hi[w] = min(bhi[w], above)
-                else:
-                    assert below is not None
-                    off_lo[w] = max(blo[w], below)
-                if len(boxes) >= MAX_BOXES or admissible(w, off_lo[w], off_hi[w]):
-                    visit(k + 1, off_lo, off_hi)
-
-        visit(0, root_lo, root_hi)
+        boxes, self.truncated = _enumerate_boxes(admissible, root_lo, root_hi, cond)
         if len(memo) >= _MEMO_SIZE:
             memo.pop(next(iter(memo)))  # the oldest
         memo[mkey] = (tuple(boxes), self.truncated)
@@ -265,6 +222,60 @@ class RedLineSet:
 
     def lines_of(self, actor: int) -> list[RedLine]:
         return [ln for ln in self.lines if ln.actor == actor]
+
+    def relaxed_feasible_boxes(self, space: OutcomeSpace, actors: Sequence[int], state: FloatArray) -> list[Box]:
+        """The feasible boxes of these lines as they bind a step from ``state``: the same boxes as
+        ``model.core.tranche.relaxed_redlines(self, state).feasible_boxes(space, actors)``, found
+        without building the relaxed lines (and shared with ``feasible_boxes``'s memo). Unlike
+        ``feasible_boxes`` it leaves ``truncated`` alone: the relaxed set is not this one."""
+        key = tuple(int(a) for a in actors)
+        plans = self.__dict__.setdefault("_relax_plans", {})
+        plan = plans.get(key)
+        if plan is None:
+            plain = tuple((ln.issue, ln.lo, ln.hi) for ln in self.lines if not ln.conditional and ln.actor in key)
+            conds = tuple(
+                (int(ln.when_issue or 0), ln.when_above, ln.when_below, ln.issue, ln.lo, ln.hi)
+                for ln in self.lines
+                if ln.conditional and ln.actor in key
+            )
+            plan = plans[key] = (plain, conds)
+        plain, conds = plan
+        x = np.asarray(state, dtype=float).tolist()
+        n_i = self.n_issues
+        lo_l, hi_l = [0.0] * n_i, [1.0] * n_i
+        for i, lo_v, hi_v in plain:  # every plain line is widened to the state
+            xi = x[i]
+            lo_l[i] = max(lo_l[i], min(lo_v, xi))
+            hi_l[i] = min(hi_l[i], max(hi_v, xi))
+        relaxed = []
+        for w, above, below, i, clo, chi in conds:
+            v = x[w]
+            on = v > above + EPS if above is not None else v < (below or 0.0) - EPS
+            if on:  # switched on already: widened like a plain line
+                clo, chi = min(clo, x[i]), max(chi, x[i])
+            relaxed.append((w, above, below, i, clo, chi))
+        cond = list(dict.fromkeys(relaxed))
+        lo, hi = np.array(lo_l, dtype=float), np.array(hi_l, dtype=float)
+        admissible = _issue_admissible(space)
+        root_lo, root_hi = lo.tolist(), hi.tolist()
+        # ``admissible`` on every issue: an empty bound anywhere, or no level inside on an ordinal issue
+        if any(a > b + EPS for a, b in zip(root_lo, root_hi, strict=True)) or not all(
+            admissible(i, root_lo[i], root_hi[i]) for i, lv in enumerate(space.level_lists) if lv is not None
+        ):
+            return []
+        if not cond:
+            lo.setflags(write=False)
+            hi.setflags(write=False)
+            return [Box(lo, hi)]
+        memo = space.memo.setdefault("feasible_boxes", {})
+        mkey = (lo.tobytes(), hi.tobytes(), tuple(cond))
+        if mkey in memo:
+            return list(memo[mkey][0])
+        boxes, truncated = _enumerate_boxes(admissible, root_lo, root_hi, cond)
+        if len(memo) >= _MEMO_SIZE:
+            memo.pop(next(iter(memo)))  # the oldest
+        memo[mkey] = (tuple(boxes), truncated)
+        return boxes
 
 
 def _issue_admissible(space: OutcomeSpace) -> Callable[[int, float, float], bool]:
@@ -301,3 +312,62 @@ def conflict_explanation(
             )
     involved = sorted({actor_ids[ln.actor] for ln in redlines.lines if ln.actor in actors})
     return "the red lines of " + ", ".join(involved) + " leave no package that all accept"
+
+
+def _enumerate_boxes(
+    admissible: Callable[[int, float, float], bool],
+    root_lo: list[float],
+    root_hi: list[float],
+    cond: list[tuple[int, float | None, float | None, int, float, float]],
+) -> tuple[list[Box], bool]:
+    """The boxes of ``RedLineSet.feasible_boxes`` from its root bounds and conditional lines:
+    the boxes and whether ``MAX_BOXES`` cut the enumeration short.
+
+    Boxes are kept as lists of floats while enumerating (much cheaper than small arrays). A
+    child box differs from its parent, which is admissible, on one issue only, so only that
+    issue is checked again.
+    """
+    boxes: list[Box] = []
+    seen: set[bytes] = set()
+    truncated = False
+
+    def visit(k: int, blo: list[float], bhi: list[float]) -> None:
+        nonlocal truncated
+        if len(boxes) >= MAX_BOXES:
+            truncated = True
+            return
+        if k == len(cond):
+            lo_a, hi_a = np.array(blo), np.array(bhi)
+            lo_a.setflags(write=False)
+            hi_a.setflags(write=False)
+            key = np.concatenate([lo_a, hi_a]).round(12).tobytes()
+            if key not in seen:
+                seen.add(key)
+                boxes.append(Box(lo_a, hi_a))
+            return
+        w, above, below, i, clo, chi = cond[k]
+        if above is not None:
+            can_hold, must_hold = bhi[w] > above + EPS, blo[w] > above + EPS
+        else:
+            assert below is not None
+            can_hold, must_hold = blo[w] < below - EPS, bhi[w] < below - EPS
+        bound_met = blo[i] >= clo - EPS and bhi[i] <= chi + EPS
+        if not can_hold or bound_met:  # nothing to decide
+            visit(k + 1, blo, bhi)
+            return
+        on_lo, on_hi = blo.copy(), bhi.copy()
+        on_lo[i], on_hi[i] = max(blo[i], clo), min(bhi[i], chi)
+        if len(boxes) >= MAX_BOXES or admissible(i, on_lo[i], on_hi[i]):
+            visit(k + 1, on_lo, on_hi)
+        if not must_hold:
+            off_lo, off_hi = blo.copy(), bhi.copy()
+            if above is not None:
+                off_hi[w] = min(bhi[w], above)
+            else:
+                assert below is not None
+                off_lo[w] = max(blo[w], below)
+            if len(boxes) >= MAX_BOXES or admissible(w, off_lo[w], off_hi[w]):
+                visit(k + 1, off_lo, off_hi)
+
+    visit(0, root_lo, root_hi)
+    return boxes, truncated

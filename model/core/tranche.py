@@ -20,6 +20,7 @@ as the tranche would switch its condition on.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,27 +72,61 @@ def trusted_gain_table(
     return multipliers[:, :, None] * (wv - here[:, :, None])
 
 
-def concession_mask(problem: Problem, state: FloatArray, controller: np.ndarray) -> BoolArray:
+def concession_mask(
+    problem: Problem, state: FloatArray, controller: np.ndarray, state_index: np.ndarray | None = None
+) -> BoolArray:
     """Where each controlled issue may move in a tranche: ``(I, G)``.
 
     A tranche is an exchange of concessions, not of takings: an actor moves an issue it controls
     only in a direction that no other party loses from on that issue. Issues no one controls
-    may move anywhere the parties agree to.
+    may move anywhere the parties agree to. (``state_index``: the state's grid indices, when known.)
     """
     wv = problem.weighted_values
-    idx = grid_index(problem, state)
-    n_i = problem.space.n_issues
+    idx = grid_index(problem, state) if state_index is None else state_index
+    n_a, n_i = wv.shape[0], problem.space.n_issues
     here = wv[:, np.arange(n_i), idx]  # (A, I)
-    ok = np.ones(problem.space.grid.shape, dtype=bool)
-    parties = np.array(problem.parties)
-    for i in range(n_i):
-        c = int(controller[i])
-        if c < 0:
-            continue
-        others = parties[parties != c]
-        if len(others):
-            ok[i] = np.all(wv[others, i, :] >= here[others, i, None] - 1e-12, axis=0)
-    return ok
+    ctrl = np.asarray(controller)
+    # the parties other than the controller of each controlled issue: ``(A, I)``
+    judges = problem.consent.astype(bool)[:, None] & (ctrl >= 0)[None, :] & (np.arange(n_a)[:, None] != ctrl[None, :])
+    return np.all((wv >= (here - 1e-12)[:, :, None]) | ~judges[:, :, None], axis=0)
+
+
+#: Per outcome space: the relaxed feasible boxes' grid masks by state (see ``_relaxed_box_masks``).
+_STATES_KEPT = 2048
+_BOX_SETS_KEPT = 256
+
+
+def _relaxed_box_masks(problem: Problem, state: FloatArray) -> BoolArray:
+    """Which grid points each box of the relaxed red lines (``relaxed_redlines``) admits, the
+    grid's padding not left out: ``(B, I, G)``, read-only. The boxes depend only on the red
+    lines, the parties and the state, so they are kept (on the outcome space, by state)."""
+    space = problem.space
+    memo = space.memo.setdefault("tranche_boxes", {})
+    key = (problem.redlines, problem.parties, np.asarray(state).tobytes())
+    found = memo.get(key)
+    if found is not None:
+        return found
+    boxes = problem.redlines.relaxed_feasible_boxes(space, problem.parties, state)
+    g = space.grid
+    if boxes:
+        lo = np.array([b.lo for b in boxes])
+        hi = np.array([b.hi for b in boxes])
+        sets = space.memo.setdefault("tranche_box_sets", {})
+        skey = (lo.tobytes(), hi.tobytes())
+        found = sets.get(skey)
+        if found is None:
+            found = (g[None] >= lo[:, :, None] - EPS) & (g[None] <= hi[:, :, None] + EPS)
+            found.setflags(write=False)
+            if len(sets) >= _BOX_SETS_KEPT:
+                sets.pop(next(iter(sets)))
+            sets[skey] = found
+    else:
+        found = np.zeros((0, *g.shape), dtype=bool)
+        found.setflags(write=False)
+    if len(memo) >= _STATES_KEPT:
+        memo.pop(next(iter(memo)))
+    memo[key] = found
+    return found
 
 
 def allowed_masks(
@@ -100,23 +135,160 @@ def allowed_masks(
     """For each feasible box of a step from ``state``: which grid points each issue may take ``(B, I, G)``
     (``directions``: where each issue may move at all, see ``concession_mask``)."""
     space = problem.space
-    rl = relaxed_redlines(problem.redlines, state)
-    boxes = rl.feasible_boxes(space, problem.parties)
     g = space.grid
+    inbox = _relaxed_box_masks(problem, state)
     near = space.grid_mask & (np.abs(g - state[:, None]) <= caps[:, None] + EPS)
     if directions is not None:
         near &= directions
-    fixed = list(problem.fixed)
-    masks = []
-    for b in boxes:
-        m = near & (g >= b.lo[:, None] - EPS) & (g <= b.hi[:, None] + EPS)
-        if fixed:
-            m[fixed] &= np.abs(g[fixed] - state[fixed, None]) <= EPS
-        if m.any(axis=1).all():
-            masks.append(m)
-    if not masks:
-        return np.zeros((0, *g.shape), dtype=bool)
-    return np.stack(masks)
+    if problem.fixed:
+        fixed = list(problem.fixed)
+        near[fixed] &= np.abs(g[fixed] - state[fixed, None]) <= EPS
+    m = inbox & near[None]
+    keep = m.any(axis=2).all(axis=1)
+    return m if keep.all() else m[keep]
+
+
+def _unique_rows(arg: np.ndarray, n_g: int) -> np.ndarray:
+    """``np.unique(arg, axis=0)`` for grid indices ``(n, I)`` (rows in lexicographic order)."""
+    n, n_i = arg.shape
+    if n_g > 256 or n_i == 0:
+        return np.unique(arg, axis=0)
+    # one byte per index: byte strings compare as the rows do
+    raw = arg.astype(np.uint8).tobytes()
+    rows = sorted({raw[k : k + n_i] for k in range(0, n * n_i, n_i)})
+    return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), n_i).astype(arg.dtype)
+
+
+class _Points:
+    """The grid points a tranche may take, as ``tranche_candidates`` searches them: the points
+    some box admits, ``K`` of them in (issue, grid) order, with every issue among them.
+
+    ``sel``: which points of a longer list these are (``_Step``); ``mask``: which points each
+    box admits ``(B, K)``; ``starts``: where each issue's points begin. An issue with one point
+    is settled (``base``: each issue's point, ``base_grid``: its grid index); the ``F`` issues
+    with more (``free``) have their places among the ``KF`` free points (``free_pts``) side by
+    side in ``slot`` ``(F, W)``, padded with ``KF`` (a place no box admits), with their grid
+    indices in ``grid_of``; ``radix``: weights
+    that make a choice of slots one integer, ordered as the rows of grid indices (``None``:
+    too many choices for an integer).
+    """
+
+    __slots__ = ("sel", "iss", "gix", "mask", "starts", "base", "base_grid", "free", "slot", "grid_of", "radix",
+                 "free_pts", "free_mask", "one_box", "tie")
+
+    def __init__(self, sel: np.ndarray, iss: np.ndarray, gix: np.ndarray, mask: BoolArray, n_i: int) -> None:
+        counts = np.bincount(iss, minlength=n_i)
+        starts = np.cumsum(counts) - counts
+        self.sel, self.iss, self.gix, self.mask, self.starts = sel, iss, gix, mask, starts
+        self.base = starts.copy()  # a settled issue's only point (a free issue's first)
+        self.base_grid = gix[starts]
+        free = np.flatnonzero(counts > 1)
+        self.free = free
+        in_free = counts[iss] > 1
+        self.free_pts = np.flatnonzero(in_free)  # the free issues' points, in order
+        f_iss, f_gix = iss[in_free], gix[in_free]
+        f_row = np.cumsum(counts > 1)[f_iss] - 1  # each free point's row in ``slot``
+        pos = self.free_pts - starts[f_iss]
+        n_f, n_fk = len(free), len(self.free_pts)
+        width = int(counts.max()) if n_f else 0
+        self.slot = np.full((n_f, width), n_fk)  # places among the free points
+        self.slot[f_row, pos] = np.arange(n_fk)
+        self.grid_of = np.zeros((n_f, width), dtype=np.intp)
+        self.grid_of[f_row, pos] = f_gix
+        self.free_mask = mask[:, self.free_pts]
+        # a choice of slots as one integer: the first free issue weighs most (then the integers
+        # sort as the rows of grid indices do, the settled issues being equal)
+        sizes = [int(k) for k in counts[free]]
+        self.radix: np.ndarray | None = None
+        if math.prod(sizes) < 2**62:
+            radix = [1] * n_f
+            for f in range(n_f - 2, -1, -1):
+                radix[f] = radix[f + 1] * sizes[f + 1]
+            self.radix = np.array(radix, dtype=np.int64)
+        self.one_box = len(mask) == 1  # then the box admits every point
+        self.tie: FloatArray | None = None  # the tie-break penalty at the free points, when kept
+
+    @classmethod
+    def of(
+        cls, sel: np.ndarray, iss: np.ndarray, gix: np.ndarray, boxes: BoolArray, n_i: int
+    ) -> _Points | None:
+        """The points among ``iss, gix`` (in (issue, grid) order) that some box of ``boxes``
+        ``(B, K)`` admits, keeping the boxes that admit a point of every issue, as
+        ``allowed_masks`` keeps them (``None``: no box does)."""
+        if boxes.shape[0] == 0:
+            return None
+        counts = np.bincount(iss, minlength=n_i)
+        if not counts.all():
+            return None
+        covered = np.logical_or.reduceat(boxes, np.cumsum(counts) - counts, axis=1)  # (B, I)
+        keep = covered.all(axis=1)
+        if not keep.any():
+            return None
+        m = boxes if keep.all() else boxes[keep]
+        used = m.any(axis=0)
+        if not used.all():
+            m = m[:, used]
+            sel, iss, gix = sel[used], iss[used], gix[used]
+        return cls(sel, iss, gix, m, n_i)
+
+
+def _candidates(
+    pts: _Points, proposer: int, others: list[int], g_sub: FloatArray, tie: FloatArray | None, n_g: int
+) -> tuple[np.ndarray, FloatArray]:
+    """``tranche_candidates`` on the points ``pts``: ``g_sub`` holds the gains there ``(A, K)``,
+    ``tie`` the tie-break penalty at the free issues' points (``None``: none). Every number is
+    computed as over the whole grid (the same operations, element by element), so the
+    candidates are the same and come in the same order (rows of grid indices, ascending)."""
+    n_a, n_k = g_sub.shape
+    n_i = len(pts.starts)
+    n_f = len(pts.free)
+    if n_f == 0:  # nothing can move: one candidate
+        arg = pts.base_grid[None, :].copy()
+        kk = pts.base[None, :]
+    else:
+        # each actor's largest gain on each issue, summed: as ``max`` over the whole masked grid
+        # (``(A, I)`` C-contiguous, as the whole-grid ``max`` leaves it, so the sum adds alike)
+        top = np.ascontiguousarray(np.maximum.reduceat(g_sub, pts.starts, axis=1)).clip(min=0.0).sum(axis=1)
+        scale = 1.0 / np.maximum(top, 1e-9)
+        coefs = np.zeros((len(MU_GRID), n_a))
+        coefs[:, others] = scale[others]
+        coefs[:, proposer] = MU_GRID * scale[proposer]
+        # C-contiguous, with at least two points (a free issue has two): ``einsum`` then runs the
+        # same loop as over the whole table ``(A, I, G)``, with the same sum at every point (a
+        # gathered array is laid out otherwise, and ``einsum`` would add in another order)
+        g_free = np.ascontiguousarray(g_sub[:, pts.free_pts])
+        n_fk = g_free.shape[1]
+        score = np.einsum("ca,ak->ck", coefs, g_free)  # (C, KF): each point as over the whole grid
+        if tie is not None:  # ties go to the value nearest the state
+            score = score - tie[None]
+        if pts.one_box:
+            masked = np.empty((1, score.shape[0], n_fk + 1))
+            masked[0, :, :n_fk] = score
+            masked[0, :, n_fk] = -np.inf
+        else:
+            masked = np.full((len(pts.mask), score.shape[0], n_fk + 1), -np.inf)  # (B, C, KF + 1)
+            np.copyto(masked[:, :, :n_fk], score[None], where=pts.free_mask[:, None])
+        best = masked[:, :, pts.slot].argmax(axis=-1).reshape(-1, n_f)  # (B*C, F): each free issue's first best slot
+        # the distinct choices, ordered as their rows of grid indices (slots ascend with them)
+        if pts.radix is not None:
+            key = best @ pts.radix
+            order = key.argsort(kind="stable")
+            key = key[order]
+            first = np.empty(len(key), dtype=bool)
+            first[0] = True
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+            best = best[order[first]]
+        else:
+            best = _unique_rows(best, pts.slot.shape[1])
+        n = len(best)
+        arg = np.empty((n, n_i), dtype=np.intp)
+        arg[:] = pts.base_grid
+        arg[:, pts.free] = pts.grid_of[np.arange(n_f), best]
+        kk = np.empty((n, n_i), dtype=np.intp)
+        kk[:] = pts.base
+        kk[:, pts.free] = pts.free_pts[pts.slot[np.arange(n_f), best]]
+    u = g_sub[:, kk].sum(axis=2).T  # (n, A), as ``gains[:, np.arange(I)[None, :], arg]`` sums them
+    return arg, u
 
 
 def tranche_candidates(
@@ -134,20 +306,53 @@ def tranche_candidates(
     if len(masks) == 0:
         return np.zeros((0, n_i), dtype=int), np.zeros((0, n_a))
     others = [a for a in parties if a != proposer]
-    any_mask = masks.any(axis=0)
-    top = np.where(any_mask[None], gains, -np.inf).max(axis=2).clip(min=0.0).sum(axis=1)  # (A,)
-    scale = 1.0 / np.maximum(top, 1e-9)
-    coefs = np.zeros((len(MU_GRID), n_a))
-    coefs[:, others] = scale[others]
-    coefs[:, proposer] = MU_GRID * scale[proposer]
-    score = np.einsum("ca,aig->cig", coefs, gains)  # (C, I, G)
-    if state is not None:  # ties go to the value nearest the state
-        score = score - 1e-9 * np.abs(problem.space.grid - state[:, None])[None]
-    masked = np.where(masks[:, None], score[None], -np.inf)  # (B, C, I, G)
-    arg = masked.argmax(axis=-1).reshape(-1, n_i)  # (B*C, I)
-    arg = np.unique(arg, axis=0)
-    u = gains[:, np.arange(n_i)[None, :], arg].sum(axis=2).T  # (n, A)
-    return arg, u
+    # only the points some box admits matter (every box admits a point of every issue)
+    iss, gix = np.nonzero(masks[0] if len(masks) == 1 else masks.any(axis=0))
+    pts = _Points(np.arange(len(iss)), iss, gix, masks[:, iss, gix], n_i)
+    f_iss, f_gix = iss[pts.free_pts], gix[pts.free_pts]
+    tie = None if state is None else 1e-9 * np.abs(problem.space.grid[f_iss, f_gix] - state[f_iss])
+    return _candidates(pts, proposer, others, gains[:, iss, gix], tie, n_g)
+
+
+class _Step:
+    """What a step from one state under one set of caps may reach, before the directions
+    (``concession_mask``): the state's grid indices, the ``K0`` grid points within the caps
+    (issues off the table stay), which of them each relaxed box admits ``(B0, K0)``, their
+    tie-break penalty, and the points left under each set of directions (``_Points``)."""
+
+    __slots__ = ("x_idx", "iss", "gix", "boxes", "tie", "judges", "points")
+
+    def __init__(self, problem: Problem, state: FloatArray, caps: FloatArray) -> None:
+        space = problem.space
+        g = space.grid
+        self.x_idx = grid_index(problem, state)
+        near = space.grid_mask & (np.abs(g - state[:, None]) <= caps[:, None] + EPS)
+        if problem.fixed:
+            fixed = list(problem.fixed)
+            near[fixed] &= np.abs(g[fixed] - state[fixed, None]) <= EPS
+        self.iss, self.gix = np.nonzero(near)
+        self.boxes = _relaxed_box_masks(problem, state)[:, self.iss, self.gix]  # (B0, K0)
+        self.tie = 1e-9 * np.abs(g[self.iss, self.gix] - state[self.iss])
+        self.judges: dict[bytes, BoolArray] = {}  # by controller: who is not a judge of each point
+        self.points: dict[bytes | None, _Points | None] = {}  # by the directions at the points
+
+
+_STEPS_KEPT = 2048
+_POINT_SETS_KEPT = 16
+
+
+def _step(problem: Problem, state: FloatArray, caps: FloatArray) -> _Step:
+    """The ``_Step`` from ``state`` under ``caps``, kept on the outcome space (it depends only on
+    the space, the red lines, the parties, the issues off the table, the state and the caps)."""
+    memo = problem.space.memo.setdefault("tranche_steps", {})
+    key = (problem.redlines, problem.parties, problem.fixed, np.asarray(state).tobytes(), np.asarray(caps).tobytes())
+    st = memo.get(key)
+    if st is None:
+        st = _Step(problem, state, caps)
+        if len(memo) >= _STEPS_KEPT:
+            memo.pop(next(iter(memo)))
+        memo[key] = st
+    return st
 
 
 def choose_tranche(
@@ -169,26 +374,67 @@ def choose_tranche(
     ``effective`` maps trusted gains to gains as each actor judges them (its patrons' weighed
     in), for the proposer too; ``vetoed`` marks candidate values ``(n, I)`` that a certain veto
     would block, which the proposer never offers."""
-    x_idx = grid_index(problem, state)
-    gains = trusted_gain_table(problem, x_idx, multipliers)
-    directions = None if controller is None else concession_mask(problem, state, controller)
-    masks = allowed_masks(problem, state, caps, directions)
-    idx, u = tranche_candidates(problem, proposer, parties, gains, masks, state)
+    # as tranche_candidates(problem, proposer, parties, trusted_gain_table(...),
+    # allowed_masks(problem, state, caps, concession_mask(...)), state), on the grid points
+    # within the caps only, keeping what depends on the state and caps alone (``_step``)
+    st = _step(problem, state, caps)
+    x_idx = st.x_idx
+    wv = problem.weighted_values
+    n_i, n_g = problem.space.grid.shape
+    here = wv[:, np.arange(n_i), x_idx]  # (A, I)
+    wv0 = wv[:, st.iss, st.gix]  # (A, K0)
+    here0 = here[:, st.iss]
+    dkey: bytes | None = None
+    if controller is not None:  # concession_mask at the points
+        ctrl = np.asarray(controller)
+        ckey = ctrl.tobytes()
+        not_judge = st.judges.get(ckey)
+        if not_judge is None:
+            others = np.arange(wv.shape[0])[:, None] != ctrl[None, :]
+            judges = problem.consent.astype(bool)[:, None] & (ctrl >= 0)[None, :] & others
+            not_judge = st.judges[ckey] = ~judges[:, st.iss]
+        dkey = ((wv0 >= here0 - 1e-12) | not_judge).all(axis=0).tobytes()
+    if dkey in st.points:
+        pts = st.points[dkey]
+    else:
+        sel = np.arange(len(st.iss)) if dkey is None else np.flatnonzero(np.frombuffer(dkey, dtype=bool))
+        pts = _Points.of(sel, st.iss[sel], st.gix[sel], st.boxes[:, sel], n_i)
+        if pts is not None:
+            pts.tie = st.tie[pts.sel[pts.free_pts]]
+        if len(st.points) >= _POINT_SETS_KEPT:
+            st.points.pop(next(iter(st.points)))
+        st.points[dkey] = pts
+    if pts is None:
+        return None
+    g_sub = multipliers[:, st.iss] * (wv0 - here0)  # trusted_gain_table at the points
+    if len(pts.sel) < len(st.iss):
+        g_sub = g_sub[:, pts.sel]
+    others = [a for a in parties if a != proposer]
+    idx, u = _candidates(pts, proposer, others, g_sub, pts.tie, n_g)
     if len(idx) == 0:
         return None
-    others = [a for a in parties if a != proposer]
     judged = u if effective is None else effective(u)
     ok = (judged[:, proposer] > 1e-9) & np.all(judged[:, others] >= accept_gain[others] - 1e-12, axis=1)
     moved = np.any(idx != x_idx[None, :], axis=1)
     ok &= moved
-    if vetoed is not None and ok.any():
-        cand = np.flatnonzero(ok)
-        ok[cand[vetoed(problem.space.grid[np.arange(problem.space.n_issues)[None, :], idx[cand]])]] = False
     if not ok.any():
         return None
     cand = np.flatnonzero(ok)
     total = u[cand][:, others].sum(axis=1) if others else np.zeros(len(cand))
-    best = cand[np.lexsort((total, np.round(judged[cand, proposer], 12)))[-1]]
+    order = np.lexsort((total, np.round(judged[cand, proposer], 12)))  # best last
+    pick = order[-1]
+    if vetoed is not None:
+        # the best candidate no certain veto blocks (the lexsort is stable, so dropping the
+        # vetoed ones first would pick the same): ask about the best first, then the rest
+        rows = np.arange(problem.space.n_issues)[None, :]
+        if vetoed(problem.space.grid[rows, idx[cand[order[-1:]]]])[0]:
+            rest = order[:-1]
+            if len(rest):
+                rest = rest[~vetoed(problem.space.grid[rows, idx[cand[rest]]])]
+            if not len(rest):
+                return None
+            pick = rest[-1]
+    best = cand[pick]
     k = idx[best]
     values = problem.space.grid[np.arange(problem.space.n_issues), k]
     return Tranche(values.copy(), k.copy(), u[best].copy())

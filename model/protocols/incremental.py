@@ -64,6 +64,11 @@ class IncrementalProtocol(Protocol):
         self.idle = 0
         self.shortfall: dict[int, bool] = {}  # tranche -> some promise of it was not delivered in full
         self.open: dict[int, int] = {}  # tranche -> promises outstanding
+        ctrl = np.asarray(model.mech.controller)
+        cols = np.flatnonzero(ctrl >= 0)
+        self._controlled = (cols, ctrl[cols])  # the issues someone controls, and who
+        # the last state ``settled`` judged (with its problem): its utilities and red-line checks
+        self._judged: tuple[tuple[object, bytes], tuple[FloatArray, np.ndarray]] | None = None
 
     # -- deliveries ---------------------------------------------------------------------------
 
@@ -101,14 +106,10 @@ class IncrementalProtocol(Protocol):
     def multipliers(self) -> FloatArray:
         """``tau[a, i]``: a's trust in whoever must deliver issue ``i`` (1: itself, or no one)."""
         m = self.model
-        ctrl = m.mech.controller
-        n_a = m.problem.n_actors
-        mult = np.ones((n_a, len(ctrl)))
-        mean = m.trust.mean
-        for i, c in enumerate(ctrl):
-            if c >= 0:
-                mult[:, i] = mean[:, c]
-                mult[c, i] = 1.0
+        cols, who = self._controlled
+        mult = np.ones((m.problem.n_actors, len(m.mech.controller)))
+        mult[:, cols] = m.trust.mean[:, who]
+        mult[who, cols] = 1.0
         return mult
 
     def round(self) -> None:
@@ -203,8 +204,7 @@ class IncrementalProtocol(Protocol):
         if self.promises:
             owed = sorted({p.actor_ids[pr.debtor] for pr in self.promises})
             out.append((owed[0], "owes", "promises still to deliver"))
-        u = effective_utility(p.utility(m.state), p.reservation, m.mech)
-        ok = p.redlines.satisfied(m.state)[0]
+        u, ok = self._judge_state()
         for a in m.actors:
             if not a.is_party:
                 continue
@@ -216,16 +216,40 @@ class IncrementalProtocol(Protocol):
                             f"utility {u[a.index]:.3f} < aspiration {a.need + m.margin:.3f}"))
         return out
 
+    def _judge_state(self) -> tuple[FloatArray, np.ndarray]:
+        """Every actor's utility of the state (its patrons' weighed in) and whether the state
+        crosses none of its red lines (kept while the state and the problem stay the same)."""
+        m = self.model
+        p = m.problem
+        key = (p, m.state.tobytes())
+        if self._judged is not None and self._judged[0] == key:
+            return self._judged[1]
+        u = effective_utility(p.utility(m.state), p.reservation, m.mech)
+        ok = p.redlines.satisfied(m.state)[0]
+        self._judged = (key, (u, ok))
+        return u, ok
+
+    def is_settled(self) -> bool:
+        """Whether ``settled`` finds nothing short of a settlement (without writing why)."""
+        if self.promises:
+            return False
+        m = self.model
+        u, ok = self._judge_state()
+        return all(
+            ok[a.index] and not u[a.index] < a.need + m.margin - 1e-9 for a in m.actors if a.is_party
+        )
+
     def finish_round(self, traded: bool, rejecters: list | None = None) -> None:
         m = self.model
-        short = self.settled()
-        if not short:
+        if self.is_settled():
             m._end(True, "agreement", m.state.copy(),
                    f"The step-by-step track reached a settlement every party accepts in round {m.round}, "
                    f"after {self.tranches} tranches.")
             return
         last = m.round >= m.max_rounds
-        if last or (self.idle >= len(m.order) and not self.promises and not m.mech.spoilers):
+        stalled = self.idle >= len(m.order) and not self.promises and not m.mech.spoilers
+        if last or stalled:
+            short = self.settled()  # why not (for the outcome)
             reason = "deadline" if last else "stalled"
             head = (f"No settlement by the deadline (round {m.max_rounds})" if last else
                     f"Stalled in round {m.round}: no party could offer a tranche every other party accepts "
@@ -235,6 +259,7 @@ class IncrementalProtocol(Protocol):
             m.outcome.blocked_by = short
             return
         if m.breakdown_risk > 0 and m.rng.random() < m.breakdown_risk:
+            short = self.settled()
             m._end(False, "breakdown risk", None,
                    f"Talks broke down in round {m.round} (per-round breakdown risk {m.breakdown_risk:g}); "
                    + self.track_summary(short))
