@@ -486,7 +486,10 @@ class Negotiation(mesa.Model):
             space = dataclasses.replace(space, status_quo=sq)
         u_sq = prefs.utility(space.status_quo)
         reservation = np.where(self.mech.sq_reservation, u_sq - self.mech.slack, p.reservation)
-        self.problem = dataclasses.replace(p, prefs=prefs, space=space, reservation=reservation)
+        if space is p.space:  # the boxes stand: only what the parties want changed
+            self.problem = p.with_preferences(prefs, reservation)
+        else:
+            self.problem = dataclasses.replace(p, prefs=prefs, space=space, reservation=reservation)
         for a in self.actors:
             a.refresh()
 

@@ -251,3 +251,25 @@ def test_peer_case_draws_follow_the_documented_order(n_parties: int) -> None:
                 v = rng.random(10)
                 np.testing.assert_array_equal(d.tables[p, j], (v - v.min()) / (v.max() - v.min()))
             assert d.reservation[p] == rng.uniform(0.0, 0.5)
+
+
+def test_with_preferences_keeps_the_geometry_and_recomputes_what_the_parties_want() -> None:
+    """A shock to saliences keeps the boxes (same objects) but every preference-dependent value
+    is that of a problem built from scratch."""
+    import dataclasses
+
+    from model import scenario as scn
+
+    p = scn.load("scenarios/belarus_stepwise.yaml").problem
+    _ = p.best_utility, p._mask_table
+    w = p.prefs.weight.copy()
+    w[0] = w[0][::-1]
+    prefs = dataclasses.replace(p.prefs, weight=w)
+    reservation = p.reservation - 0.05
+    kept = p.with_preferences(prefs, reservation)
+    fresh = dataclasses.replace(p, prefs=prefs, reservation=reservation)
+    assert kept.boxes is p.boxes
+    assert kept._mask_table is p._mask_table
+    np.testing.assert_array_equal(kept.best_utility, fresh.best_utility)
+    np.testing.assert_array_equal(kept.weighted_values, fresh.weighted_values)
+    assert not np.array_equal(kept.best_utility, p.best_utility)

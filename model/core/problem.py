@@ -7,6 +7,7 @@ computed once per problem and cached.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -95,6 +96,18 @@ class Problem:
         lo = np.array([b.lo for b in self.boxes])[:, :, None]
         hi = np.array([b.hi for b in self.boxes])[:, :, None]
         return self.space.grid_mask[None] & (g[None] >= lo - 1e-9) & (g[None] <= hi + 1e-9)
+
+    #: What depends only on the space, the red lines and the fixed issues (not on preferences).
+    _GEOMETRY = ("parties", "tie_break", "boxes", "box_masks", "_mask_table", "_mask_off", "_index_dtype")
+
+    def with_preferences(self, prefs: Preferences | TablePreferences, reservation: FloatArray) -> Problem:
+        """The same problem with new preferences and reservation utilities (a shock to saliences
+        or positions): what depends only on the space and red lines is carried over, not recomputed."""
+        out = dataclasses.replace(self, prefs=prefs, reservation=reservation)
+        for name in self._GEOMETRY:
+            if name in self.__dict__:
+                out.__dict__[name] = self.__dict__[name]
+        return out
 
     @property
     def has_zone_of_agreement_by_red_lines(self) -> bool:
