@@ -34,7 +34,7 @@ from model.core.redlines import conflict_explanation
 from model.core.search import OfferTable, choose_offer_index
 from model.core.space import FloatArray
 from model.core.strategies import Strategy, zeuthen_risk
-from model.core.tranche import partial_value
+from model.core.tranche import partial_values
 from model.scenario import Scenario
 
 
@@ -396,8 +396,7 @@ class Negotiation(mesa.Model):
         delivered; a partial share rounded to the grid, so 0 when nothing moved)."""
         drawn = draw_delivery(self.rng, self.mech.delivery[debtor])
         starts = self.state[issues].copy()
-        for k, i in enumerate(issues):
-            self.state[i] = partial_value(self.problem, i, float(starts[k]), float(targets[k]), drawn)
+        self.state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
         # what the others see is what moved: a partial move of an ordinal issue that reaches no
         # level in between moves nothing
         due = float(np.abs(targets - starts).sum())

@@ -233,3 +233,21 @@ def test_candidates_as_before_with_every_grid_point_free() -> None:
             ridx, ru = ref_tranche_candidates(p, parties[0], parties, gains, masks, x)
             assert len(idx) > 1
             assert np.array_equal(idx, ridx) and np.array_equal(u, ru)
+
+
+@pytest.mark.parametrize("name", ["belarus_stepwise", "belarus_us_2025", "belarus_framework"])
+def test_partial_values_equal_partial_value_issue_by_issue(name: str) -> None:
+    from model.core.tranche import partial_value, partial_values
+
+    p = scenario.load(f"scenarios/{name}.yaml").problem
+    rng = np.random.default_rng(7)
+    n_i = p.space.n_issues
+    for _ in range(300):
+        issues = np.sort(rng.choice(n_i, size=int(rng.integers(1, n_i + 1)), replace=False))
+        cols = [p.space.grid[i][p.space.grid_mask[i]] for i in issues]
+        starts = np.array([rng.choice(c) for c in cols])
+        targets = np.array([rng.choice(c) for c in cols])
+        fraction = float(rng.choice([0.0, 1.0, rng.random(), 0.5]))
+        want = [partial_value(p, int(i), float(s), float(t), fraction)
+                for i, s, t in zip(issues, starts, targets, strict=True)]
+        np.testing.assert_array_equal(partial_values(p, issues, starts, targets, fraction), want)

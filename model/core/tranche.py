@@ -454,3 +454,21 @@ def partial_value(problem: Problem, issue: int, start: float, target: float, fra
     want = start + fraction * (target - start)
     d = np.abs(between - want) + 1e-12 * np.abs(between - start)
     return float(between[int(np.argmin(d))])
+
+
+def partial_values(
+    problem: Problem, issues: np.ndarray | list[int], starts: FloatArray, targets: FloatArray, fraction: float
+) -> FloatArray:
+    """``partial_value`` for several issues at once (the same values): ``(k,)``."""
+    starts = np.asarray(starts, dtype=float)
+    targets = np.asarray(targets, dtype=float)
+    if fraction >= 1.0:
+        return targets.copy()
+    if fraction <= 0.0:
+        return starts.copy()
+    g = problem.space.grid[issues]  # (k, W)
+    lo, hi = np.minimum(starts, targets)[:, None], np.maximum(starts, targets)[:, None]
+    between = problem.space.grid_mask[issues] & (g >= lo - EPS) & (g <= hi + EPS)
+    want = (starts + fraction * (targets - starts))[:, None]
+    d = np.where(between, np.abs(g - want) + 1e-12 * np.abs(g - starts[:, None]), np.inf)
+    return g[np.arange(len(g)), d.argmin(axis=1)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.core.space import FloatArray
-from model.core.tranche import partial_value
+from model.core.tranche import partial_values
 from model.protocols.package import PackageProtocol
 
 
@@ -75,9 +75,7 @@ class FrameworkProtocol(PackageProtocol):
                 continue
             self.phase[debtor] = min(self.phases, self.phase[debtor] + 1)
             share = self.phase[debtor] / self.phases
-            targets = np.array([
-                partial_value(m.problem, i, float(self.start[i]), float(self.framework[i]), share) for i in issues
-            ])
+            targets = partial_values(m.problem, issues, self.start[issues], self.framework[issues], share)
             m.deliver(debtor, issues, targets, what=f"phase {self.phase[debtor]} of {self.phases}")
         self.check_done(waiting)
 
