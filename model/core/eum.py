@@ -43,11 +43,20 @@ model is scale-equivariant, so this gives the paper's numbers on its own scale, 
 
 Equation numbers of the 2011 paper are not cited: its full text was not available to check them.
 The docstrings name each quantity and give its formula instead.
+
+**Speed.** The one-issue functions above are the specification; :func:`run` and
+:func:`forecast_problem` compute the same rounds for many issues at once (``_run_batch``: all
+issues and actor pairs as arrays, no Python loop inside a round; an issue whose positions repeat
+an earlier round's is finished by copying), bit for bit the same numbers
+(``tests/test_eum_speed.py``), and :func:`forecast_problem` keeps its last few results.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -159,6 +168,21 @@ def load_actors(path: str | Path = SCHOLZ_TABLE1) -> Actors:
 def weighted_mean(x: FloatArray, votes: FloatArray) -> float:
     """The mean position ``sum_i c_i s_i x_i / sum_i c_i s_i`` (Bueno de Mesquita's forecast)."""
     return float(np.dot(votes, x) / votes.sum())
+
+
+def _weighted_median_rows(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """:func:`weighted_median` of every row of ``values`` ``(..., n)`` with ``weights`` ``(n,)`` (or one row of
+    weights per row, broadcast against ``values``).
+
+    The same stable sort, the same cumulative sum along the row and the same threshold;
+    ``searchsorted`` (the first ``k`` with ``cum[k] >= t``) is the count of ``cum[k] < t``, as
+    ``cum`` never decreases (weights are >= 0).
+    """
+    order = np.argsort(values, axis=-1, kind="stable")
+    cum = np.cumsum(np.take_along_axis(np.broadcast_to(weights, values.shape), order, axis=-1), axis=-1)
+    k = np.count_nonzero(cum < (0.5 * cum[..., -1] * (1.0 - 1e-12))[..., None], axis=-1)
+    k = np.minimum(k, values.shape[-1] - 1)
+    return np.take_along_axis(np.take_along_axis(values, order, axis=-1), k[..., None], axis=-1)[..., 0]
 
 
 def _distance_powers(x: FloatArray, r: FloatArray, span: float) -> FloatArray:
@@ -357,31 +381,266 @@ def run(actors: Actors | str | Path | None = None, rounds: int = 10, options: EU
     else:
         act = load_actors(actors)
     x = act.position.astype(float).copy()
-    span = float(x.max() - x.min())
-    if span <= 0:
+    if float(x.max() - x.min()) <= 0:
         raise ValueError("all actors start at the same position: nothing to model")
     votes = act.votes
-    positions, risks, kinds, partners = [x.copy()], [], [], []
-    for _ in range(rounds):
-        r = risk_exponents(x, act, span, opts)
-        prob = success_probability(x, votes, r, span, opts.probability_norm)
-        eu_ij, eu_ji = challenge_utilities(x, act.salience, prob, r, span, opts.q)
-        x, kind, partner = best_offers(x, eu_ij, eu_ji, opts)
-        positions.append(x.copy())
-        risks.append(r)
-        kinds.append(kind)
-        partners.append(partner)
-    pos = np.array(positions)
+    positions, risk, kind, partner, _ = _run_batch(x[None, :], votes[None, :], act.salience[None, :], rounds, opts)
+    pos = positions[:, 0]
     return EUMRun(
         names=act.names,
         positions=pos,
-        median=np.array([weighted_median(p, votes) for p in pos]),
+        median=_weighted_median_rows(pos, votes),
         mean=np.array([weighted_mean(p, votes) for p in pos]),
-        risk=np.array(risks).reshape(rounds, -1),
-        kind=np.array(kinds, dtype=int).reshape(rounds, -1),
-        partner=np.array(partners, dtype=int).reshape(rounds, -1),
+        risk=risk[:, 0],
+        kind=kind[:, 0],
+        partner=partner[:, 0],
         options=opts,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# many issues at once
+#
+# :func:`_run_batch` is :func:`run` on ``B`` independent issues at once: every array gets a
+# leading batch axis, and issues with fewer actors than the largest are padded with dummy actors
+# (no votes, never moving, never a partner) after their own. Every value of a real actor is
+# computed with the same operations, in the same order, as by the one-issue functions above, so
+# the results are bit-for-bit those of the one-issue loop (``tests/test_eum_speed.py``):
+#
+# * elementwise operations give the same result whatever the shape of the array;
+# * the sums over voters ``k`` (of ``max(v, 0)``, and of ``|v|`` for ``"dyad"``) run in order of
+#   ``k`` along a leading axis, as in :func:`success_probability`; a dummy voter's terms are
+#   ``0 * (d_kj - d_ki) = +-0``, which leave a sum unchanged (but for the sign of a zero, which
+#   no comparison or later sum can see);
+# * the sums whose order depends on the length of the axis (numpy sums a contiguous axis
+#   pairwise, in blocks of 8): the ``"all_pairs"`` total of ``|v|`` over all ``n**3`` terms and
+#   each actor's danger over ``n`` terms, are taken per size of issue, on exactly the
+#   ``(n, n, n)`` and ``(n, n)`` blocks of the one-issue functions.
+
+
+def _total_abs(v: FloatArray, groups: list[tuple[int, np.ndarray]]) -> FloatArray:
+    """``np.abs(v_b).sum()`` of each issue's own ``(n_b, n_b, n_b)`` block of ``v`` ``(B, N, N, N)``."""
+    b, n = v.shape[0], v.shape[1]
+    if len(groups) == 1 and groups[0][0] == n:
+        return np.abs(v).reshape(b, -1).sum(axis=1)
+    total = np.empty(b)
+    for m, idx in groups:
+        total[idx] = np.abs(v[idx, :m, :m, :m]).reshape(idx.size, -1).sum(axis=1)
+    return total
+
+
+def _prob_batch(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]]) -> FloatArray:
+    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``."""
+    v = votes[:, :, None, None] * (d[:, :, None, :] - d[:, :, :, None])  # v[b, k, i, j] = w_k (d_kj - d_ki)
+    top = np.maximum(v, 0.0).sum(axis=1)
+    if norm == "all_pairs":
+        total = _total_abs(v, groups)
+        ok = total > 0  # 0 when every position of an issue coincides: no contest, P = 0
+        if ok.all():
+            return top / total[:, None, None]
+        prob = top / np.where(ok, total, 1.0)[:, None, None]
+        prob[~ok] = 0.0
+        return prob
+    if norm == "dyad":
+        bottom = np.abs(v).sum(axis=1)
+        return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
+    raise ValueError(f"unknown probability_norm {norm!r}")
+
+
+class _Batch:
+    """What stays the same from round to round for a batch of issues (see :func:`_run_batch`)."""
+
+    def __init__(self, votes: FloatArray, salience: FloatArray, span: FloatArray, size: np.ndarray,
+                 width: int, options: EUMOptions) -> None:
+        cols = np.arange(width)[None, :]
+        real = cols < size[:, None]
+        self.src = np.where(real, cols, 0)  # a padding column copies column 0
+        self.votes = np.where(real, votes, 0.0)
+        s = np.where(real, salience, 0.0)
+        self.s_i, self.s_j = s[:, :, None], s[:, None, :]
+        self.not_s_i, self.not_s_j = 1 - self.s_i, 1 - self.s_j
+        self.span = span
+        self.pairs = real[:, :, None] & real[:, None, :]
+        self.size = size
+        self.options = options
+        self.diagonal = np.eye(width, dtype=bool)
+        self._index(width)
+
+    def _index(self, width: int) -> None:
+        b = self.size.size
+        self.rows = np.arange(b)[:, None]
+        self.cols = np.arange(width)[None, :]
+        self.groups = [(int(m), np.flatnonzero(self.size == m)) for m in np.unique(self.size)]
+        self.one_size = len(self.groups) == 1 and self.groups[0][0] == width
+
+    def subset(self, keep: np.ndarray) -> _Batch:
+        """The batch of the issues ``keep`` (a boolean mask)."""
+        new = object.__new__(_Batch)
+        for name in ("src", "votes", "s_i", "s_j", "not_s_i", "not_s_j", "span", "pairs", "size"):
+            setattr(new, name, getattr(self, name)[keep])
+        new.options, new.diagonal = self.options, self.diagonal
+        new._index(self.diagonal.shape[0])
+        return new
+
+
+def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray]:
+    """One round of :func:`run` on every issue of the batch: new positions, exponents, kinds,
+    partners. Call with numpy's divide and invalid warnings off (masked entries divide by 0)."""
+    opts = c.options
+    q, norm, span, rows, cols = opts.q, opts.probability_norm, c.span, c.rows, c.cols
+    xi, xj = x[:, :, None], x[:, None, :]
+    dist = np.abs(xi - xj)
+    half = 0.5 * dist / span
+    d1 = dist / span
+    near, far = 0.5 - half, 0.5 + half
+
+    # risk exponents (risk_exponents): every exponent 1, and a ** 1.0 == a exactly
+    prob = _prob_batch(d1, c.votes, norm, c.groups)
+    p_ji = prob.transpose(0, 2, 1)
+    u_s = 2.0 - 4.0 * near
+    u_f = 2.0 - 4.0 * far
+    eu_ji = c.s_i * (p_ji * u_s + (1 - p_ji) * u_f) + c.not_s_i * u_s
+    status_quo_1 = q * (2.0 - 4.0 * 0.5)  # q U_sq with exponent 1 (0.5 ** 1.0 == 0.5)
+    if status_quo_1 != 0.0 or math.copysign(1.0, status_quo_1) < 0:  # a - (+0.0) == a
+        eu_ji -= status_quo_1
+    if eu_ji.flags.c_contiguous:
+        eu_ji.reshape(eu_ji.shape[0], -1)[:, :: eu_ji.shape[1] + 1] = 0.0  # the diagonals
+    else:
+        eu_ji[:, c.diagonal] = 0.0
+    if c.one_size:
+        danger = np.ascontiguousarray(eu_ji).sum(axis=2)
+    else:
+        b, n = x.shape
+        danger = np.zeros((b, n))
+        for m, idx in c.groups:
+            danger[idx, :m] = eu_ji[idx, :m, :m].sum(axis=2)
+        danger = danger[rows, c.src]
+    lo, hi = danger.min(axis=1, keepdims=True), danger.max(axis=1, keepdims=True)
+    width = hi - lo
+    flat = width <= 0
+    if flat.any():
+        big_r = (2 * danger - hi - lo) / np.where(flat, 1.0, width)
+        r = np.where(flat, 1.0, (1 - big_r / 3) / (1 + big_r / 3))
+    else:
+        big_r = (2 * danger - hi - lo) / width
+        r = (1 - big_r / 3) / (1 + big_r / 3)
+
+    # expected utilities (success_probability, challenge_utilities) with these exponents
+    rr = r[:, :, None]
+    prob = _prob_batch(d1**rr, c.votes, norm, c.groups)
+    not_prob = 1 - prob
+    u_s = 2.0 - 4.0 * near**rr
+    u_f = 2.0 - 4.0 * far**rr
+    status_quo = q * (2.0 - 4.0 * 0.5**r)[:, :, None]
+    eu_ij = c.s_j * (prob * u_s + not_prob * u_f) + c.not_s_j * u_s - status_quo
+    eu_ji = c.s_i * (prob.transpose(0, 2, 1) * u_s + not_prob.transpose(0, 2, 1) * u_f) + c.not_s_i * u_s - status_quo
+
+    # offers (best_offers)
+    other = (xj != xi) & c.pairs
+    abs_ij = np.abs(eu_ij)
+    conf = other & (eu_ji > eu_ij) & (eu_ij > 0)
+    comp = other & (eu_ji > 0) & (eu_ij < 0)
+    capit = comp & (eu_ji < abs_ij) if opts.capitulation else None
+    comp &= eu_ji > abs_ij
+    if opts.compromise_choice == "weighted_point":
+        abs_ji = np.abs(eu_ji)
+        key = (abs_ij * xi + abs_ji * xj) / (abs_ij + abs_ji)
+    else:
+        key = np.abs(xi + (xj - xi) * np.abs(eu_ij / eu_ji) - xi)
+    has_conf = conf.any(axis=2)
+    has_comp = comp.any(axis=2) & ~has_conf
+    j_conf = np.where(conf, dist, np.inf).argmin(axis=2)
+    j_comp = np.where(comp, key, np.inf).argmin(axis=2)
+    # the compromise position x_i + (x_j - x_i) |EU_ij / EU_ji| at the chosen partner
+    comp_pos = x + (x[rows, j_comp] - x) * np.abs(eu_ij[rows, cols, j_comp] / eu_ji[rows, cols, j_comp])
+    new = np.where(has_conf, x[rows, j_conf], np.where(has_comp, comp_pos, x))
+    kind = np.where(has_conf, CONFRONTATION, np.where(has_comp, COMPROMISE, NONE))
+    partner = np.where(has_conf, j_conf, np.where(has_comp, j_comp, -1))
+    if capit is not None:
+        has_capit = capit.any(axis=2) & ~has_conf & ~has_comp
+        j_capit = np.where(capit, dist, np.inf).argmin(axis=2)
+        new = np.where(has_capit, x[rows, j_capit], new)
+        kind = np.where(has_capit, CAPITULATION, kind)
+        partner = np.where(has_capit, j_capit, partner)
+    return new, r, kind, partner
+
+
+def _run_batch(
+    x0: FloatArray,
+    votes: FloatArray,
+    salience: FloatArray,
+    rounds: int,
+    options: EUMOptions,
+    size: np.ndarray | None = None,
+) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`run` for ``B`` issues at once.
+
+    ``x0``, ``votes`` and ``salience`` are ``(B, N)``; issue ``b`` has the actors in its first
+    ``size[b]`` columns (default: all ``N``), and whatever is in its other columns is ignored.
+    Returns positions ``(rounds + 1, B, N)``; risk exponents, kinds of move and partners
+    ``(rounds, B, N)`` (a padding column keeps the issue's first position, some exponent in
+    [0.5, 2], no move and no partner); and ``source`` ``(rounds + 1, B)``: the row of
+    ``positions`` that each row repeats (itself for the rows computed).
+
+    A round is a function of the positions alone (the votes, saliences and span stay), so once
+    an issue's positions repeat an earlier round's (most often: nobody moves any more), every
+    later round repeats the rounds since then; the issue leaves the batch, and its remaining
+    rounds are copied.
+    """
+    b, n = np.shape(x0)
+    size = np.full(b, n) if size is None else np.asarray(size, dtype=int)
+    votes = np.asarray(votes, dtype=float)
+    salience = np.asarray(salience, dtype=float)
+    cols = np.arange(n)[None, :]
+    x = np.asarray(x0, dtype=float)[np.arange(b)[:, None], np.where(cols < size[:, None], cols, 0)]
+    span = (x.max(axis=1) - x.min(axis=1))[:, None, None]
+    if np.any(span <= 0):
+        raise ValueError("all actors start at the same position: nothing to model")
+    positions = np.empty((rounds + 1, b, n))
+    risks = np.empty((rounds, b, n))
+    kinds = np.empty((rounds, b, n), dtype=int)
+    partners = np.empty((rounds, b, n), dtype=int)
+    positions[0] = x
+    # a repeat: issue b's positions after round t equal those after round start[b]
+    start = np.full(b, -1)
+    until = np.full(b, rounds)
+    live = np.arange(b)
+    batch = _Batch(votes, salience, span, size, n, options)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for t in range(rounds):
+            x, r, kind, partner = _round_batch(x, batch)
+            positions[t + 1, live] = x
+            risks[t, live] = r
+            kinds[t, live] = kind
+            partners[t, live] = partner
+            if t + 1 == rounds:
+                break
+            same = (positions[: t + 1, live] == x).all(axis=2)  # (t + 1, live)
+            done = same.any(axis=0)
+            if done.any():
+                gone = live[done]
+                start[gone] = np.argmax(same[:, done], axis=0)
+                until[gone] = t + 1
+                keep = ~done
+                live, x = live[keep], x[keep]
+                if live.size == 0:
+                    break
+                batch = batch.subset(keep)
+    source = np.repeat(np.arange(rounds + 1)[:, None], b, axis=1)
+    gone = np.flatnonzero(start >= 0)
+    if gone.size:
+        # positions[u] = positions[s + (u - s) % p] for u > t, and so the rounds' records
+        s, t_end = start[gone], until[gone]
+        period = t_end - s
+        u = np.arange(rounds + 1)[:, None]
+        src = np.where(u <= t_end, u, s + (u - s) % period)
+        positions[:, gone] = positions[src, gone]
+        source[:, gone] = src
+        src = np.where(u[:rounds] < t_end, u[:rounds], s + (u[:rounds] - s) % period)
+        risks[:, gone] = risks[src, gone]
+        kinds[:, gone] = kinds[src, gone]
+        partners[:, gone] = partners[src, gone]
+    return positions, risks, kinds, partners, source
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,13 +676,16 @@ def spec_inputs(spec: Any) -> tuple[FloatArray, FloatArray]:
     actor's saliences normalised to sum to 1 (``prefs.weight``), which is not the EUM's salience;
     pass these to :func:`forecast_problem` instead.
     """
-    ids = [iss.id for iss in spec.issues]
+    column: dict[str, int] = {}
+    for k, iss in enumerate(spec.issues):
+        column.setdefault(iss.id, k)
     capability = np.array([float(act.capability) for act in spec.actors])
-    salience = np.zeros((len(spec.actors), len(ids)))
+    salience = np.zeros((len(spec.actors), len(spec.issues)))
     for a, act in enumerate(spec.actors):
         for iid, stance in act.issues.items():
-            if iid in ids:
-                salience[a, ids.index(iid)] = float(stance.salience)
+            col = column.get(iid)
+            if col is not None:
+                salience[a, col] = float(stance.salience)
     return capability, salience
 
 
@@ -550,11 +812,105 @@ def forecast_problem(
     if cap.shape != (n_actors,):
         raise ValueError(f"capability has shape {cap.shape}, the problem needs ({n_actors},)")
     names = tuple(problem.actor_ids)
-    sq = problem.space.status_quo
-    return [
-        forecast_issue(iid, ideal[:, i], sal[:, i], cap, rounds, options, names, float(sq[i]))
-        for i, iid in enumerate(problem.space.ids)
-    ]
+    sq = np.asarray(problem.space.status_quo, dtype=float)
+    opts = options if options is not None else EUMOptions()
+    key = (tuple(problem.space.ids), names, ideal.shape, ideal.tobytes(), sal.tobytes(), cap.tobytes(),
+           sq.tobytes(), int(rounds), opts)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+    if cached is None:
+        cached = _forecast_issues(tuple(problem.space.ids), ideal, sal, cap, rounds, opts, names, sq)
+        with _CACHE_LOCK:
+            _CACHE[key] = cached
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    # fresh arrays for the caller, who may change them
+    return [IssueForecast(f.issue, f.positions.copy(), f.median.copy(), f.mean.copy(), f.participants) for f in cached]
+
+
+#: Forecasts of the last few problems (:func:`forecast_problem` is a function of its inputs only,
+#: and a sweep asks for the same one again for every seed).
+_CACHE: OrderedDict[tuple[Any, ...], list[IssueForecast]] = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
+
+def _forecast_issues(
+    ids: tuple[str, ...],
+    ideal: FloatArray,
+    sal: FloatArray,
+    cap: FloatArray,
+    rounds: int,
+    options: EUMOptions,
+    names: tuple[str, ...],
+    status_quo: FloatArray,
+) -> list[IssueForecast]:
+    """:func:`forecast_issue` on every issue (column) of ``ideal`` and ``sal`` ``(A, I)``: the
+    same checks in the same order and the same numbers, but every issue that moves runs in one
+    batch (:func:`_run_batch`) instead of one :func:`run` each."""
+    n_actors, n_issues = ideal.shape
+    if n_issues == 0:
+        return []
+    bad_salience = np.flatnonzero(np.any((sal < 0) | (sal > 1), axis=0))
+    # the first failure forecast_issue would meet: issue 0's checks, then the other issues'
+    first = int(bad_salience[0]) if bad_salience.size else n_issues
+    if first == 0 or first < n_issues and not np.any(cap < 0) and rounds >= 0:
+        raise ValueError(f"issue {ids[first]!r}: saliences must lie in [0, 1] (the EUM reads them as probabilities)")
+    if np.any(cap < 0):
+        raise ValueError(f"issue {ids[0]!r}: capabilities must be >= 0")
+    if rounds < 0:
+        raise ValueError("rounds must be >= 0")
+    out: list[IssueForecast | None] = [None] * n_issues
+    runs: list[tuple[int, np.ndarray]] = []
+    # every issue's positions start (and, for an actor not taking part, stay) at the ideal points
+    all_positions = np.empty((n_issues, rounds + 1, n_actors))
+    all_positions[:] = ideal.T[:, None, :]
+    for i in range(n_issues):
+        s = sal[:, i]
+        active = np.flatnonzero(s > 0)
+        votes = cap[active] * s[active]
+        if votes.sum() <= 0:
+            flat = np.full(rounds + 1, float(status_quo[i]))
+            out[i] = IssueForecast(ids[i], all_positions[i], flat, flat.copy(), tuple(int(a) for a in active))
+            continue
+        xa = ideal[active, i]
+        if active.size >= 2 and xa.max() > xa.min():
+            runs.append((i, active))
+            continue
+        median = np.full(rounds + 1, weighted_median(xa, votes))
+        mean = np.full(rounds + 1, weighted_mean(xa, votes))
+        out[i] = IssueForecast(ids[i], all_positions[i], median, mean, tuple(int(a) for a in active))
+    if runs:
+        # every issue that moves, in one batch: its participants first, padded to the largest
+        size = np.array([a.size for _, a in runs])
+        width = int(size.max())
+        issues = np.array([i for i, _ in runs])
+        member = np.zeros((len(runs), width), dtype=int)
+        for b, (_, active) in enumerate(runs):
+            member[b, : active.size] = active
+        x0 = ideal[member, issues[:, None]]
+        s_b = sal[member, issues[:, None]]
+        votes_b = cap[member] * s_b  # as Actors.votes, c_i * s_i
+        pos, _, _, _, source = _run_batch(x0, votes_b, s_b, rounds, options, size)
+        by_issue = pos.transpose(1, 0, 2)  # (B, rounds + 1, N)
+        medians = np.empty((len(runs), rounds + 1))
+        for m in np.unique(size):
+            idx = np.flatnonzero(size == m)
+            medians[idx] = _weighted_median_rows(by_issue[idx, :, :m], votes_b[idx, None, :m])
+        dot = np.dot
+        computed = source.max(axis=0) + 1  # rows after these repeat earlier ones
+        for b, (i, active) in enumerate(runs):
+            n = active.size
+            positions = all_positions[i]
+            track = by_issue[b, :, :n]
+            positions[:, active] = track
+            v = votes_b[b, :n].copy()
+            # weighted_mean of each row: the same dot product and division
+            mean = (np.array([dot(v, p) for p in track[: computed[b]]]) / v.sum())[source[:, b]]
+            out[i] = IssueForecast(ids[i], positions, medians[b], mean, tuple(int(a) for a in active))
+    return [f for f in out if f is not None]
 
 
 def forecast_package(forecasts: list[IssueForecast], which: Literal["median", "mean"] = "median") -> FloatArray:

@@ -27,15 +27,19 @@ class EUMProtocol(Protocol):
         super().__init__(model)
         cap, salience = spec_inputs(model.config.spec)  # the EUM needs raw saliences, not normalised weights
         self.forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
+        # the forecast median of every issue after every round, (max_rounds + 1, I)
+        self._medians = np.array([f.median for f in self.forecasts], dtype=float).T.reshape(model.max_rounds + 1, -1)
 
     def held(self, package: np.ndarray) -> np.ndarray:
         """Issues kept off the table (an excluded collective's) stay at the status quo."""
-        fixed = list(self.model.problem.fixed)
-        package[fixed] = self.model.problem.space.status_quo[fixed]
+        problem = self.model.problem
+        if problem.fixed:
+            fixed = list(problem.fixed)
+            package[fixed] = problem.space.status_quo[fixed]
         return package
 
     def package_at(self, t: int) -> np.ndarray:
-        return self.held(np.array([f.median[t] for f in self.forecasts], dtype=float))
+        return self.held(self._medians[t].copy())
 
     def round(self) -> None:
         m = self.model
