@@ -17,6 +17,7 @@ import contextlib
 import copy
 import cProfile
 import functools
+import itertools
 import json
 import os
 import platform
@@ -273,7 +274,9 @@ def bench_protocols(quick: bool) -> dict[str, Any]:
 
     *New point each run*: each run checks and compiles its scenario from data (as a sweep
     worker does for a point it has not seen: ``scenario.parse``), then runs it; so each pays
-    for the problem's derived tables (feasible boxes, offer tables). *Replicates*: one compiled
+    for the problem's derived tables (feasible boxes, offer tables, forecasts). Every new point
+    moves the first actor's salience on its first issue a little (as a sweep axis would), so
+    nothing that depends on preferences is found in a cache. *Replicates*: one compiled
     scenario, already run once, run again with new seeds (a sweep's replicates of one point).
     """
     reps = 3 if quick else 5
@@ -284,8 +287,15 @@ def bench_protocols(quick: bool) -> dict[str, Any]:
         for case, kind, data in protocol_cases():
             base_json = json.dumps(data, sort_keys=True, default=str)
 
+            counter = itertools.count()
+
             def point() -> scenario.Scenario:
-                return scenario.parse(json.loads(base_json))  # noqa: B023
+                d = json.loads(base_json)  # noqa: B023
+                issues = d["actors"][0]["issues"]
+                entry = issues[next(iter(issues))]
+                k = next(counter)  # noqa: B023
+                entry["salience"] = round(min(1.0, entry["salience"] * (0.9 + 0.2 * ((k * 0.618) % 1.0))), 6)
+                return scenario.parse(d)
 
             sc = point()
             t0 = time.perf_counter()
@@ -528,7 +538,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "## Throughput per protocol (one core, through `model.sweep.run_one`)", "",
                   "`baseline/<kind>` is scenarios/belarus_us_2025.yaml with only `protocol.kind` changed; the "
                   "other rows are shipped variants. *New point*: every run parses, checks and compiles its "
-                  "scenario, then runs (a sweep worker at a point it has not seen). *Replicates*: one compiled "
+                  "scenario, then runs (a sweep worker at a point it has not seen; each point moves the first "
+                  "actor's first salience a little, so no preference-dependent table comes from a cache). "
+                  "*Replicates*: one compiled "
                   "scenario run again with new seeds. Runs/s are medians over repetitions (min-max).", "",
                   "| case | protocol | new point runs/s | replicates runs/s | first run s | agreement rate | "
                   "mean rounds |", "|---|---|---|---|---|---|---|"]
