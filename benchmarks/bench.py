@@ -386,7 +386,32 @@ def bench_scaling(quick: bool) -> dict[str, Any]:
             res[label] = {"seconds": times[label], "runs_per_s": n / times[label]}
         res["speedup_2_vs_1_workers"] = times["process_1"] / times["process_2"]
         res["ratio_dask_vs_process"] = times["dask_2"] / times["process_2"]
+    res["machine_ceiling"] = machine_ceiling(3 if quick else 5)
+    res["speedup_share_of_ceiling"] = res["speedup_2_vs_1_workers"] / res["machine_ceiling"]["speedup"]
     return res
+
+
+#: A pure-Python busy loop: no I/O, no shared state; what two of them gain is the machine's own
+#: ceiling for two workers (shared cores, hyper-threads and neighbours on a VM all lower it).
+_BUSY = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(6_000_000):\n    x += i * i\n" \
+        "print(time.perf_counter() - t)"
+
+
+def machine_ceiling(reps: int) -> dict[str, Any]:
+    """Speed-up of two independent busy processes over one, on this machine, now: each rep
+    runs the loop alone, then two copies at once (wall time until both finish)."""
+    alone, pair = [], []
+    for _ in range(reps):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _BUSY], check=True, capture_output=True)
+        alone.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _BUSY], stdout=subprocess.DEVNULL) for _ in range(2)]
+        for pr in procs:
+            pr.wait()
+        pair.append(time.perf_counter() - t)
+    a, b = statistics.median(alone), statistics.median(pair)
+    return {"one_s": a, "two_at_once_s": b, "speedup": 2 * a / b}
 
 
 def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
@@ -562,6 +587,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", f"## Scaling ({sc['runs']}-run LHS sweep of a small scenario)", ""]
         for k in ("process_1", "process_2", "dask_2"):
             lines.append(f"- {k}: {sc[k]['seconds']:.2f} s ({sc[k]['runs_per_s']:.0f} runs/s)")
+        mc = sc.get("machine_ceiling")
+        if mc:
+            lines.append(f"- this machine's own ceiling, measured in the same run: two independent busy Python "
+                         f"processes finish {mc['speedup']:.2f}x faster than one after the other "
+                         f"({mc['one_s']:.2f} s alone, {mc['two_at_once_s']:.2f} s for two at once); the sweep's "
+                         f"2-worker speed-up is {100 * sc['speedup_share_of_ceiling']:.0f}% of it")
     me = results.get("memory")
     if me:
         lines += ["", "## Memory (peak RSS of `bargain sweep`, serial backend)", ""]

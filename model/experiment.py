@@ -302,7 +302,7 @@ class Experiment:
     def chunk_size(self) -> int:
         if self.spec.chunk_size:
             return self.spec.chunk_size
-        return int(min(50, max(1, math.ceil(self.n_runs / 16))))
+        return int(min(200, max(1, math.ceil(self.n_runs / 16))))
 
     def scenario_data(self, point: dict[str, Any]) -> dict[str, Any]:
         data = copy.deepcopy(self.base)
