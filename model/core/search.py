@@ -50,12 +50,13 @@ def _pulled(proposer: int, mech: Mechanics | None) -> Mechanics | None:
 def _offer_coefficients(problem: Problem, proposer: int, mech: Mechanics | None = None) -> FloatArray:
     others = [a for a in problem.parties if a != proposer]
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
-    base = np.zeros(problem.n_actors)
-    base[others] = 1.0 / span[others]
-    variants = np.tile(base, (len(others) + 1, 1))
-    variants[np.arange(1, len(others) + 1), others] *= 4.0  # one variant favouring each other party
-    out = np.repeat(variants, len(MU_GRID), axis=0)
-    own = np.tile(MU_GRID, len(others) + 1) / span[proposer]
+    n_v, n_m = len(others) + 1, len(MU_GRID)
+    # (variant, mu, actor): the others' normalised weights, and one variant favouring each of them
+    grid = np.zeros((n_v, n_m, problem.n_actors))
+    grid[:, :, others] = 1.0 / span[others]
+    grid[np.arange(1, n_v), :, others] *= 4.0
+    out = grid.reshape(n_v * n_m, problem.n_actors)
+    own = np.broadcast_to(MU_GRID / span[proposer], (n_v, n_m)).reshape(-1)
     if mech is None:
         out[:, proposer] = own
     else:  # the proposer's effective utility: (1 - sum w) u_c + sum w u_p, plus a constant
