@@ -242,15 +242,23 @@ def bench_shell(quick: bool) -> dict[str, Any]:
     Negotiation(warm, rng=0).run()
     res: dict[str, Any] = {"runs": n}
     for label, cached in (("fresh_problem", None), ("cached_problem", warm)):
-        t_core = timed(functools.partial(core_loop, cached), reps)
-        t_mesa = timed(functools.partial(mesa_model, cached, False), reps)
-        t_mesa_dc = timed(functools.partial(mesa_model, cached, True), reps)
+        # the three take turns, repetition by repetition (each ratio from runs back to back)
+        ts: dict[str, list[float]] = {"core": [], "mesa": [], "mesa_dc": []}
+        for _ in range(2 * reps + 1):
+            for key, fn in (("core", functools.partial(core_loop, cached)),
+                            ("mesa", functools.partial(mesa_model, cached, False)),
+                            ("mesa_dc", functools.partial(mesa_model, cached, True))):
+                t = time.perf_counter()
+                fn()
+                ts[key].append(time.perf_counter() - t)
+        med = {k: statistics.median(v) for k, v in ts.items()}
         res[label] = {
-            "core_loop_ms_per_run": t_core["median"] / n * 1e3,
-            "mesa_ms_per_run": t_mesa["median"] / n * 1e3,
-            "mesa_with_datacollector_ms_per_run": t_mesa_dc["median"] / n * 1e3,
-            "ratio_mesa_vs_core": t_mesa["median"] / t_core["median"],
-            "ratio_mesa_datacollector_vs_core": t_mesa_dc["median"] / t_core["median"],
+            "core_loop_ms_per_run": med["core"] / n * 1e3,
+            "mesa_ms_per_run": med["mesa"] / n * 1e3,
+            "mesa_with_datacollector_ms_per_run": med["mesa_dc"] / n * 1e3,
+            "ratio_mesa_vs_core": statistics.median([m / c for m, c in zip(ts["mesa"], ts["core"], strict=True)]),
+            "ratio_mesa_datacollector_vs_core": statistics.median(
+                [m / c for m, c in zip(ts["mesa_dc"], ts["core"], strict=True)]),
         }
     res["profile_cached_mesa"] = profile_top(lambda: mesa_model(warm, False), 8)
     res["profile_cached_core"] = profile_top(lambda: core_loop(warm), 5)
@@ -382,20 +390,24 @@ def bench_scaling(quick: bool) -> dict[str, Any]:
                 {"path": "protocol.max_rounds", "range": [5, 40], "integer": True}]
         f = _experiment(tmp, "scaling", {"kind": "lhs", "samples": n}, axes, 1)
         exp = exm.load(f)
-        times = {}
-        for label, backend, workers in (("process_1", "process", 1), ("process_2", "process", 2),
-                                        ("dask_2", "dask", 2)):
-            ts = []
-            for rep in range(2 if quick else 3):
+        exp.points  # the design, computed once, outside every timing  # noqa: B018
+        setups = (("process_1", "process", 1), ("process_2", "process", 2), ("dask_2", "dask", 2))
+        ts: dict[str, list[float]] = {label: [] for label, _, _ in setups}
+        # The set-ups take turns, repetition by repetition, so that each sees the same load.
+        for rep in range(2 if quick else 3):
+            for label, backend, workers in setups:
                 out = tmp / f"{label}_{rep}"
                 with executor(backend, workers) as pool:
                     t = time.perf_counter()
                     Sweep(exp, out).run(pool)
-                    ts.append(time.perf_counter() - t)
-            times[label] = statistics.median(ts)
+                    ts[label].append(time.perf_counter() - t)
+        times = {label: statistics.median(v) for label, v in ts.items()}
+        for label in times:
             res[label] = {"seconds": times[label], "runs_per_s": n / times[label]}
-        res["speedup_2_vs_1_workers"] = times["process_1"] / times["process_2"]
-        res["ratio_dask_vs_process"] = times["dask_2"] / times["process_2"]
+        res["speedup_2_vs_1_workers"] = statistics.median(
+            [a / b for a, b in zip(ts["process_1"], ts["process_2"], strict=True)])
+        res["ratio_dask_vs_process"] = statistics.median(
+            [a / b for a, b in zip(ts["dask_2"], ts["process_2"], strict=True)])
     res["machine_ceiling"] = machine_ceiling(3 if quick else 5)
     res["speedup_share_of_ceiling"] = res["speedup_2_vs_1_workers"] / res["machine_ceiling"]["speedup"]
     return res

@@ -207,7 +207,11 @@ class Pool:
         if self.backend == "process":
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["model.sweep"])
-            return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            ex = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            # start the workers now (as a Dask cluster does), not inside the first chunk's time
+            for f in [ex.submit(_ready) for _ in range(self.workers)]:
+                f.result()
+            return ex
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -238,6 +242,11 @@ class Pool:
         self._close()
         self.ex = self._make()
         self.respawns += 1
+
+
+def _ready() -> bool:
+    """A task that does nothing: a worker that ran it has started and imported the model."""
+    return True
 
 
 @contextlib.contextmanager
