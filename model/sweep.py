@@ -223,6 +223,8 @@ class Pool:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                          dashboard_address=None)
             self._client = Client(self._cluster)
+        # every worker imports the model now (unpickling ``_ready`` does), not inside the first chunk
+        self._client.run(_ready)
         return self._client.get_executor()
 
     def _close(self) -> None:
