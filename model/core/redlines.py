@@ -203,21 +203,7 @@ class RedLineSet:
         root_lo, root_hi = lo.tolist(), hi.tolist()
         if not all(admissible(i, root_lo[i], root_hi[i]) for i in range(len(root_lo))):
             return []
-        if not cond:  # one box: the bounds themselves
-            lo.setflags(write=False)
-            hi.setflags(write=False)
-            return [Box(lo, hi)]
-        # The boxes depend only on these bounds, the lines and the space: step-by-step protocols
-        # ask again and again for the same relaxed lines, so the answers are kept on the space.
-        memo = space.memo.setdefault("feasible_boxes", {})
-        mkey = (lo.tobytes(), hi.tobytes(), tuple(cond))
-        if mkey in memo:
-            found, self.truncated = memo[mkey]
-            return list(found)
-        boxes, self.truncated = _enumerate_boxes(admissible, root_lo, root_hi, cond)
-        if len(memo) >= _MEMO_SIZE:
-            memo.pop(next(iter(memo)))  # the oldest
-        memo[mkey] = (tuple(boxes), self.truncated)
+        boxes, self.truncated = _memo_boxes(space, admissible, lo, hi, cond)
         return boxes
 
     def lines_of(self, actor: int) -> list[RedLine]:
@@ -263,19 +249,7 @@ class RedLineSet:
             admissible(i, root_lo[i], root_hi[i]) for i, lv in enumerate(space.level_lists) if lv is not None
         ):
             return []
-        if not cond:
-            lo.setflags(write=False)
-            hi.setflags(write=False)
-            return [Box(lo, hi)]
-        memo = space.memo.setdefault("feasible_boxes", {})
-        mkey = (lo.tobytes(), hi.tobytes(), tuple(cond))
-        if mkey in memo:
-            return list(memo[mkey][0])
-        boxes, truncated = _enumerate_boxes(admissible, root_lo, root_hi, cond)
-        if len(memo) >= _MEMO_SIZE:
-            memo.pop(next(iter(memo)))  # the oldest
-        memo[mkey] = (tuple(boxes), truncated)
-        return boxes
+        return _memo_boxes(space, admissible, lo, hi, cond)[0]
 
 
 def _issue_admissible(space: OutcomeSpace) -> Callable[[int, float, float], bool]:
@@ -312,6 +286,33 @@ def conflict_explanation(
             )
     involved = sorted({actor_ids[ln.actor] for ln in redlines.lines if ln.actor in actors})
     return "the red lines of " + ", ".join(involved) + " leave no package that all accept"
+
+
+def _memo_boxes(
+    space: OutcomeSpace,
+    admissible: Callable[[int, float, float], bool],
+    lo: FloatArray,
+    hi: FloatArray,
+    cond: list[tuple[int, float | None, float | None, int, float, float]],
+) -> tuple[list[Box], bool]:
+    """The boxes within admissible root bounds ``lo``/``hi`` under conditional lines ``cond``,
+    and whether ``MAX_BOXES`` cut them short. With no conditional line the bounds are the one
+    box. The boxes depend only on these bounds, the lines and the space: step-by-step protocols
+    ask again and again for the same relaxed lines, so the answers are kept on the space."""
+    if not cond:
+        lo.setflags(write=False)
+        hi.setflags(write=False)
+        return [Box(lo, hi)], False
+    memo = space.memo.setdefault("feasible_boxes", {})
+    mkey = (lo.tobytes(), hi.tobytes(), tuple(cond))
+    if mkey in memo:
+        found, truncated = memo[mkey]
+        return list(found), truncated
+    boxes, truncated = _enumerate_boxes(admissible, lo.tolist(), hi.tolist(), cond)
+    if len(memo) >= _MEMO_SIZE:
+        memo.pop(next(iter(memo)))  # the oldest
+    memo[mkey] = (tuple(boxes), truncated)
+    return boxes, truncated
 
 
 def _enumerate_boxes(
