@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,21 +28,58 @@ class TableDomain:
     reservation: FloatArray  # (P,)
 
 
+@dataclass(frozen=True)
+class TableDomains:
+    """``K`` table domains of one shape, stacked: what ``TableDomain`` holds, with a leading axis."""
+
+    weights: FloatArray  # (K, P, I)
+    tables: FloatArray  # (K, P, I, V)
+    reservation: FloatArray  # (K, P)
+
+    @classmethod
+    def stack(cls, domains: Sequence[TableDomain]) -> TableDomains:
+        shapes = {d.tables.shape for d in domains}
+        if len(shapes) != 1:
+            raise ValueError(f"the domains must share one shape (parties, issues, values); got {sorted(shapes)}")
+        return cls(np.stack([d.weights for d in domains]), np.stack([d.tables for d in domains]),
+                   np.stack([d.reservation for d in domains]))
+
+    def __len__(self) -> int:
+        return int(self.tables.shape[0])
+
+
+def _from_draws(draws: FloatArray, n_issues: int, n_values: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Weights, tables and reservation values from the raw draws ``(..., P, per party)``."""
+    w = draws[..., :n_issues]
+    weights = w / w.sum(axis=-1, keepdims=True)
+    v = draws[..., n_issues:-1].reshape(*draws.shape[:-1], n_issues, n_values)
+    lo, hi = v.min(axis=-1, keepdims=True), v.max(axis=-1, keepdims=True)
+    tables = (v - lo) / (hi - lo)
+    reservation = 0.5 * draws[..., -1]  # ``uniform(0, 0.5)`` is ``0 + 0.5 * draw``
+    return weights, tables, reservation
+
+
 def peer_case_draws(seed: int, k: int, n_parties: int, n_issues: int = 3, n_values: int = 10) -> TableDomain:
     """Domain ``k`` of the peer case: for each party in turn, ``n_issues`` weights (normalised
     to sum 1), then one table of ``n_values`` uniform draws per issue (scaled to span [0, 1]),
     then its reservation value, uniform on [0, 0.5], all from ``default_rng(seed + k)``."""
     rng = np.random.default_rng(seed + k)
     # every draw is one double from the stream, in the order above: one block per party
+    draws = rng.random((n_parties, n_issues + n_issues * n_values + 1))
+    return TableDomain(*_from_draws(draws, n_issues, n_values))
+
+
+def peer_case_batch(
+    seed: int, ks: range | Sequence[int], n_parties: int, n_issues: int = 3, n_values: int = 10
+) -> TableDomains:
+    """Domains ``ks`` of the peer case, stacked: the same draws as ``peer_case_draws`` for each
+    (one generator per domain), with the arithmetic done once for all."""
     per_party = n_issues + n_issues * n_values + 1
-    draws = rng.random((n_parties, per_party))
-    w = draws[:, :n_issues]
-    weights = w / w.sum(axis=1, keepdims=True)
-    v = draws[:, n_issues:-1].reshape(n_parties, n_issues, n_values)
-    lo, hi = v.min(axis=2, keepdims=True), v.max(axis=2, keepdims=True)
-    tables = (v - lo) / (hi - lo)
-    reservation = 0.5 * draws[:, -1]  # ``uniform(0, 0.5)`` is ``0 + 0.5 * draw``
-    return TableDomain(weights, tables, reservation)
+    draws = np.empty((len(ks), n_parties, per_party))
+    for j, k in enumerate(ks):
+        # ``default_rng(s)`` is ``Generator(PCG64(s))``; built directly, it costs half as much
+        np.random.Generator(np.random.PCG64(seed + k)).random(out=draws[j])
+    return TableDomains(*_from_draws(draws, n_issues, n_values))
 
 
 def table_problem(d: TableDomain) -> Problem:
