@@ -143,6 +143,26 @@ def test_every_backend_gives_the_same_rows_as_a_serial_sweep(tmp_path: Path, bac
     pd.testing.assert_frame_equal(serial, other)
 
 
+def _worker_settings() -> tuple[bool, float]:
+    import dask
+
+    return (dask.config.get("distributed.worker.profile.enabled"),
+            dask.utils.parse_timedelta(dask.config.get("distributed.admin.tick.interval")))
+
+
+def test_the_local_dask_cluster_runs_quietly_and_reruns_a_resubmitted_chunk() -> None:
+    """Its workers sample no profiles and tick once a second (the housekeeping that competed
+    with them on two cores), and the same call submitted twice runs twice: Dask does not hash
+    the arguments into one key (``pure=False``)."""
+    with executor("dask", 2) as pool:
+        settings = pool._client.run(_worker_settings)
+        assert len(settings) == 2 and all(s == (False, 1.0) for s in settings.values())
+        a, b = pool.ex.submit(os.getpid), pool.ex.submit(os.getpid)
+        assert a.result() > 0 and b.result() > 0
+        keys = [f.key for f in pool.ex._futures]
+        assert len(keys) == 2 and len(set(keys)) == 2
+
+
 def test_an_interrupted_sweep_resumes_without_losing_or_repeating_a_row(tmp_path: Path) -> None:
     f = write_experiment(tmp_path, GRID_AXES, chunk_size=2)
     full = _sweep(f, tmp_path / "full")
