@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model import scenario  # noqa: E402
+from model.alloc import keep_heap_slack  # noqa: E402
 from model.core import make_strategy  # noqa: E402
 from model.core.batch import run_table_batch  # noqa: E402
 from model.core.domains import peer_case_batch, peer_case_draws, table_problem  # noqa: E402
@@ -546,7 +547,9 @@ def markdown(results: dict[str, Any]) -> str:
              f"Measured {m['date']} on {m['platform']}, {m['cpus']} CPUs, Python {m['python']}; "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
              "Rerun with `make bench` (medians over repetitions; ratios are against a baseline measured in the "
-             "same run).", "", "## Targets", "", "| measure | value | target | met |", "|---|---|---|---|"]
+             "same run). The bench process keeps heap slack as sweep workers and the CLI do (`model.alloc`): "
+             + ("applied." if results.get("heap_slack") else "not available here."),
+             "", "## Targets", "", "| measure | value | target | met |", "|---|---|---|---|"]
     notes: list[str] = []
     for label, path, op, target, prof_path in TARGETS:
         v = _get(results, path)
@@ -672,7 +675,8 @@ def main() -> None:
     args = ap.parse_args()
     benches = {"peer": bench_peer, "shell": bench_shell, "protocols": bench_protocols, "scaling": bench_scaling,
                "memory": bench_memory, "startup": bench_startup}
-    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    # as every sweep worker and the CLI do (model.alloc): same results, fewer page faults
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "heap_slack": keep_heap_slack()}
     for name in args.only.split(","):
         name = "protocols" if name == "throughput" else name
         if name not in benches:

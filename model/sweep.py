@@ -32,6 +32,7 @@ import numpy as np
 
 import model
 from model import scenario as scn
+from model.alloc import keep_heap_slack
 from model.errors import InputError, whole_input_error
 from model.experiment import Experiment, run_seed
 
@@ -144,6 +145,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
 
 def run_task(task: Task) -> list[dict[str, Any]]:
     """Run every run of a chunk; a run that raises becomes a row with its error."""
+    keep_heap_slack()  # once per process: see model.alloc
     base_json = json.dumps(task.base, sort_keys=True, default=str)
     rows = []
     for run_id, point_id, rep, seed, point in task.runs:
@@ -265,7 +267,9 @@ _QUIET_LOCAL_CLUSTER = {
 
 
 def _ready() -> bool:
-    """A task that does nothing: a worker that ran it has started and imported the model."""
+    """A task that does (almost) nothing: a worker that ran it has started, imported the model
+    and set up its allocator (``model.alloc``)."""
+    keep_heap_slack()
     return True
 
 
