@@ -142,3 +142,12 @@ def test_the_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch, capsys:
     exec(compile(textwrap.dedent(code), "README.md", "exec"), {})
     printed = capsys.readouterr().out.split()
     assert printed[0] in ("True", "False") and printed[1].isdigit()
+
+
+def test_the_readme_batch_example_runs_and_prints_the_peer_case(capsys: pytest.CaptureFixture[str]) -> None:
+    """The random-domain example: every 2-party peer domain agrees, after 24 rounds of both
+    parties' turns on average (PEER_CASE.md reports the same for NegMAS)."""
+    code = _readme_blocks("python")[1]
+    exec(compile(textwrap.dedent(code), "README.md", "exec"), {})
+    share, offers = (float(x) for x in capsys.readouterr().out.split())
+    assert share == 1.0 and 46 <= offers <= 50
