@@ -7,8 +7,9 @@ on every 4 KiB it touches; on virtual machines page faults are dear. Asking glib
 16 MiB pad at the top of the heap (``M_TOP_PAD``, what the ``MALLOC_TOP_PAD_`` environment
 variable sets) removes that churn. Measured on the 2-core VM this project runs on (``make
 bench`` and docs/model.md): a new point of the baseline ran 1.15-1.7x faster, depending on the
-protocol. Results do not change: only where memory comes from does. A process keeps at most
-16 MiB more than it would.
+protocol, and the 400-point ``experiments/discovery_lhs.yaml`` sweep 1.47x faster. Results do
+not change: only where memory comes from does. A process keeps at most 16 MiB more than it
+would.
 
 Sweep workers (``model.sweep``) and the CLI call ``keep_heap_slack`` when they start; a user's
 own ``MALLOC_TOP_PAD_`` wins.
