@@ -209,7 +209,8 @@ class Pool:
         if self.backend == "process":
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["model.sweep"])
-            ex = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            # every worker sets up its allocator when it starts (``model.alloc``)
+            ex = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=keep_heap_slack)
             # start the workers now (as a Dask cluster does), not inside the first chunk's time
             for f in [ex.submit(_ready) for _ in range(self.workers)]:
                 f.result()

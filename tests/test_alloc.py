@@ -74,5 +74,8 @@ def test_keep_heap_slack_applies_once_and_yields_to_the_users_setting() -> None:
 @glibc
 @pytest.mark.parametrize("backend", ["process", "dask"])
 def test_sweep_workers_keep_heap_slack_from_the_start(backend: str) -> None:
+    """Every worker, before it runs anything (the process pool's initializer; Dask's
+    ``client.run`` on every worker), not only those that happened to run the warm-up task."""
     with executor(backend, 2) as pool:
-        assert all(pool.ex.submit(alloc.applied).result() for _ in range(4))
+        answers = [pool.ex.submit(alloc.applied) for _ in range(16)]
+        assert all(f.result() for f in answers)
