@@ -24,8 +24,9 @@ import numpy as np
 
 from model.core.domains import TableDomains
 from model.core.problem import _TIE_BREAK
-from model.core.search import MU_GRID
+from model.core.search import offer_weightings
 from model.core.space import BoolArray, FloatArray
+from model.core.strategies import TimeDependent
 
 #: Outcome codes of ``BatchOutcome.reason``.
 REASONS = ("agreement", "deadline", "breakdown risk")
@@ -110,11 +111,8 @@ def run_table_batch(
     best = u_best.max(axis=1)  # (K, P)
     span = np.maximum(best - res, 1e-9)
 
-    # the time-dependent schedules, as ``TimeDependent.schedule`` computes them
-    tau = np.ones(1) if max_rounds <= 1 else np.arange(max_rounds) / (max_rounds - 1)
-    fall = np.stack([1.0 - tau ** float(e) for e in exponents], axis=1)  # (T, P)
-    lo = np.minimum(res, best)
-    asp = lo[:, None, :] + (best - lo)[:, None, :] * fall[None]  # (K, T, P)
+    asp = np.stack([TimeDependent(float(e)).schedule(best[:, p], res[:, p], max_rounds)
+                    for p, e in enumerate(exponents)], axis=2)  # (K, T, P)
     need = np.maximum(asp, res[:, None, :]) - 1e-9
     order_arr = np.asarray(order)
     n_o = len(order_arr)
@@ -123,20 +121,13 @@ def run_table_batch(
     offered_u = np.full((n_k, max_rounds, n_p), -np.inf)
     has_offer = np.zeros((n_k, max_rounds), dtype=bool)
     offer_idx = np.zeros((n_k, max_rounds, n_i), dtype=np.intp)
-    n_m = len(MU_GRID)
     wv_flat = wv_raw.reshape(n_k, n_p, n_i * n_v)
     for p in sorted({int(q) for q in order_arr}):
         rounds = np.flatnonzero(proposer_of == p)
         if not len(rounds):
             continue
         others = [a for a in range(n_p) if a != p]
-        # the weightings of ``search._offer_coefficients``: (K, C, P)
-        n_var = len(others) + 1
-        grid = np.zeros((n_k, n_var, n_m, n_p))
-        grid[:, :, :, others] = (1.0 / span[:, others])[:, None, None, :]
-        grid[:, np.arange(1, n_var), :, others] *= 4.0
-        coefs = grid.reshape(n_k, n_var * n_m, n_p)
-        coefs[:, :, p] = (MU_GRID[None, None, :] / span[:, p, None, None]).repeat(n_var, axis=1).reshape(n_k, -1)
+        coefs = offer_weightings(span, p, others)  # (K, C, P): the weightings of the search
         score = (coefs @ wv_flat).reshape(n_k, -1, n_i, n_v) + tie
         idx = score.argmax(axis=3)  # (K, C, I)
         keys = (idx * (n_v ** ii)).sum(axis=2)

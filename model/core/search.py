@@ -46,20 +46,30 @@ def _pulled(proposer: int, mech: Mechanics | None) -> Mechanics | None:
     return mech if mech.patrons_of(proposer) or any(c.included for c in mech.collectives) else None
 
 
+def offer_weightings(span: FloatArray, proposer: int, others: list[int]) -> FloatArray:
+    """The weightings a proposer searches with, given every actor's span of utility ``best -
+    reservation`` (``(..., A)``, any leading axes): ``(..., C, A)``, ``C = (len(others) + 1) *
+    len(MU_GRID)``. Rows run over (variant, mu): the others' utilities divided by their spans,
+    in variant ``j > 0`` with ``others[j - 1]`` weighted 4 times over; the proposer's own utility
+    times ``mu / span``."""
+    lead, n_a = span.shape[:-1], span.shape[-1]
+    n_v, n_m = len(others) + 1, len(MU_GRID)
+    grid = np.zeros((*lead, n_v, n_m, n_a))
+    grid[..., others] = (1.0 / span[..., others])[..., None, None, :]
+    grid[..., np.arange(1, n_v), :, others] *= 4.0  # variant j favours others[j - 1]
+    out = grid.reshape(*lead, n_v * n_m, n_a)
+    own = MU_GRID / span[..., proposer, None]  # (..., n_m)
+    out[..., proposer] = np.broadcast_to(own[..., None, :], (*lead, n_v, n_m)).reshape(*lead, n_v * n_m)
+    return out
+
+
 @lru_cache(maxsize=64)
 def _offer_coefficients(problem: Problem, proposer: int, mech: Mechanics | None = None) -> FloatArray:
     others = [a for a in problem.parties if a != proposer]
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
-    n_v, n_m = len(others) + 1, len(MU_GRID)
-    # (variant, mu, actor): the others' normalised weights, and one variant favouring each of them
-    grid = np.zeros((n_v, n_m, problem.n_actors))
-    grid[:, :, others] = 1.0 / span[others]
-    grid[np.arange(1, n_v), :, others] *= 4.0
-    out = grid.reshape(n_v * n_m, problem.n_actors)
-    own = np.broadcast_to(MU_GRID / span[proposer], (n_v, n_m)).reshape(-1)
-    if mech is None:
-        out[:, proposer] = own
-    else:  # the proposer's effective utility: (1 - sum w) u_c + sum w u_p, plus a constant
+    out = offer_weightings(span, proposer, others)
+    if mech is not None:  # the proposer's effective utility: (1 - sum w) u_c + sum w u_p, plus a constant
+        own = out[:, proposer].copy()
         pulls = mech.patrons_of(proposer)
         out[:, proposer] = own * (1.0 - sum(inf.weight for inf in pulls))
         for inf in pulls:

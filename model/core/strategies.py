@@ -14,6 +14,8 @@ from typing import ClassVar, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.core.space import FloatArray
+
 
 @dataclass(frozen=True)
 class Situation:
@@ -113,11 +115,13 @@ class TimeDependent:
         floor = min(s.floor, s.best)
         return floor + (s.best - floor) * (1.0 - tau**self.exponent)
 
-    def schedule(self, best: float, floor: float, max_rounds: int) -> np.ndarray:
-        """The aspiration in every round at once (it depends on time only): shape ``(max_rounds,)``."""
+    def schedule(self, best: float | FloatArray, floor: float | FloatArray, max_rounds: int) -> np.ndarray:
+        """The aspiration in every round at once (it depends on time only): shape ``(max_rounds,)``,
+        or ``(*shape, max_rounds)`` for arrays of bests and floors (many negotiations at once)."""
         tau = np.ones(1) if max_rounds <= 1 else np.arange(max_rounds) / (max_rounds - 1)
-        lo = min(floor, best)
-        return lo + (best - lo) * (1.0 - tau**self.exponent)
+        b = np.asarray(best, dtype=float)[..., None]
+        lo = np.minimum(np.asarray(floor, dtype=float)[..., None], b)
+        return lo + (b - lo) * (1.0 - tau**self.exponent)
 
 
 class Boulware(TimeDependent):
