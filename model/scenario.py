@@ -150,6 +150,10 @@ class ActorSpec(_Spec):
     consent: bool = True
     issues: dict[str, Stance]
     reservation: Unit | Literal["status_quo"] = "status_quo"
+    #: The utility of walking away from the talks for good (an alternative deal elsewhere); it
+    #: accepts nothing worth less, and walks when it beats the expected value of going on
+    #: (``package`` protocol; docs/model.md, "Time that costs"). ``None``: no such option.
+    outside_option: Unit | None = None
     curvature: Annotated[float, Strict(), Field(gt=0.0, le=10.0)] = 1.0
     discount: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
     red_lines: list[RedLineSpec] = Field(default_factory=list)
@@ -185,6 +189,10 @@ class ProtocolSpec(_Spec):
     gesture: Unit = 0.05
     phases: Annotated[int, Strict(), Field(ge=1, le=100)] = 4
     mediator_step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.25
+    #: ``package``: how many times the parties may agree to extend the deadline, and by how many
+    #: rounds each time (every party must expect more from going on than from walking away).
+    extensions: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
+    extension_rounds: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
 
 
 class CollectiveSpec(_Spec):
@@ -663,6 +671,9 @@ def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:
     reservation = np.array(
         [u_sq[a] if act.reservation == "status_quo" else float(act.reservation) for a, act in enumerate(spec.actors)]
     ) - slack
+    # no party accepts less than its outside option
+    outside = np.array([np.nan if act.outside_option is None else act.outside_option for act in spec.actors])
+    reservation = np.where(np.isnan(outside), reservation, np.fmax(reservation, outside))
     discount = np.array(
         [spec.protocol.discount if act.discount is None else act.discount for act in spec.actors]
     )
