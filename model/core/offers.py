@@ -76,6 +76,10 @@ class Offer:
     kind: str
     excess: float  # the program's optimum: the smallest normalised excess (meet) or surplus
 
+    def __post_init__(self) -> None:  # offers are kept and shared (``frontier_offer``): read-only
+        self.package.setflags(write=False)
+        self.utilities.setflags(write=False)
+
 
 def applies(problem: Problem) -> bool:
     """Whether offers come from the programs here: spatial preferences (continuous or ordinal
@@ -281,6 +285,7 @@ class _Solver:
         convex = bool(np.any(getattr(prefs, "curvature", np.ones(1)) < 1.0))
         on_grid = np.ones(problem.space.n_issues, dtype=bool) if convex else problem.space.ordinal_mask
         self.ordinal = [int(i) for i in np.flatnonzero(on_grid)]
+        self.cells_of = [np.flatnonzero(prog.issue == i) for i in range(problem.space.n_issues)]
         self.inf = highspy.kHighsInf
         self.cold = True
         self.runs = 0  # programs solved (for the bench)
@@ -300,38 +305,37 @@ class _Solver:
         return float(x[-1]), x
 
     def _package(self, x: FloatArray) -> FloatArray:
-        pk = np.zeros(self.problem.space.n_issues)
-        np.add.at(pk, self.prog.issue, x[: self.n] * self.prog.value)
+        pk = np.bincount(self.prog.issue, weights=x[: self.n] * self.prog.value, minlength=self.problem.space.n_issues)
         return np.clip(pk, 0.0, 1.0)
 
     def _split(self, x: FloatArray) -> dict[int, float]:
         """Ordinal issues whose weight is split between levels: each to its heaviest level."""
         out: dict[int, float] = {}
-        prog = self.prog
+        w = x[: self.n]
+        heavy = np.zeros(self.problem.space.n_issues)
+        np.maximum.at(heavy, self.prog.issue, w)
         for i in self.ordinal:
-            on = prog.issue == i
-            w = x[: self.n][on]
-            if len(w) and w.max() < 1.0 - 1e-7:
-                out[i] = float(prog.value[on][int(w.argmax())])
+            if heavy[i] < 1.0 - 1e-7:
+                cells = self.cells_of[i]
+                out[i] = float(self.prog.value[cells[int(w[cells].argmax())]])
         return out
 
     def _lowest(self, x: FloatArray, i: int) -> float:
-        on = (self.prog.issue == i) & (x[: self.n] > 1e-9)
-        return float(self.prog.value[on].min())
+        cells = self.cells_of[i]
+        return float(self.prog.value[cells][x[cells] > 1e-9].min())
 
     def _highest(self, x: FloatArray, i: int) -> float:
-        on = (self.prog.issue == i) & (x[: self.n] > 1e-9)
-        return float(self.prog.value[on].max())
+        cells = self.cells_of[i]
+        return float(self.prog.value[cells][x[cells] > 1e-9].max())
 
     def _fix(self, ub: FloatArray, fixed: dict[int, float]) -> bool:
         """Hold each fixed issue at its value (its other weights 0); False if a value is not admissible."""
-        prog = self.prog
         for i, v in fixed.items():
-            on = prog.issue == i
-            hit = on & (np.abs(prog.value - v) <= 1e-9)
-            if not np.any(hit & (ub[: self.n] > 0)):
+            cells = self.cells_of[i]
+            hit = np.abs(self.prog.value[cells] - v) <= 1e-9
+            if not np.any(hit & (ub[cells] > 0)):
                 return False
-            ub[: self.n][on & ~hit] = 0.0
+            ub[cells[~hit]] = 0.0
         return True
 
     def solve(
@@ -508,8 +512,17 @@ def frontier_offer(
 ) -> Offer | None:
     """The proposer's offer given every actor's current demand (``(A,)``, in the utility each
     judges offers by: its patrons' gains weighed in). ``demands[proposer]`` is its own
-    ``max(aspiration, reservation)``. ``None``: nothing feasible beats no deal for it."""
-    mech = _mech_key(mech, proposer)
+    ``max(aspiration, reservation)``. ``None``: nothing feasible beats no deal for it.
+
+    Offers are kept by their inputs (the replicates of a sweep point meet the same demands
+    round after round); each is what a fresh search gives, so keeping them changes nothing."""
+    d = np.ascontiguousarray(demands, dtype=float)
+    return _frontier_offer(problem, proposer, d.tobytes(), _mech_key(mech, proposer))
+
+
+@lru_cache(maxsize=4096)
+def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics | None) -> Offer | None:
+    demands = np.frombuffer(key, dtype=float)
     solver = _solver(problem, mech)
     parties = list(problem.parties)
     others = [a for a in parties if a != proposer]
