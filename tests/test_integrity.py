@@ -503,3 +503,22 @@ def test_seeds_above_the_scenario_range_are_refused(command: list[str]) -> None:
 def test_the_largest_seed_is_taken() -> None:
     r = CliRunner().invoke(main, ["run", str(BASE), "--no-plot", "--json", "--seed", str(2**63 - 1)])
     assert r.exit_code == 0, r.output
+
+
+def test_a_manifest_that_is_no_sweeps_is_one_line(sweep_out: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(sweep_out, out)
+    mf = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text("[]")
+    assert "not a sweep's manifest" in _one_error_line(CliRunner().invoke(main, ["plot", str(out)]))
+    (out / "manifest.json").write_text(json.dumps({**mf, "axes": ["protocol.nonexistent"]}))
+    assert "protocol.nonexistent" in _one_error_line(CliRunner().invoke(main, ["plot", str(out)]))
+
+
+def test_bidirectional_overrides_are_shown_escaped() -> None:
+    from model.cli import visible
+
+    assert visible("a\u202eb\u2066c\td\ne") == "a\\u202eb\\u2066c\td\ne"
