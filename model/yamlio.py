@@ -22,10 +22,10 @@ Loc = tuple[str | int, ...]
 LineMap = dict[Loc, int]
 
 
-#: Keys that read as field names are shown as they are in field paths. Others are quoted, and cut to
+#: Keys that read as field names (or paths) are shown as they are in field paths. Others are quoted, and cut to
 #: ``SHOWN_KEY`` characters when longer than ``MAX_KEY``: such a key may be a line of some other
 #: file read as YAML (``root:*:20228:0:99999:7:::``), which an error message should not copy out.
-_NAME_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+_NAME_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\[\]-]{0,299}$")  # names, and field paths (design points, set:)
 MAX_KEY = 16
 SHOWN_KEY = 8
 
