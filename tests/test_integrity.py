@@ -78,6 +78,7 @@ def _render(fig: Any) -> None:
 
 
 def test_every_plot_draws_user_text_with_dollar_signs_as_text() -> None:
+    pytest.importorskip("solara", reason="the app's figures need the app extra (make test installs it)")
     from model import app, discovery, sensitivity  # noqa: F401 - the figure makers
     from model.negotiation import Negotiation
     from model.report import History
