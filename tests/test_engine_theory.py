@@ -295,3 +295,32 @@ def test_extensions_run_out() -> None:
                            protocol={"extensions": 2, "extension_rounds": 3})
     o = deal(sc)
     assert not o.agreed and o.reason == "deadline" and o.rounds == 16
+
+
+# ------------------------------------------------------------------ Zeuthen's rule reaches Nash
+
+
+@pytest.mark.parametrize("r_x", [0.0, 0.2, 0.4])
+@pytest.mark.parametrize("order", [["X", "Y"], ["Y", "X"]])
+def test_zeuthens_rule_in_the_engine_reaches_the_nash_split(r_x: float, order: list[str]) -> None:
+    """Harsanyi (1956): the party with the smaller risk concedes; the engine's agreement is the
+    Nash bargaining solution ``(1 + r_X) / 2`` of the pie."""
+    z = {"name": "zeuthen", "params": {"step": 0.02}}
+    o = deal(split(strategies=(z, z), res=(r_x, 0.0), discount=(1.0, 1.0), max_rounds=200, order=order))
+    assert o.agreed
+    assert o.package[0] == pytest.approx((1 + r_x) / 2, abs=0.02)
+
+
+def test_zeuthens_rule_in_the_engine_reaches_the_nash_point_on_random_problems() -> None:
+    ratios = []
+    for sc, best in _with_gains(30, 11):
+        data = sc.spec.model_dump(mode="json", exclude_none=True)
+        for a in data["actors"]:
+            a["strategy"] = {"name": "zeuthen", "params": {"step": 0.02}}
+        data["protocol"]["max_rounds"] = 200
+        zs = scenario.parse(data)
+        o = deal(zs)
+        assert o.agreed
+        ratios.append(analysis.nash_product(zs.problem, o.package) / best)
+    assert np.median(ratios) >= 0.99
+    assert min(ratios) >= 0.95
