@@ -44,6 +44,7 @@ from model.experiment import PathError, parse_path, set_path
 from model.negotiation import Negotiation
 from model.plots import OKABE_ITO, plain
 from model.report import History
+from model.strategy_params import PARAMS as STRATEGY_PARAMS
 from model.yamlio import LineMap, load_yaml
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def _fit_strategy_params(data: dict[str, Any], path: str, name: Any) -> None:
     strategy = get_path(data, path.rsplit(".", 1)[0])
     params = strategy.get("params") or {}
     try:
-        STRATEGIES[str(name)].Params(**params)
+        STRATEGY_PARAMS[str(name)](**params)
     except (KeyError, ValidationError, TypeError):
         strategy["params"] = {}
 
