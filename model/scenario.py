@@ -29,6 +29,7 @@ from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechan
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
 from model.errors import Fault, InputError, shorten
+from model.paths import PathError, set_path
 from model.strategy_params import PARAMS as STRATEGY_PARAMS
 from model.yamlio import LineMap, Loc, display_path, fault, load_yaml, validation_faults
 
@@ -824,8 +825,6 @@ def load_data(
     Raises:
         InputError: the file, its base or the merged scenario is faulty.
     """
-    from model.experiment import PathError, set_path
-
     data, lines = load_yaml(path)
     if "extends" not in data:
         return data, lines
