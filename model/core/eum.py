@@ -3,7 +3,7 @@
 Scholz, J. B., Calbert, G. J., Smith, G. A. (2011). Unravelling Bueno de Mesquita's group decision
 model. *Journal of Theoretical Politics* 23(4):510–531 (a shorter version: ICAART 2011). They rebuild
 the model of Bueno de Mesquita (1985, 1994) from the published descriptions and replicate his
-10-country EU example (data: ``/work/shared/validation/scholz2011_table1.csv``).
+10-country EU example (their Table 1 is built in: :func:`scholz_example`).
 
 One issue, positions on a line. Each actor ``i`` has a position ``x_i``, a capability ``c_i`` and a
 salience ``s_i``; its *votes* are ``c_i * s_i``. One round:
@@ -86,10 +86,8 @@ __all__ = [
     "weighted_median",
 ]
 
-#: The example of Scholz et al. (2011), Table 1 (Bueno de Mesquita 1994, p. 78), as a CSV.
-SCHOLZ_TABLE1 = Path("/work/shared/validation/scholz2011_table1.csv")
-
-#: The same table: (actor, capability, position on the 4-10 scale, salience).
+#: The example of Scholz et al. (2011), Table 1 (Bueno de Mesquita 1994, p. 78): (actor, capability,
+#: position on the 4-10 scale, salience).
 SCHOLZ_TABLE1_ROWS: tuple[tuple[str, float, float, float], ...] = (
     ("Netherlands", 0.08, 4, 0.8),
     ("Belgium", 0.08, 7, 0.4),
@@ -149,7 +147,7 @@ def scholz_example() -> Actors:
     )
 
 
-def load_actors(path: str | Path = SCHOLZ_TABLE1) -> Actors:
+def load_actors(path: str | Path) -> Actors:
     """Read actors from a CSV with columns ``Actor, Capability, Position, Salience``."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
