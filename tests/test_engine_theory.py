@@ -15,8 +15,8 @@ import pytest
 
 from model import scenario
 from model.core import analysis
-from model.core.bargaining import rubinstein_share
 from model.negotiation import Negotiation
+from model.theory.bargaining import rubinstein_share
 
 
 def split(

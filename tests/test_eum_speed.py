@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from model.core import eum
-from model.core.bargaining import weighted_median
+from model.core.eum import weighted_median
 
 
 def reference_run(actors: eum.Actors, rounds: int, options: eum.EUMOptions | None = None) -> eum.EUMRun:

@@ -63,7 +63,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from model.core.bargaining import weighted_median
 from model.core.preferences import Preferences, TablePreferences
 from model.core.space import FloatArray
 
@@ -166,6 +165,17 @@ def load_actors(path: str | Path) -> Actors:
 def weighted_mean(x: FloatArray, votes: FloatArray) -> float:
     """The mean position ``sum_i c_i s_i x_i / sum_i c_i s_i`` (Bueno de Mesquita's forecast)."""
     return float(np.dot(votes, x) / votes.sum())
+
+
+def weighted_median(values: FloatArray, weights: FloatArray) -> float:
+    """The smallest value with at least half the total weight at or below it: a minimiser of
+    ``sum_k w_k |v_k - m|`` (the weighted median voter; Black 1958)."""
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    k = int(np.searchsorted(cum, 0.5 * cum[-1] * (1.0 - 1e-12)))
+    return float(values[order][min(k, values.size - 1)])
 
 
 def _weighted_median_rows(values: FloatArray, weights: FloatArray) -> FloatArray:

@@ -100,7 +100,7 @@ def zeuthen_risk(aspiration: float, utility: float, floor: float) -> float:
 
     with ``aspiration`` the utility of the actor's own offer and ``utility`` its utility of the
     offer it faces. An actor whose aspiration is at or below its floor has nothing to lose by
-    conflict, so its risk is 1, as in :func:`model.core.bargaining.zeuthen_negotiation` (the
+    conflict, so its risk is 1, as in :func:`model.theory.bargaining.zeuthen_negotiation` (the
     convention of Rosenschein & Zlotkin 1994): it is never the one that must concede, so two
     parties cannot deadlock on one that is already at its floor. ``nan`` if any input is.
     """
@@ -245,7 +245,7 @@ class Zeuthen:
     in the two-party case this concession rule drives the offers to the Nash bargaining
     solution in the limit of small steps (with a finite ``step``, to within about one step); the
     exact protocol, whose outcome is checked against the Nash point, is
-    :func:`model.core.bargaining.zeuthen_negotiation`.
+    :func:`model.theory.bargaining.zeuthen_negotiation`.
     """
 
     name: ClassVar[str] = "zeuthen"
