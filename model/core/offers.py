@@ -44,15 +44,18 @@ import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import highspy
 import numpy as np
 
 from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
-from model.core.problem import Problem
+from model.core.preferences import Preferences
 from model.core.redlines import EPS
 from model.core.space import FloatArray
+
+if TYPE_CHECKING:  # offers are computed for a Problem, which asks for them (Problem.utopia)
+    from model.core.problem import Problem
 
 #: How far below zero the best smallest excess may be and the demands still count as compatible.
 MEET_TOL = 1e-9
@@ -85,8 +88,6 @@ def applies(problem: Problem) -> bool:
     """Whether offers come from the programs here: spatial preferences (continuous or ordinal
     issues). Value-table domains (every issue a list of discrete levels, the GENIUS/NegMAS
     form) keep the grid search, whose candidates are their supported packages."""
-    from model.core.preferences import Preferences
-
     return isinstance(problem.prefs, Preferences) and bool(problem.boxes)
 
 
@@ -128,8 +129,6 @@ class _Program:
 
 @lru_cache(maxsize=64)
 def _program(problem: Problem) -> _Program:
-    from model.core.redlines import EPS
-
     space = problem.space
     n_i, n_g = space.grid.shape
     rl = problem.redlines
