@@ -184,6 +184,7 @@ def _huge(path: Path, head: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_huge_files_are_refused_before_reading(tmp_path: Path) -> None:
     base = (BAD / "valid_base_scenario.yaml").read_text(encoding="utf-8")
     sc = _huge(tmp_path / "huge_scenario.yaml", base)
@@ -208,6 +209,7 @@ def test_huge_files_are_refused_before_reading(tmp_path: Path) -> None:
 # --debug: tracebacks for developers, never for users
 
 
+@pytest.mark.slow
 def test_sweep_with_debug_shows_the_traceback_and_without_it_none(tmp_path: Path) -> None:
     f = str(REL / "experiment_unknown_path.yaml")
     plain = subprocess.run([BARGAIN, "sweep", f, "--out", str(tmp_path / "a")], cwd=ROOT, capture_output=True,
@@ -221,6 +223,7 @@ def test_sweep_with_debug_shows_the_traceback_and_without_it_none(tmp_path: Path
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_validate_with_debug_shows_the_traceback() -> None:
     """(`validate` goes on to the next file after a bad one, so it handles InputError itself.)"""
     f = str(REL / "scenario_salience_too_high.yaml")
@@ -251,6 +254,7 @@ def test_a_run_without_a_zone_of_agreement_ends_at_once_naming_the_actors() -> N
     assert "X needs a >= 0.3" in o.explanation and "Y allows at most 0.2" in o.explanation
 
 
+@pytest.mark.slow
 def test_bargain_run_without_a_zone_of_agreement_reports_it(tmp_path: Path) -> None:
     r = subprocess.run([BARGAIN, "run", str(NO_ZONE), "--json"], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)
