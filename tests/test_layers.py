@@ -155,3 +155,38 @@ def test_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# --------------------------------------------------------------------------------------------
+# one definition of each rule
+
+
+def _defined(name: str) -> list[str]:
+    return [m for m, p in MODULES.items() for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+            if isinstance(node, ast.FunctionDef) and node.name == name]
+
+
+@pytest.mark.parametrize("name", ["get_path", "set_path", "parse_path"])
+def test_paths_into_scenario_data_are_defined_once(name: str) -> None:
+    assert _defined(name) == ["model.paths"]
+
+
+def test_the_calibration_design_is_the_experiments_latin_hypercube() -> None:
+    """``model.experiment.latin_hypercube`` is the one sampler; calibration's design (which still draws
+    its own, until ``model/calibrate.py`` calls it) gives the same points from the same seed."""
+    from model import calibrate as cal
+    from model.experiment import latin_hypercube
+
+    space = cal.search_space("BLR", "USA")
+    for n, seed in ((1, 0), (7, 3), (40, 2**40)):
+        u = latin_hypercube(len(space), n, seed)
+        want = []
+        for row in u:
+            point: dict[str, float] = {}
+            for par, x in zip(space, row, strict=True):
+                v = par.low + float(x) * (par.high - par.low)
+                if par.of_rest is not None:
+                    v *= 1.0 - point[par.of_rest]
+                point[par.path] = round(v, 3)
+            want.append(point)
+        assert cal.design(space, n, seed) == want
