@@ -212,6 +212,20 @@ _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()
 
 
+def _check_inputs(ids: tuple[str, ...], sal: FloatArray, cap: FloatArray, rounds: int) -> None:
+    """Raise the ``ValueError`` :func:`forecast_issue` would raise first, looping over the issues:
+    issue 0's checks (saliences, capabilities, rounds), then the other issues' saliences."""
+    n_issues = sal.shape[1]
+    bad_salience = np.flatnonzero(np.any((sal < 0) | (sal > 1), axis=0))
+    first = int(bad_salience[0]) if bad_salience.size else n_issues
+    if first == 0 or first < n_issues and not np.any(cap < 0) and rounds >= 0:
+        raise ValueError(f"issue {ids[first]!r}: saliences must lie in [0, 1] (the EUM reads them as probabilities)")
+    if np.any(cap < 0):
+        raise ValueError(f"issue {ids[0]!r}: capabilities must be >= 0")
+    if rounds < 0:
+        raise ValueError("rounds must be >= 0")
+
+
 def _forecast_issues(
     ids: tuple[str, ...],
     ideal: FloatArray,
@@ -228,15 +242,7 @@ def _forecast_issues(
     n_actors, n_issues = ideal.shape
     if n_issues == 0:
         return []
-    bad_salience = np.flatnonzero(np.any((sal < 0) | (sal > 1), axis=0))
-    # the first failure forecast_issue would meet: issue 0's checks, then the other issues'
-    first = int(bad_salience[0]) if bad_salience.size else n_issues
-    if first == 0 or first < n_issues and not np.any(cap < 0) and rounds >= 0:
-        raise ValueError(f"issue {ids[first]!r}: saliences must lie in [0, 1] (the EUM reads them as probabilities)")
-    if np.any(cap < 0):
-        raise ValueError(f"issue {ids[0]!r}: capabilities must be >= 0")
-    if rounds < 0:
-        raise ValueError("rounds must be >= 0")
+    _check_inputs(ids, sal, cap, rounds)
     out: list[IssueForecast | None] = [None] * n_issues
     runs: list[tuple[int, np.ndarray]] = []
     # every issue's positions start (and, for an actor not taking part, stay) at the ideal points
