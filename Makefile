@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= results
 
-.PHONY: run test bench lint clean venv check-python lock
+.PHONY: run test test-fast check bench lint clean venv check-python lock
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -44,8 +44,13 @@ $(APP_STAMP): $(STAMP)
 	$(PIP) -e ".[dev,app]"
 	@touch $(APP_STAMP)
 
-test: $(APP_STAMP)
+# `make test` runs the linters first (`make check`), then every test; CI (.ci/run) runs it.
+test: check $(APP_STAMP)
 	$(BIN)/python -m pytest
+
+# The quick inner loop: every test not marked `slow` (pyproject.toml; docs/architecture.md).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)
@@ -57,9 +62,11 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
-lint: $(STAMP)
+check: $(STAMP)
 	$(BIN)/ruff check model tests
 	$(BIN)/mypy model
+
+lint: check
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,7 +4,7 @@
 the page through the environment variable ``BARGAIN_APP_SCENARIO``. The sidebar holds the
 scenario's main conditions, listed in ``CONTROLS`` (one line each: a label, a dotted path into
 the scenario as in experiment files, and the values it takes). They apply when the model is
-reset: the app sets each changed path in the scenario's YAML data (``model.experiment.set_path``)
+reset: the app sets each changed path in the scenario's YAML data (``model.paths.set_path``)
 and compiles it again (``model.scenario.parse``). A control whose path this scenario (or the
 schema) does not have is left out, so controls for conditions the schema does not know yet
 simply do not show.
@@ -40,10 +40,11 @@ from pydantic import ValidationError
 from model import scenario as scn
 from model.core import STRATEGIES
 from model.errors import InputError
-from model.experiment import PathError, parse_path, set_path
 from model.negotiation import Negotiation
+from model.paths import PathError, get_path, set_path
 from model.plots import OKABE_ITO, plain
 from model.report import History
+from model.strategy_params import PARAMS as STRATEGY_PARAMS
 from model.yamlio import LineMap, load_yaml
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def _fit_strategy_params(data: dict[str, Any], path: str, name: Any) -> None:
     strategy = get_path(data, path.rsplit(".", 1)[0])
     params = strategy.get("params") or {}
     try:
-        STRATEGIES[str(name)].Params(**params)
+        STRATEGY_PARAMS[str(name)](**params)
     except (KeyError, ValidationError, TypeError):
         strategy["params"] = {}
 
@@ -175,27 +176,6 @@ class Setting:
 def _short(value: Any, n: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= n else text[: n - 1] + "\u2026"
-
-
-def get_path(data: Any, path: str) -> Any:
-    """The value at a dotted ``path`` (list items by ``id`` or ``[index]``); ``KeyError`` if absent."""
-    cur = data
-    for tok in parse_path(path):
-        if isinstance(cur, list):
-            if isinstance(tok, int):
-                if not 0 <= tok < len(cur):
-                    raise KeyError(path)
-                cur = cur[tok]
-            else:
-                match = [x for x in cur if isinstance(x, dict) and x.get("id") == tok]
-                if not match:
-                    raise KeyError(path)
-                cur = match[0]
-        elif isinstance(cur, dict) and not isinstance(tok, int) and tok in cur:
-            cur = cur[tok]
-        else:
-            raise KeyError(path)
-    return cur
 
 
 def _compiles(data: dict[str, Any], file: str, lines: LineMap, setting: Setting, value: Any) -> bool:

@@ -31,6 +31,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from model import scenario as scn
 from model.errors import Fault, InputError, echo
+from model.paths import PathError as PathError  # re-exported (it was defined here)
+from model.paths import get_path as get_path
+from model.paths import parse_path as parse_path
+from model.paths import render_loc as _render
+from model.paths import set_path as set_path
+from model.paths import short_list as _short
 from model.yamlio import LineMap, fault, load_yaml, validation_faults
 from model.yamlio import display_path as display_path  # re-exported (it was defined here)
 
@@ -107,99 +113,7 @@ class ExperimentSpec(_Spec):
 # paths
 
 
-class PathError(ValueError):
-    pass
-
-
-def parse_path(path: str) -> list[str | int]:
-    """``actors.USA.red_lines[0].min`` -> ``['actors', 'USA', 'red_lines', 0, 'min']``."""
-    out: list[str | int] = []
-    for part in path.split("."):
-        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)$", part)
-        if not part:
-            raise PathError("empty name between dots" if "." in path else "empty path")
-        if not m and re.match(r"^[A-Za-z_][A-Za-z0-9_]*\[", part):
-            raise PathError(f"{part!r}: a list index is a whole number in brackets, like [0]")
-        if not m:
-            raise PathError(f"{part!r} is not a field name")
-        out.append(m.group(1))
-        out.extend(int(k) for k in re.findall(r"\[([0-9]+)\]", m.group(2)))
-    return out
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ...]:
-    """Set ``value`` at ``path`` in scenario data (in place); return the data location
-    (with list items as indices) for error messages. Missing mappings on the way are created;
-    the scenario schema then says whether the field exists."""
-    tokens = parse_path(path)
-    cur: Any = data
-    loc: list[str | int] = []
-    for k, tok in enumerate(tokens):
-        last = k == len(tokens) - 1
-        if isinstance(cur, list):
-            idx = _list_index(cur, tok, loc)
-            loc.append(idx)
-            if last:
-                cur[idx] = value
-            else:
-                cur = cur[idx]
-        elif isinstance(cur, dict):
-            if isinstance(tok, int):
-                raise PathError(f"{_render(loc) or 'the scenario'} is a mapping, not a list: no [{tok}]")
-            loc.append(tok)
-            if last:
-                cur[tok] = value
-            else:
-                if tok not in cur or cur[tok] is None:
-                    cur[tok] = {}
-                cur = cur[tok]
-        else:
-            raise PathError(f"{_render(loc)} is a value ({echo(cur, 60)}), not a mapping or list")
-    return tuple(loc)
-
-
-def get_path(data: dict[str, Any], path: str) -> Any:
-    """The value at ``path`` in scenario data, addressed as in ``set_path``.
-
-    Raises:
-        PathError: the path leads nowhere in ``data``.
-    """
-    cur: Any = data
-    loc: list[str | int] = []
-    for tok in parse_path(path):
-        idx: str | int
-        if isinstance(cur, list):
-            idx = _list_index(cur, tok, loc)
-        elif isinstance(cur, dict):
-            if tok not in cur:
-                raise PathError(f"{_render(loc) or 'the scenario'} has no {tok!r}")
-            idx = tok
-        else:
-            raise PathError(f"{_render(loc)} is a value ({echo(cur, 60)}), not a mapping or list")
-        loc.append(idx)
-        cur = cur[idx]
-    return cur
-
-
-def _list_index(items: list[Any], tok: str | int, loc: list[str | int]) -> int:
-    """The position in ``items`` (at ``loc``) of the entry ``tok`` names: an index, or an item's ``id``."""
-    if isinstance(tok, int):
-        if not 0 <= tok < len(items):
-            entries = "1 entry" if len(items) == 1 else f"{len(items)} entries"
-            raise PathError(f"{_render(loc)} has {entries}; there is no [{tok}]")
-        return tok
-    ids = [item.get("id") for item in items if isinstance(item, dict)]
-    if tok not in ids:
-        close = difflib.get_close_matches(tok, [str(i) for i in ids], 1, 0.8)
-        hint = f"did you mean {close[0]!r}?" if close else f"ids: {_short([str(i) for i in ids])}"
-        raise PathError(f"no entry with id {tok!r} in {_render(loc)} ({hint})")
-    return ids.index(tok)
-
-
-def _render(loc: list[str | int] | tuple[str | int, ...]) -> str:
-    from model.yamlio import render_path
-
-    return render_path(tuple(loc))
+# (in model.paths: parse_path, set_path, get_path and PathError, re-exported here)
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,6 +141,15 @@ def _from_unit(ax: AxisSpec, u: np.ndarray) -> list[Any]:
     return [int(round(v)) for v in x] if ax.integer else [float(v) for v in x]
 
 
+def latin_hypercube(dims: int, n: int, seed: int) -> np.ndarray:
+    """``n`` points of a Latin hypercube on the unit cube ``[0, 1)^dims``, shape ``(n, dims)``, drawn from
+    the seed's design stream (``DESIGN_KEY``): the one sampler of experiment and calibration designs."""
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(DESIGN_KEY,)))
+    return qmc.LatinHypercube(d=dims, rng=rng).random(n)
+
+
 def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
     """The experiment's points: one ``{path: value}`` per point, in a fixed order."""
     axes = exp.axes
@@ -239,9 +162,7 @@ def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
         return [dict(p) for p in d.points or []]
     assert d.samples is not None
     if d.kind == "lhs":
-        from scipy.stats import qmc
-
-        u = qmc.LatinHypercube(d=len(axes), rng=np.random.default_rng(ss)).random(d.samples)
+        u = latin_hypercube(len(axes), d.samples, exp.seed)
     else:  # sobol (Saltelli) or morris: SALib draws the points on the unit cube
         problem = {"num_vars": len(axes), "names": [ax.path for ax in axes], "bounds": [[0.0, 1.0]] * len(axes)}
         seed = int(ss.generate_state(1)[0])
@@ -421,10 +342,6 @@ def _new_part(base: dict[str, Any], where: tuple[str | int, ...]) -> tuple[str |
 
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith((prefix + ".", prefix + "["))
-
-
-def _short(items: list[str], n: int = 8) -> str:
-    return ", ".join(items[:n]) + (f", ... ({len(items)} in all)" if len(items) > n else "")
 
 
 def load(path: str | Path) -> Experiment:

@@ -29,6 +29,8 @@ from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechan
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
 from model.errors import Fault, InputError, shorten
+from model.paths import PathError, set_path
+from model.strategy_params import PARAMS as STRATEGY_PARAMS
 from model.yamlio import LineMap, Loc, display_path, fault, load_yaml, validation_faults
 
 Unit = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
@@ -396,9 +398,9 @@ def check(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
                 f"unknown strategy {st_name!r} (known: {', '.join(sorted(core.STRATEGIES))})")
         else:
             try:
-                core.STRATEGIES[st_name].Params(**act.strategy.params)
+                STRATEGY_PARAMS[st_name](**act.strategy.params)
             except ValidationError as e:
-                for f in validation_faults(e, act.strategy.params, {}, core.STRATEGIES[st_name].Params):
+                for f in validation_faults(e, act.strategy.params, {}, STRATEGY_PARAMS[st_name]):
                     bad(("actors", a, "strategy", "params", *([f.path] if f.path else [])), f.message)
     if sum(act.consent for act in spec.actors) < 2:
         bad(("actors",), "at least two actors must be parties whose consent is needed (consent: true)")
@@ -823,8 +825,6 @@ def load_data(
     Raises:
         InputError: the file, its base or the merged scenario is faulty.
     """
-    from model.experiment import PathError, set_path
-
     data, lines = load_yaml(path)
     if "extends" not in data:
         return data, lines

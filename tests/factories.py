@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from model import scenario
+
+#: Table 1 of Scholz et al. (2011) as a CSV shared on the project's machines (``Actor, Capability, Position,
+#: Salience``); the tests that compare it with the built-in table skip where it is not.
+SCHOLZ_TABLE1_CSV = Path(os.environ.get("BARGAIN_SCHOLZ_CSV", "/work/shared/validation/scholz2011_table1.csv"))
 
 SMALL: dict[str, Any] = {
     "name": "small",

@@ -55,6 +55,7 @@ def _new_points(mode: str) -> tuple[int, str]:
     return int(out[0]), out[1]
 
 
+@pytest.mark.slow
 @glibc
 def test_heap_slack_cuts_the_page_faults_of_temporaries_and_changes_no_result() -> None:
     faults_default, rows_default = _new_points("default")
@@ -73,6 +74,7 @@ def test_keep_heap_slack_applies_once_and_yields_to_the_users_setting() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 @glibc
 @pytest.mark.parametrize("backend", ["process", "dask"])
 def test_sweep_workers_keep_heap_slack_from_the_start(backend: str) -> None:

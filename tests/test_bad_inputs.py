@@ -1,7 +1,7 @@
 """The corpus of bad input files in ``tests/bad_inputs/``: for every file, the loader raises ``InputError``
 with the one-line message stored beside it (``NAME.expected``), and the real command line (``bargain
-validate`` for scenarios, ``bargain sweep`` for experiments) exits 2, prints ``error:`` lines and no
-traceback, and writes nothing. Also: a file over the size limit, ``--debug``, and red lines of
+validate`` for scenarios, ``bargain sweep`` for experiments, run in-process) exits 2, prints ``error:``
+lines and no traceback, and writes nothing. Also: a file over the size limit, ``--debug``, and red lines of
 different parties that leave no package (a warning, not an input error).
 
 The loaders run from the repository's root with the files' relative paths, so the messages read
@@ -10,19 +10,19 @@ exactly as ``bargain`` prints them there (see ``tests/bad_inputs/README.md``).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from model import experiment as exm
 from model import scenario as scn
 from model import yamlio
+from model.cli import main
 from model.errors import InputError
 from model.negotiation import Negotiation
 
@@ -127,16 +127,17 @@ def test_union_alternatives_never_show_as_field_names(source: object, problem: s
 
 
 # --------------------------------------------------------------------------------------------
-# the command line, on every file (run side by side: each is a fresh process)
+# the command line, on every file (in-process, through click's runner: a fresh process per file
+# checks nothing more, and cost a minute and a half; the tests below still start the real `bargain`)
 
 
-Ran = tuple[subprocess.CompletedProcess[str], list[str]]  # the process, and what it left in its folder
+Ran = tuple[Result, list[str]]  # what the command did, and what it left in its folder
 
 
 def _run_cli(f: Path, tmp: Path) -> Ran:
-    cmd = [BARGAIN, "validate", str(REL / f.name)] if is_scenario(f) else [
-        BARGAIN, "sweep", str(REL / f.name), "--backend", "serial", "--out", str(tmp / "out")]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    args = ["validate", str(REL / f.name)] if is_scenario(f) else [
+        "sweep", str(REL / f.name), "--backend", "serial", "--out", str(tmp / "out")]
+    r = CliRunner().invoke(main, args)
     return r, sorted(p.name for p in tmp.iterdir())
 
 
@@ -148,9 +149,9 @@ def _digest(folder: Path) -> dict[str, str]:
 def cli_results(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Ran]:
     before = _digest(BAD)
     tmps = {f: tmp_path_factory.mktemp(f.stem) for f in FILES}
-    with cf.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {f: pool.submit(_run_cli, f, tmps[f]) for f in FILES}
-        out = {f: fut.result() for f, fut in futures.items()}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)
+        out = {f: _run_cli(f, tmps[f]) for f in FILES}
     assert _digest(BAD) == before, "running the command line changed or added files in tests/bad_inputs"
     return out
 
@@ -160,7 +161,8 @@ def test_the_command_line_exits_2_with_error_lines_and_writes_nothing(
     f: Path, cli_results: dict[Path, Ran]
 ) -> None:
     r, written = cli_results[f]
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr, r.exception)
+    assert isinstance(r.exception, SystemExit), r.exception  # an exit, not an escaped exception
     assert "Traceback" not in r.stdout + r.stderr, r.stderr
     assert "internal error" not in r.stderr, r.stderr
     lines = r.stderr.splitlines()
@@ -182,6 +184,7 @@ def _huge(path: Path, head: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_huge_files_are_refused_before_reading(tmp_path: Path) -> None:
     base = (BAD / "valid_base_scenario.yaml").read_text(encoding="utf-8")
     sc = _huge(tmp_path / "huge_scenario.yaml", base)
@@ -206,6 +209,7 @@ def test_huge_files_are_refused_before_reading(tmp_path: Path) -> None:
 # --debug: tracebacks for developers, never for users
 
 
+@pytest.mark.slow
 def test_sweep_with_debug_shows_the_traceback_and_without_it_none(tmp_path: Path) -> None:
     f = str(REL / "experiment_unknown_path.yaml")
     plain = subprocess.run([BARGAIN, "sweep", f, "--out", str(tmp_path / "a")], cwd=ROOT, capture_output=True,
@@ -219,6 +223,7 @@ def test_sweep_with_debug_shows_the_traceback_and_without_it_none(tmp_path: Path
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_validate_with_debug_shows_the_traceback() -> None:
     """(`validate` goes on to the next file after a bad one, so it handles InputError itself.)"""
     f = str(REL / "scenario_salience_too_high.yaml")
@@ -249,6 +254,7 @@ def test_a_run_without_a_zone_of_agreement_ends_at_once_naming_the_actors() -> N
     assert "X needs a >= 0.3" in o.explanation and "Y allows at most 0.2" in o.explanation
 
 
+@pytest.mark.slow
 def test_bargain_run_without_a_zone_of_agreement_reports_it(tmp_path: Path) -> None:
     r = subprocess.run([BARGAIN, "run", str(NO_ZONE), "--json"], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)

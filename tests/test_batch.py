@@ -60,6 +60,7 @@ def test_peer_case_batch_draws_what_peer_case_draws_draws() -> None:
         assert len(b) == len(ks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n_parties", "count"), [(2, 120), (4, 40)])
 def test_batch_reproduces_the_peer_case_outcome_by_outcome(n_parties: int, count: int) -> None:
     """PEER_CASE.md's set-up: Boulware and Conceder in turn, 100 rounds of every party's turn."""
@@ -80,6 +81,7 @@ def test_batch_peer_case_agrees_as_negmas_reports() -> None:
         assert abs(rounds.mean() - negmas_rounds) / negmas_rounds < 0.1, rounds.mean()
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     n_parties=st.integers(2, 5),

@@ -229,6 +229,7 @@ def test_a_run_stopped_at_the_window_s_end_reads_as_the_whole_run_does() -> None
 # ---------------------------------------------------------------------------- the search
 
 
+@pytest.mark.slow
 def test_the_design_starts_nowhere_outside_its_ranges_and_never_promises_more_than_certainty() -> None:
     space = cal.search_space("X", "Y")
     points = cal.design(space, 50, seed=4)
@@ -240,6 +241,7 @@ def test_the_design_starts_nowhere_outside_its_ranges_and_never_promises_more_th
         assert pt["actors.Y.delivery.full"] + pt["actors.Y.delivery.partial"] <= 1.0
 
 
+@pytest.mark.slow
 def test_the_search_gives_the_same_fit_serially_and_on_two_processes(tmp_path: Path) -> None:
     scenario_file = write(tmp_path / "tiny.yaml", TINY)
     obs = cal.load_track(write(tmp_path / "track.yaml", TINY_TRACK), scn.load(scenario_file))
@@ -259,6 +261,7 @@ def test_the_search_gives_the_same_fit_serially_and_on_two_processes(tmp_path: P
                                   "actors.Y.delivery.partial": 0.5}
 
 
+@pytest.mark.slow
 def test_the_baseline_scenario_is_calibrated_through_its_step_by_step_variant() -> None:
     spec, _ = cal.read_track(TRACK)
     target, note = cal.calibration_scenario(SCENARIOS / "belarus_us_2025.yaml", spec, TRACK)

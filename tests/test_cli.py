@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "belarus_us_2025.yaml"
 
 
+@pytest.mark.slow
 def test_bargain_run_on_the_baseline_prints_a_summary_and_writes_its_outputs(tmp_path: Path) -> None:
     out = tmp_path / "baseline"
     r = CliRunner().invoke(main, ["run", str(BASELINE), "--out", str(out)])
@@ -43,6 +44,7 @@ def test_bargain_run_on_the_baseline_prints_a_summary_and_writes_its_outputs(tmp
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
 
+@pytest.mark.slow
 def test_same_scenario_and_seed_give_identical_files(tmp_path: Path) -> None:
     for d in ("a", "b"):
         r = CliRunner().invoke(main, ["run", str(BASELINE), "--seed", "7", "--out", str(tmp_path / d), "--no-plot"])
@@ -59,6 +61,7 @@ def test_run_json_prints_the_outcome_as_data() -> None:
     assert data["scenario"] == "belarus_us_2025" and isinstance(data["agreed"], bool)
 
 
+@pytest.mark.slow
 def test_every_shipped_scenario_validates() -> None:
     files = sorted(str(p) for p in (ROOT / "scenarios").glob("*.yaml"))
     assert files
@@ -67,6 +70,7 @@ def test_every_shipped_scenario_validates() -> None:
     assert r.output.count("ok ") == len(files)
 
 
+@pytest.mark.slow
 def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "bargain"
     if not exe.exists():

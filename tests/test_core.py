@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import core
+from model import core, strategy_params
 from model.core.redlines import RedLine, RedLineSet
 from model.core.search import choose_offer
 from model.core.strategies import Boulware, Conceder, Linear, Situation, TimeDependent
@@ -143,7 +143,7 @@ def test_strategies_are_built_by_name_with_checked_parameters() -> None:
     assert isinstance(s, Boulware) and s.exponent == 6
     assert core.make_strategy("conceder", {}).exponent == 0.25  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
-        core.make_strategy("boulware", {"exponent": 0.5})
+        strategy_params.make_strategy("boulware", {"exponent": 0.5})
 
 
 def test_acceptance_needs_aspiration_reservation_and_no_red_line() -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from model import scenario
 from model.core import analysis
-from model.core.bargaining import rubinstein_share
 from model.negotiation import Negotiation
+from model.theory.bargaining import rubinstein_share
 
 
 def split(
@@ -155,6 +155,7 @@ def _with_gains(n: int, seed: int) -> list[tuple[scenario.Scenario, float]]:
     return out
 
 
+@pytest.mark.slow
 def test_random_two_party_problems_with_gains_agree_near_the_nash_product() -> None:
     ratios = []
     for sc, best in _with_gains(60, 2026):
@@ -166,6 +167,7 @@ def test_random_two_party_problems_with_gains_agree_near_the_nash_product() -> N
     assert np.quantile(r, 0.1) >= 0.8
 
 
+@pytest.mark.slow
 def test_on_random_problems_the_proposer_order_moves_no_share_by_more_than_005() -> None:
     for sc, _ in _with_gains(20, 7):
         data = sc.spec.model_dump(mode="json", exclude_none=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from model.core import eum
+from tests.factories import SCHOLZ_TABLE1_CSV
 
 #: Mean position at the start and after rounds 1..10 (replication log, printed to 16 digits).
 REPLICATED_MEANS = [
@@ -65,13 +66,13 @@ def run() -> eum.EUMRun:
 
 
 def test_the_shared_csv_is_the_built_in_example() -> None:
-    if not eum.SCHOLZ_TABLE1.exists():
-        pytest.skip(f"{eum.SCHOLZ_TABLE1} is not here")
-    from_csv, built_in = eum.load_actors(eum.SCHOLZ_TABLE1), eum.scholz_example()
+    if not SCHOLZ_TABLE1_CSV.exists():
+        pytest.skip(f"{SCHOLZ_TABLE1_CSV} is not here")
+    from_csv, built_in = eum.load_actors(SCHOLZ_TABLE1_CSV), eum.scholz_example()
     assert from_csv.names == built_in.names
     for field in ("capability", "position", "salience"):
         np.testing.assert_array_equal(getattr(from_csv, field), getattr(built_in, field))
-    np.testing.assert_array_equal(eum.run(eum.SCHOLZ_TABLE1).positions, eum.run().positions)
+    np.testing.assert_array_equal(eum.run(SCHOLZ_TABLE1_CSV).positions, eum.run().positions)
 
 
 def test_the_example_starts_at_median_7_and_mean_7_38996(run: eum.EUMRun) -> None:

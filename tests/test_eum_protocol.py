@@ -20,6 +20,7 @@ import yaml
 
 from model import scenario
 from model.core import eum
+from tests.factories import SCHOLZ_TABLE1_CSV
 from tests.test_eum import REPLICATED_MEANS, REPLICATED_ROUNDS, TOL
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "scholz2011_eum.yaml"
@@ -66,8 +67,8 @@ def test_the_scenario_is_the_published_table_rescaled(example: scenario.Scenario
     np.testing.assert_allclose([a.capability * 0.16 for a in actors], table.capability, rtol=1e-12)
     assert example.problem.space.ids == (ISSUE,)
     np.testing.assert_array_equal(example.problem.prefs.ideal[:, 0], table.position / 10)
-    if eum.SCHOLZ_TABLE1.exists():  # and the shared CSV says the same
-        with open(eum.SCHOLZ_TABLE1, newline="") as f:
+    if SCHOLZ_TABLE1_CSV.exists():  # and the shared CSV says the same
+        with open(SCHOLZ_TABLE1_CSV, newline="") as f:
             rows = list(csv.DictReader(f))
         assert [r["Actor"] for r in rows] == [a.name for a in actors]
         published = [float(r["Position"]) / 10 for r in rows]

@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 
 from model.core import eum
-from model.core.bargaining import weighted_median
+from model.core.eum import engine as eum_engine
+from model.core.eum import forecast as eum_forecast
+from model.core.eum import rounds as eum_rounds
+from model.core.eum import weighted_median
 
 
 def reference_run(actors: eum.Actors, rounds: int, options: eum.EUMOptions | None = None) -> eum.EUMRun:
@@ -107,7 +110,7 @@ def test_a_padded_batch_of_issues_equals_each_issue_alone(seed: int) -> None:
         x0[b, : act.position.size] = act.position
         votes[b, : act.position.size] = act.votes
         sal[b, : act.position.size] = act.salience
-    pos, risk, kind, partner, source = eum._run_batch(x0, votes, sal, rounds, opts, sizes)
+    pos, risk, kind, partner, source = eum_engine._run_batch(x0, votes, sal, rounds, opts, sizes)
     for b, act in enumerate(issues):
         n = act.position.size
         ref = reference_run(act, rounds, opts)
@@ -130,7 +133,7 @@ def test_weighted_median_of_rows_equals_weighted_median() -> None:
         values = rng.choice(np.linspace(0, 1, 4), size=(30, n)) if n > 3 else rng.random((30, n))
         weights = rng.random(n)
         weights[rng.random(n) < 0.3] = 0.0
-        got = eum._weighted_median_rows(values, weights)
+        got = eum_rounds._weighted_median_rows(values, weights)
         np.testing.assert_array_equal(got, [weighted_median(v, weights) for v in values])
 
 
@@ -157,7 +160,7 @@ def reference_forecast(problem: Any, cap: np.ndarray, rounds: int, sal: np.ndarr
                        options: eum.EUMOptions | None, monkeypatch: pytest.MonkeyPatch) -> list[eum.IssueForecast]:
     """The original ``forecast_problem``: ``forecast_issue`` on each issue, with the loop ``run``."""
     with monkeypatch.context() as m:
-        m.setattr(eum, "run", reference_run)
+        m.setattr(eum_forecast, "run", reference_run)  # forecast_issue runs eum.run
         names = tuple(problem.actor_ids)
         return [eum.forecast_issue(iid, problem.prefs.ideal[:, i], sal[:, i], cap, rounds, options, names,
                                    float(problem.space.status_quo[i]))
@@ -170,7 +173,7 @@ def test_forecast_problem_equals_the_issue_by_issue_forecast(seed: int, monkeypa
     problem, cap, sal = random_problem(rng, int(rng.integers(3, 13)), int(rng.integers(1, 25)))
     opts = random_options(rng) if seed % 2 else None
     rounds = int(rng.integers(0, 20))
-    eum._CACHE.clear()
+    eum_forecast._CACHE.clear()
     got = eum.forecast_problem(problem, cap, rounds, opts, salience=sal)
     again = eum.forecast_problem(problem, cap, rounds, opts, salience=sal)  # from the cache
     if rounds == 0:  # the loop cannot run no round; the forecast is the start
@@ -198,7 +201,7 @@ def test_the_cache_hands_out_fresh_arrays_and_tells_problems_apart() -> None:
     changed = sal.copy()
     changed[changed > 0] = np.minimum(changed[changed > 0] + 0.3, 1.0)
     other = eum.forecast_problem(problem, cap, 6, salience=changed)
-    uncached = eum._forecast_issues(tuple(problem.space.ids), problem.prefs.ideal, changed, cap, 6,
+    uncached = eum_forecast._forecast_issues(tuple(problem.space.ids), problem.prefs.ideal, changed, cap, 6,
                                     eum.EUMOptions(), tuple(problem.actor_ids), problem.space.status_quo)
     for a, b in zip(other, uncached, strict=True):
         np.testing.assert_array_equal(a.positions, b.positions)

@@ -77,6 +77,7 @@ YAMLISH = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.text(max_size=300), st.sampled_from(sorted(LOADERS)))
 def test_arbitrary_text(folder: Path, text: str, kind: str) -> None:
@@ -232,12 +233,14 @@ def test_the_unmutated_documents_are_valid(folder: Path) -> None:
     assert exm.load(write(folder / "experiment.yaml", dump(VALID_EXPERIMENT))).n_runs == 16
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated(small()))
 def test_mutated_small_scenario(folder: Path, data: Any) -> None:
     check_loads_or_input_error(scn.load, write(folder / "scenario.yaml", dump(data)))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=30)
 @given(mutated(BASELINE_DATA))
 def test_mutated_baseline_scenario(folder: Path, data: Any) -> None:
@@ -250,6 +253,7 @@ def test_mutated_experiment(folder: Path, data: Any) -> None:
     check_loads_or_input_error(exm.load, write(folder / "experiment.yaml", dump(data)))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated(small()))
 def test_experiment_over_a_mutated_base_scenario(tmp_path_factory: pytest.TempPathFactory, data: Any) -> None:

@@ -179,6 +179,7 @@ def _numeric(s: pd.Series) -> pd.Series:
 # ---------------------------------------------------------------------------- the report
 
 
+@pytest.mark.slow
 def test_a_grid_report_is_one_self_contained_well_formed_page(grid_sweep: Path) -> None:
     path = write_report(grid_sweep)
     assert path == grid_sweep / "report.html" and path.is_file()
@@ -198,6 +199,7 @@ def test_a_grid_report_is_one_self_contained_well_formed_page(grid_sweep: Path) 
     assert mf["versions"]["numpy"] in page
 
 
+@pytest.mark.slow
 def test_the_agreement_rate_table_matches_the_results(grid_sweep: Path) -> None:
     page = build_report(grid_sweep)
     rates = results.agreement_rates(results.load(grid_sweep), ["axis.protocol.max_rounds",
@@ -210,6 +212,7 @@ def test_the_agreement_rate_table_matches_the_results(grid_sweep: Path) -> None:
     assert table["runs finished"].tolist() == [3] * 9
 
 
+@pytest.mark.slow
 def test_text_from_the_experiment_is_escaped(grid_sweep: Path) -> None:
     page = build_report(grid_sweep)
     assert "<script>" not in page
@@ -217,6 +220,7 @@ def test_text_from_the_experiment_is_escaped(grid_sweep: Path) -> None:
     assert DESCRIPTION in "".join(parse(page).text)  # and reads back as the text written
 
 
+@pytest.mark.slow
 def test_a_sobol_report_has_the_sensitivity_table_and_plot(sobol_sweep: Path) -> None:
     page = build_report(sobol_sweep)
     p = parse(page)
@@ -233,6 +237,7 @@ def test_a_sobol_report_has_the_sensitivity_table_and_plot(sobol_sweep: Path) ->
     assert rates["runs finished"].sum() == 40
 
 
+@pytest.mark.slow
 def test_a_morris_report_has_the_screening_table(tmp_path: Path) -> None:
     f = write_experiment(tmp_path, SAMPLED_AXES, {"kind": "morris", "samples": 4, "levels": 4}, replicates=2)
     _sweep(f, tmp_path / "out")
@@ -243,10 +248,12 @@ def test_a_morris_report_has_the_screening_table(tmp_path: Path) -> None:
     assert len(sens) == 3
 
 
+@pytest.mark.slow
 def test_a_report_without_a_sobol_or_morris_design_has_no_sensitivity_section(grid_sweep: Path) -> None:
     assert "Sensitivity" not in build_report(grid_sweep)
 
 
+@pytest.mark.slow
 def test_failed_runs_are_counted_and_their_errors_listed_escaped(tmp_path: Path, grid_sweep: Path) -> None:
     import shutil
 
@@ -265,12 +272,14 @@ def test_failed_runs_are_counted_and_their_errors_listed_escaped(tmp_path: Path,
     assert fails["runs"].tolist() == [2]
 
 
+@pytest.mark.slow
 def test_without_the_discovery_module_the_section_is_left_out(grid_sweep: Path) -> None:
     page = build_report(grid_sweep)
     assert "scenario discovery" not in page
     parse(page)
 
 
+@pytest.mark.slow
 def test_discovery_boxes_appear_as_sentences_when_the_module_is_there(grid_sweep: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("model.discovery")
@@ -310,6 +319,7 @@ def test_a_sweep_with_no_finished_runs_is_refused(tmp_path: Path, grid_sweep: Pa
     assert not (tmp_path / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_an_incomplete_sweep_is_refused_unless_asked_for_a_partial_report(tmp_path: Path, grid_sweep: Path) -> None:
     import shutil
 

@@ -65,6 +65,7 @@ def _listing(folder: Path) -> dict[str, bytes]:
 # D6: user text is never parsed as mathtext; `bargain run --out` writes all or nothing
 
 
+@pytest.mark.slow
 def test_a_dollar_title_runs_and_writes_every_output(tmp_path: Path) -> None:
     f = _scenario(tmp_path / "s.yaml", title=MATH)
     r = CliRunner().invoke(main, ["run", str(f), "--out", str(tmp_path / "out")])
@@ -123,6 +124,7 @@ def test_the_app_figures_draw_dollar_names_as_text() -> None:
     _render(web.issue_figure(h, 20))
 
 
+@pytest.mark.slow
 def test_a_text_axis_of_dollar_values_plots_and_reports(tmp_path: Path) -> None:
     exp = write_experiment(tmp_path, [{"path": "title", "values": BROKEN_MATH}])
     out = tmp_path / "out"
@@ -152,6 +154,7 @@ def _fail_on_save(monkeypatch: pytest.MonkeyPatch, nth: int, exc: BaseException)
     monkeypatch.setattr(Figure, "savefig", savefig)
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_while_writing_leaves_the_earlier_result_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -166,6 +169,7 @@ def test_a_run_that_fails_while_writing_leaves_the_earlier_result_whole(
     assert _listing(out) == before  # the old set, untouched; no temp files
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_while_writing_into_a_new_folder_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,6 +180,7 @@ def test_a_run_that_fails_while_writing_into_a_new_folder_leaves_nothing(
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_new_run_replaces_the_whole_set_of_an_older_one(tmp_path: Path) -> None:
     f = _scenario(tmp_path / "s.yaml")
     out = tmp_path / "out"
@@ -198,6 +203,7 @@ def _no_controls(text: str) -> None:
     assert not bad, repr(text)
 
 
+@pytest.mark.slow
 def test_control_characters_in_a_title_are_shown_escaped(tmp_path: Path) -> None:
     f = _scenario(tmp_path / "s.yaml", title=NASTY)
     r = _bargain("run", str(f), "--no-plot", env={"COLUMNS": "200"})
@@ -211,6 +217,7 @@ def test_control_characters_in_a_title_are_shown_escaped(tmp_path: Path) -> None
     assert json.loads(j.stdout)["title"] == NASTY
 
 
+@pytest.mark.slow
 def test_control_characters_in_file_names_and_errors_are_shown_escaped(tmp_path: Path) -> None:
     good = _scenario(tmp_path / "ok\x1b[2J.yaml")
     bad = tmp_path / "bad\x1b]0;X\x07.yaml"
@@ -225,6 +232,7 @@ def test_control_characters_in_file_names_and_errors_are_shown_escaped(tmp_path:
 # D10: files honour the umask
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_output_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
     f = _scenario(tmp_path / "s.yaml")
@@ -243,6 +251,7 @@ def test_output_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) ->
 # D11: faults of the environment are one-line errors with exit 2
 
 
+@pytest.mark.slow
 def test_run_out_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     f = _scenario(tmp_path / "s.yaml")
     (tmp_path / "afile").write_text("x")
@@ -279,6 +288,7 @@ def sweep_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d / "out"
 
 
+@pytest.mark.slow
 def test_plot_and_report_into_an_unwritable_place_are_one_line(sweep_out: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -292,6 +302,7 @@ def test_plot_and_report_into_an_unwritable_place_are_one_line(sweep_out: Path, 
     assert str(tmp_path / "afile") in line and "Not a directory" in line
 
 
+@pytest.mark.slow
 def test_validate_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     line = _one_error_line(_bargain("validate", str(tmp_path / "afile" / "s.yaml")))
@@ -302,6 +313,7 @@ def test_validate_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
 # D12: short error lines, a capped extends depth, relative base paths
 
 
+@pytest.mark.slow
 def test_megabyte_values_are_cut_in_error_lines(tmp_path: Path) -> None:
     for field, value in (("title", "A" * 1_900_000), ("name", "a" * 1_900_000)):
         f = _scenario(tmp_path / f"{field}.yaml", **{field: value})

@@ -195,6 +195,7 @@ def tied_problems(draw: st.DrawFn) -> core.Problem:
     return make_problem(ideal, sal, [draw(coarse) for _ in range(n_i)], lines, ordinal=ordinal)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tied_problems(), st.integers(0, 2**32 - 1), st.sampled_from([0.25, 0.5]))
 def test_ties_are_broken_as_the_straightforward_rule_breaks_them(p: core.Problem, seed: int, step: float) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,7 @@ def test_same_scenario_and_seed_give_identical_runs() -> None:
     np.testing.assert_array_equal(ha.aspiration, hb.aspiration)
 
 
+@pytest.mark.slow
 def test_breakdown_risk_ends_talks_at_the_set_rate() -> None:
     # hardliners never agree before the deadline, so every early end is the breakdown risk
     data = small(protocol={"max_rounds": 200, "breakdown_risk": 0.1})
@@ -155,6 +157,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "actors": actors, "protocol": {"max_rounds": draw(st.integers(1, 40))}}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_no_agreement_crosses_a_red_line_or_leaves_a_party_below_its_reservation(data: dict[str, Any]) -> None:
@@ -176,6 +179,7 @@ def test_no_agreement_crosses_a_red_line_or_leaves_a_party_below_its_reservation
 # ---------------------------------------------------------------------------- the shell and the core agree
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.floats(0.0, 0.2))
 def test_the_mesa_model_the_core_loop_and_the_vectorised_engine_negotiate_identically(

@@ -444,6 +444,7 @@ def test_cli_prints_brackets_in_messages_verbatim(tmp_path: Path) -> None:
     assert "cites [eu_report], which is not in the sources map" in r.stderr
 
 
+@pytest.mark.slow
 def test_real_bargain_validate_process_exits_2_without_traceback(tmp_path: Path) -> None:
     bargain = Path(sys.executable).parent / "bargain"
     if not bargain.exists():

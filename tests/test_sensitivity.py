@@ -60,6 +60,7 @@ def ishigami_spec(samples: int, second_order: bool = False) -> ExperimentSpec:
 # ---------------------------------------------------------------------------- Sobol
 
 
+@pytest.mark.slow
 def test_sobol_indices_of_the_ishigami_function_match_the_analytical_values() -> None:
     df, mf = sweep_like(ishigami_spec(2048), ishigami)
     assert len(df) == 2048 * (3 + 2)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 
 import numpy as np
@@ -21,9 +22,9 @@ from model.core.strategies import (
     TitForTat,
     Zeuthen,
     accepts,
-    make_strategy,
     zeuthen_risk,
 )
+from model.strategy_params import PARAMS, make_strategy
 
 BEST, FLOOR = 0.9, 0.4  # span 0.5
 
@@ -288,3 +289,14 @@ def test_the_new_strategies_are_built_by_name_with_their_parameters() -> None:
 def test_bad_parameters_are_rejected(name: str, params: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         make_strategy(name, params)
+
+
+def test_every_strategy_has_a_parameter_model_whose_defaults_are_the_constructors() -> None:
+    """The ranges live outside the core (``model.strategy_params``), the defaults in both places: they agree."""
+    assert set(PARAMS) == set(core.STRATEGIES)
+    for name, cls in core.STRATEGIES.items():
+        ctor = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+        model = {k: f.default for k, f in PARAMS[name].model_fields.items()}
+        assert ctor == model, name
+        built, checked = core.make_strategy(name, {}), make_strategy(name, {})
+        assert type(built) is type(checked) and vars(built) == vars(checked), name

@@ -135,6 +135,7 @@ def test_replicates_differ_by_seed_and_any_run_repeats_alone(tmp_path: Path) -> 
         assert again["reason"] == row["reason"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["process", "dask"])
 def test_every_backend_gives_the_same_rows_as_a_serial_sweep(tmp_path: Path, backend: str) -> None:
     f = write_experiment(tmp_path, GRID_AXES, chunk_size=4)
@@ -150,6 +151,7 @@ def _worker_settings() -> tuple[bool, float]:
             dask.utils.parse_timedelta(dask.config.get("distributed.admin.tick.interval")))
 
 
+@pytest.mark.slow
 def test_the_local_dask_cluster_runs_quietly_and_reruns_a_resubmitted_chunk() -> None:
     """Its workers sample no profiles and tick once a second (the housekeeping that competed
     with them on two cores), and the same call submitted twice runs twice: Dask does not hash
@@ -188,6 +190,7 @@ def test_an_interrupted_sweep_resumes_without_losing_or_repeating_a_row(tmp_path
     pd.testing.assert_frame_equal(df, full)
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_to_the_same_rows(tmp_path: Path) -> None:
     f = write_experiment(tmp_path, GRID_AXES, chunk_size=1, replicates=6)
     full = _sweep(f, tmp_path / "full")
@@ -262,6 +265,7 @@ def test_bargain_plot_writes_the_sweep_figures(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "manifest.json" in r.output
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_costs_only_its_own_run(tmp_path: Path) -> None:
     f = write_experiment(tmp_path, GRID_AXES, chunk_size=4)
     full = _sweep(f, tmp_path / "full")
@@ -291,6 +295,7 @@ def test_a_morris_design_has_trajectories_of_one_step_per_axis(tmp_path: Path) -
             assert sum(a[k] != b[k] for k in a) == 1
 
 
+@pytest.mark.slow
 def test_bargain_sensitivity_and_report_on_a_sobol_sweep(tmp_path: Path) -> None:
     axes = [{"path": "actors.X.reservation", "range": [0.2, 0.6]},
             {"path": "protocol.breakdown_risk", "range": [0.0, 0.3]}]
@@ -316,6 +321,7 @@ def test_bargain_sensitivity_refuses_a_design_without_indices(tmp_path: Path) ->
     assert "Traceback" not in r.output
 
 
+@pytest.mark.slow
 def test_bargain_discover_prints_boxes_as_sentences_with_their_peeling_plots(tmp_path: Path) -> None:
     # a high breakdown risk ends the talks before the conceder and the Boulware actor meet
     axes = [{"path": "protocol.breakdown_risk", "range": [0.0, 0.15]},

@@ -121,6 +121,7 @@ def full(full_out: Path) -> pd.DataFrame:
     return df
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("backend", "seed"), [("serial", 1), ("process", 2)])
 def test_a_sweep_killed_at_random_points_resumes_to_the_rows_of_an_uninterrupted_one(
     tmp_path: Path, full: pd.DataFrame, backend: str, seed: int
@@ -148,6 +149,7 @@ def test_a_sweep_killed_at_random_points_resumes_to_the_rows_of_an_uninterrupted
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_each_kill_resumed_at_once_to_the_end(tmp_path: Path, full: pd.DataFrame) -> None:
     """Killed at a random point, then run to completion, twice over (fresh folders)."""
     exp = write_experiment(tmp_path)
@@ -180,6 +182,7 @@ def _truncate(f: Path) -> None:
     f.write_bytes(f.read_bytes()[:100])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [_truncate, lambda f: f.write_bytes(b"")], ids=["truncated", "empty"])
 def test_loading_a_damaged_part_gives_a_clear_error_naming_it(tmp_path: Path, full_out: Path, damage: Any) -> None:
     """Not pyarrow's exception (which `bargain` would call an internal error), but one line naming the part."""
@@ -193,6 +196,7 @@ def test_loading_a_damaged_part_gives_a_clear_error_naming_it(tmp_path: Path, fu
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "part-000003.parquet" in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_runs_a_damaged_part_again(tmp_path: Path, full_out: Path, full: pd.DataFrame) -> None:
     """A damaged part is not done: the same command runs its chunk again, and the results are whole."""
     cmd, bad = _with_corrupt_part(tmp_path, full_out, _truncate)

@@ -14,8 +14,8 @@ import pytest
 from scipy.optimize import brentq, minimize_scalar
 
 from model.core import analysis
-from model.core import bargaining as bg
 from model.core.problem import Problem
+from model.theory import bargaining as bg
 from tests.factories import two_party
 
 #: Tolerance for the core's Nash point against the textbook answer (utilities and packages).

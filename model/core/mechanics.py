@@ -27,11 +27,14 @@ ratification and spoiler events. Pure numpy; the Mesa shell (``model.negotiation
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.core.problem import Problem
 from model.core.space import BoolArray, FloatArray
+
+if TYPE_CHECKING:
+    from model.core.problem import Problem
 
 
 @dataclass(frozen=True)

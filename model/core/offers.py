@@ -44,15 +44,18 @@ import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import highspy
 import numpy as np
 
 from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
-from model.core.problem import Problem
+from model.core.preferences import Preferences
 from model.core.redlines import EPS
 from model.core.space import FloatArray
+
+if TYPE_CHECKING:  # offers are computed for a Problem, which asks for them (Problem.utopia)
+    from model.core.problem import Problem
 
 #: How far below zero the best smallest excess may be and the demands still count as compatible.
 MEET_TOL = 1e-9
@@ -85,8 +88,6 @@ def applies(problem: Problem) -> bool:
     """Whether offers come from the programs here: spatial preferences (continuous or ordinal
     issues). Value-table domains (every issue a list of discrete levels, the GENIUS/NegMAS
     form) keep the grid search, whose candidates are their supported packages."""
-    from model.core.preferences import Preferences
-
     return isinstance(problem.prefs, Preferences) and bool(problem.boxes)
 
 
@@ -128,8 +129,6 @@ class _Program:
 
 @lru_cache(maxsize=64)
 def _program(problem: Problem) -> _Program:
-    from model.core.redlines import EPS
-
     space = problem.space
     n_i, n_g = space.grid.shape
     rl = problem.redlines
@@ -349,6 +348,25 @@ class _Solver:
         party's red line forbids, ``fixed`` issues held; then (``polish``) with that ``z`` kept,
         the largest total normalised utility of the actors named (Pareto), staying at the status
         quo on issues nobody weighs. ``(z, package)``, or ``None`` if nothing is feasible."""
+        self._set_demands(soft, hard)
+        lb, ub = self.lb0.copy(), self.ub0.copy()
+        if not self._fix(ub, fixed):
+            return None
+        best: list[Any] = [None]  # (z, x, lb, ub) of the best leaf
+        start = self.runs
+        self._dive(lb, ub, best)  # a first incumbent, so that the search below prunes early
+        self._node(lb, ub, best, start)
+        if best[0] is None:
+            return None
+        z, x, lb, ub = best[0]
+        if polish:
+            polished = self._polish(z, x, lb, ub, soft, hard)
+            if polished is not None:
+                return z, polished
+        return z, self._snap_exact(self._package(x))
+
+    def _set_demands(self, soft: dict[int, float], hard: dict[int, float]) -> None:
+        """Set the rows of the demands ``soft`` and ``hard`` (see :meth:`solve`); free the others."""
         h = self.h
         rows = set(soft) | {self.n_a + a for a in hard}
         for r in self.active - rows:
@@ -359,89 +377,86 @@ class _Solver:
             h.changeRowBounds(self.row0 + self.n_a + a, level - self.k[a], self.inf)
         self.active = rows
         self.cold = True
-        lb, ub = self.lb0.copy(), self.ub0.copy()
-        if not self._fix(ub, fixed):
-            return None
-        best: list[Any] = [None]  # (z, x, lb, ub) of the best leaf
 
-        def dive(lb: FloatArray, ub: FloatArray) -> None:
-            """Round every split ordinal issue to its heaviest level until none is split; branch
-            on lines as the search does, but down the first side only."""
-            ub = ub.copy()
-            lb = lb.copy()
-            for _ in range(len(self.ordinal) + self.prog.n_lines + 1):
-                hit = self._run(lb, ub)
-                if hit is None:
-                    return
-                z, x = hit
-                split = self._split(x)
-                if split:
-                    if not self._fix(ub, split):
-                        return
-                    continue
-                broken = self._broken(self._package(x), lb, ub)
-                if broken is None:
-                    if best[0] is None or z > best[0][0]:
-                        best[0] = (z, x, lb, ub)
-                    return
-                lb[broken] = ub[broken] = 0.0
-
-        def node(lb: FloatArray, ub: FloatArray, depth: int) -> None:
-            if self.runs - start >= NODE_LIMIT and best[0] is not None:
-                return
+    def _dive(self, lb: FloatArray, ub: FloatArray, best: list[Any]) -> None:
+        """Round every split ordinal issue to its heaviest level until none is split; branch
+        on lines as the search does, but down the first side only."""
+        ub = ub.copy()
+        lb = lb.copy()
+        for _ in range(len(self.ordinal) + self.prog.n_lines + 1):
             hit = self._run(lb, ub)
             if hit is None:
                 return
             z, x = hit
-            if best[0] is not None and z <= best[0][0] + GAP and not (best[0][0] < -MEET_TOL <= z):
-                return  # (a bound that could still make the demands compatible is explored)
             split = self._split(x)
-            if split:  # branch on the first split issue: its levels up to its value, then those above
-                i = next(iter(split))
-                v = self._package(x)[i]
-                on = self.prog.issue == i
-                low = on & (self.prog.value > v + 1e-9)  # excluded on the low side
-                high = on & (self.prog.value <= v + 1e-9)  # excluded on the high side
-                sides = [low, high] if v - self._lowest(x, i) <= self._highest(x, i) - v else [high, low]
-                for cut in sides:
-                    ub2 = ub.copy()
-                    ub2[: self.n][cut] = 0.0
-                    node(lb, ub2, depth + 1)
-                return
-            pk = self._package(x)
-            broken = self._broken(pk, lb, ub)
+            if split:
+                if not self._fix(ub, split):
+                    return
+                continue
+            broken = self._broken(self._package(x), lb, ub)
             if broken is None:
-                best[0] = (z, x, lb, ub)
+                if best[0] is None or z > best[0][0]:
+                    best[0] = (z, x, lb, ub)
                 return
-            for side in (0.0, 1.0):  # the line off (its condition fails), then on (its bound holds)
-                lb2, ub2 = lb.copy(), ub.copy()
-                lb2[broken] = ub2[broken] = side
-                node(lb2, ub2, depth + 1)
+            lb[broken] = ub[broken] = 0.0
 
-        start = self.runs
-        dive(lb, ub)  # a first incumbent, so that the search below prunes early
-        node(lb, ub, 0)
-        if best[0] is None:
-            return None
-        z, x, lb, ub = best[0]
-        if polish:
-            lb, ub = lb.copy(), ub.copy()
-            self._fix(ub, {i: v for i, v in zip(self.ordinal, self._package(x)[self.ordinal], strict=True)})
-            lb[-1] = z
-            who = sorted(set(soft) | set(hard))
-            sq = self.problem.space.status_quo
-            prog = self.prog
-            cost = np.zeros(self.n_vars)
-            cost[: self.n] = -(self.vals[who] / self.span[who, None]).sum(axis=0)
-            cost[: self.n] += 1e-6 * np.abs(prog.value - sq[prog.issue])
-            h.changeColsCost(self.n_vars, self.all_cols, cost)
-            hit = self._run(lb, ub)
-            h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
-            if hit is not None and not self._split(hit[1]) and self._keeps(hit[1], x, soft, hard, z):
-                pk = self._package(hit[1])
-                if self._broken(pk, lb, ub) is None:
-                    return z, self._snap_exact(pk)
-        return z, self._snap_exact(self._package(x))
+    def _node(self, lb: FloatArray, ub: FloatArray, best: list[Any], start: int) -> None:
+        """One node of the branch and bound (``start``: the count of programs solved when it began)."""
+        if self.runs - start >= NODE_LIMIT and best[0] is not None:
+            return
+        hit = self._run(lb, ub)
+        if hit is None:
+            return
+        z, x = hit
+        if best[0] is not None and z <= best[0][0] + GAP and not (best[0][0] < -MEET_TOL <= z):
+            return  # (a bound that could still make the demands compatible is explored)
+        split = self._split(x)
+        if split:  # branch on the first split issue: its levels up to its value, then those above
+            i = next(iter(split))
+            v = self._package(x)[i]
+            on = self.prog.issue == i
+            low = on & (self.prog.value > v + 1e-9)  # excluded on the low side
+            high = on & (self.prog.value <= v + 1e-9)  # excluded on the high side
+            sides = [low, high] if v - self._lowest(x, i) <= self._highest(x, i) - v else [high, low]
+            for cut in sides:
+                ub2 = ub.copy()
+                ub2[: self.n][cut] = 0.0
+                self._node(lb, ub2, best, start)
+            return
+        pk = self._package(x)
+        broken = self._broken(pk, lb, ub)
+        if broken is None:
+            best[0] = (z, x, lb, ub)
+            return
+        for side in (0.0, 1.0):  # the line off (its condition fails), then on (its bound holds)
+            lb2, ub2 = lb.copy(), ub.copy()
+            lb2[broken] = ub2[broken] = side
+            self._node(lb2, ub2, best, start)
+
+    def _polish(
+        self, z: float, x: FloatArray, lb: FloatArray, ub: FloatArray, soft: dict[int, float], hard: dict[int, float]
+    ) -> FloatArray | None:
+        """With ``z`` kept, the package of the largest total normalised utility of the actors in
+        the demands (ties: the status quo on issues nobody weighs), if it keeps every demand as
+        tightly as ``x`` met it and breaks no line; else ``None``."""
+        h = self.h
+        lb, ub = lb.copy(), ub.copy()
+        self._fix(ub, {i: v for i, v in zip(self.ordinal, self._package(x)[self.ordinal], strict=True)})
+        lb[-1] = z
+        who = sorted(set(soft) | set(hard))
+        sq = self.problem.space.status_quo
+        prog = self.prog
+        cost = np.zeros(self.n_vars)
+        cost[: self.n] = -(self.vals[who] / self.span[who, None]).sum(axis=0)
+        cost[: self.n] += 1e-6 * np.abs(prog.value - sq[prog.issue])
+        h.changeColsCost(self.n_vars, self.all_cols, cost)
+        hit = self._run(lb, ub)
+        h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
+        if hit is not None and not self._split(hit[1]) and self._keeps(hit[1], x, soft, hard, z):
+            pk = self._package(hit[1])
+            if self._broken(pk, lb, ub) is None:
+                return self._snap_exact(pk)
+        return None
 
     def _keeps(
         self, new: FloatArray, old: FloatArray, soft: dict[int, float], hard: dict[int, float], z: float

@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from model.core.offers import utopia as offers_utopia
 from model.core.preferences import Preferences, TablePreferences
 from model.core.redlines import Box, RedLineSet
 from model.core.space import BoolArray, FloatArray, OutcomeSpace
@@ -231,9 +232,7 @@ class Problem:
         bargaining set (Kalai & Smorodinsky 1975), where the strategies' aspirations start and
         by which the offers normalise gains. Its best utility (``best_utility``) where no such
         package exists, and on value-table domains (whose offers come from the grid search)."""
-        from model.core.offers import utopia
-
-        return utopia(self)
+        return offers_utopia(self)
 
     def feasible(self, packages: FloatArray) -> BoolArray:
         """Whether each package crosses no party's red line."""

@@ -1,8 +1,9 @@
 """Concession strategies: how an actor's aspiration falls from its best package to its floor.
 
-A strategy is a small class with a readable ``name``, a pydantic ``Params`` model for the
-parameters a scenario may set, and one decision method. Scenarios name strategies through
-``STRATEGIES``.
+A strategy is a small class with a readable ``name``, a constructor taking its parameters (floats,
+with their defaults) as keyword arguments, and one decision method. Scenarios name strategies
+through ``STRATEGIES``; the ranges a scenario may give the parameters are checked outside the core
+(``model.strategy_params``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from model.core.space import FloatArray
 
@@ -100,7 +100,7 @@ def zeuthen_risk(aspiration: float, utility: float, floor: float) -> float:
 
     with ``aspiration`` the utility of the actor's own offer and ``utility`` its utility of the
     offer it faces. An actor whose aspiration is at or below its floor has nothing to lose by
-    conflict, so its risk is 1, as in :func:`model.core.bargaining.zeuthen_negotiation` (the
+    conflict, so its risk is 1, as in :func:`model.theory.bargaining.zeuthen_negotiation` (the
     convention of Rosenschein & Zlotkin 1994): it is never the one that must concede, so two
     parties cannot deadlock on one that is already at its floor. ``nan`` if any input is.
     """
@@ -118,10 +118,6 @@ class Strategy(Protocol):
     def aspiration(self, s: Situation) -> float: ...
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class TimeDependent:
     """Time-dependent concession (Faratin, Sierra & Jennings 1998; NegMAS's ``TimeBasedNegotiator``).
 
@@ -137,9 +133,6 @@ class TimeDependent:
     """
 
     name: ClassVar[str] = "time_dependent"
-
-    class Params(_Params):
-        exponent: float = Field(1.0, gt=0.0, le=100.0, description="concession exponent")
 
     def __init__(self, exponent: float = 1.0) -> None:
         self.exponent = exponent
@@ -166,9 +159,6 @@ class Boulware(TimeDependent):
 
     name: ClassVar[str] = "boulware"
 
-    class Params(_Params):
-        exponent: float = Field(4.0, gt=1.0, le=100.0)
-
     def __init__(self, exponent: float = 4.0) -> None:
         super().__init__(exponent)
 
@@ -178,9 +168,6 @@ class Linear(TimeDependent):
 
     name: ClassVar[str] = "linear"
 
-    class Params(_Params):
-        pass
-
     def __init__(self) -> None:
         super().__init__(1.0)
 
@@ -189,9 +176,6 @@ class Conceder(TimeDependent):
     """Time-dependent concession that gives ground early (default exponent 0.25, as in NegMAS)."""
 
     name: ClassVar[str] = "conceder"
-
-    class Params(_Params):
-        exponent: float = Field(0.25, gt=0.0, lt=1.0)
 
     def __init__(self, exponent: float = 0.25) -> None:
         super().__init__(exponent)
@@ -224,16 +208,6 @@ class TitForTat:
     """
 
     name: ClassVar[str] = "tit_for_tat"
-
-    class Params(_Params):
-        reciprocity: float = Field(
-            1.0, gt=0.0, le=5.0, description="share of the others' concession (in own utility) it returns")
-        opening: float = Field(
-            0.05, ge=0.0, le=1.0, description="goodwill concession in the first round, as a fraction of best - floor")
-        retaliation: float = Field(
-            0.5, ge=0.0, le=1.0,
-            description="rise of the aspiration after a broken promise, as a fraction of best - floor, "
-                        "times the undelivered share")
 
     def __init__(self, reciprocity: float = 1.0, opening: float = 0.05, retaliation: float = 0.5) -> None:
         self.reciprocity = reciprocity
@@ -271,13 +245,10 @@ class Zeuthen:
     in the two-party case this concession rule drives the offers to the Nash bargaining
     solution in the limit of small steps (with a finite ``step``, to within about one step); the
     exact protocol, whose outcome is checked against the Nash point, is
-    :func:`model.core.bargaining.zeuthen_negotiation`.
+    :func:`model.theory.bargaining.zeuthen_negotiation`.
     """
 
     name: ClassVar[str] = "zeuthen"
-
-    class Params(_Params):
-        step: float = Field(0.1, gt=0.0, le=1.0, description="concession per round, as a fraction of best - floor")
 
     def __init__(self, step: float = 0.1) -> None:
         self.step = step
@@ -304,10 +275,6 @@ class Hardliner:
     """
 
     name: ClassVar[str] = "hardliner"
-
-    class Params(_Params):
-        level: float = Field(
-            1.0, ge=0.0, le=1.0, description="fraction of the way from floor to best it insists on")
 
     def __init__(self, level: float = 1.0) -> None:
         self.level = level
@@ -341,9 +308,6 @@ class Rubinstein:
     """
 
     name: ClassVar[str] = "rubinstein"
-
-    class Params(_Params):
-        pass
 
     def aspiration(self, s: Situation) -> float:
         lo = min(s.floor, s.best)
@@ -383,8 +347,8 @@ def stationary_shares(kappa: FloatArray, order: list[int] | tuple[int, ...], par
 
 
 type StrategyClass = type[TimeDependent] | type[TitForTat] | type[Zeuthen] | type[Hardliner] | type[Rubinstein]
-"""A strategy class as ``STRATEGIES`` holds it: a ``name``, a ``Params`` model, and a constructor
-taking those parameters as keyword arguments (``TimeDependent`` covers its subclasses)."""
+"""A strategy class as ``STRATEGIES`` holds it: a ``name`` and a constructor taking its parameters as
+keyword arguments (``TimeDependent`` covers its subclasses)."""
 
 STRATEGIES: dict[str, StrategyClass] = {
     cls.name: cls for cls in (TimeDependent, Boulware, Linear, Conceder, TitForTat, Zeuthen, Hardliner, Rubinstein)
@@ -392,10 +356,12 @@ STRATEGIES: dict[str, StrategyClass] = {
 
 
 def make_strategy(name: str, params: dict[str, float]) -> Strategy:
-    """Build a strategy from its scenario name and (already validated) parameters."""
+    """Build a strategy from its scenario name and (already validated) parameters, taken as floats.
+
+    The core does not check them: a scenario's are checked when it is read, and
+    ``model.strategy_params.make_strategy`` checks them first."""
     cls = STRATEGIES[name]
-    checked = cls.Params(**params)
-    return cls(**checked.model_dump())
+    return cls(**{k: float(v) for k, v in params.items()})
 
 
 def accepts(utility: float, aspiration: float, floor: float, red_lines_ok: bool) -> bool:

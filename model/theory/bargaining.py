@@ -1,5 +1,8 @@
 """Benchmarks from bargaining theory, computed on a compiled ``Problem``.
 
+Not part of the model: the engine never calls these (they left ``model.core`` for that reason);
+they are the exact answers the tests hold the engine to.
+
 Where theory gives an exact answer, the model should reproduce it; these functions compute those
 answers so that the tests can compare (``tests/test_validity.py``, ``docs/validity.md``):
 
@@ -10,7 +13,8 @@ answers so that the tests can compare (``tests/test_validity.py``, ``docs/validi
 * :func:`zeuthen_negotiation`: the monotonic concession protocol with Zeuthen's (1930) rule,
   which Harsanyi (1956) showed leads to the Nash bargaining solution;
 * :func:`compromise_forecast`: the compromise model (capability × salience weighted mean of
-  positions; Achen 2006) and the weighted median (Black 1958), baseline forecasters.
+  positions; Achen 2006) and the weighted median (Black 1958, ``model.core.eum.weighted_median``),
+  baseline forecasters.
 
 Two-party functions work on the Pareto frontier of the two actors, computed here to high
 precision: the frontier point for weights ``(lam, 1 - lam)`` (normalised by each party's span
@@ -30,6 +34,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import brentq
 
+from model.core.eum import weighted_median
 from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.space import BoolArray, FloatArray
@@ -622,17 +627,6 @@ def zeuthen_negotiation(
 
 # --------------------------------------------------------------------------------------------
 # compromise model
-
-
-def weighted_median(values: FloatArray, weights: FloatArray) -> float:
-    """The smallest value with at least half the total weight at or below it: a minimiser of
-    ``sum_k w_k |v_k - m|`` (the weighted median voter; Black 1958)."""
-    values = np.asarray(values, dtype=float)
-    weights = np.asarray(weights, dtype=float)
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    k = int(np.searchsorted(cum, 0.5 * cum[-1] * (1.0 - 1e-12)))
-    return float(values[order][min(k, values.size - 1)])
 
 
 def compromise_forecast(
