@@ -62,8 +62,10 @@ Kind = Literal["int", "float", "choice"]
 
 
 def protocol_kinds() -> list[str]:
-    """The protocols the scenario schema knows: the values of ``ProtocolSpec.kind``'s Literal."""
-    return _literal_values(scn.ProtocolSpec.model_fields["kind"].annotation)
+    """The protocols the scenario schema knows (``model.protocols.PROTOCOLS``)."""
+    from model.protocols import PROTOCOLS
+
+    return list(PROTOCOLS)
 
 
 def strategy_names() -> list[str]:
