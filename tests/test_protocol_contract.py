@@ -178,10 +178,9 @@ def test_the_old_imports_still_work() -> None:
 
 
 def test_structured_delivery_events_find_the_same_partial_months_as_the_text_did() -> None:
-    from model.calibrate import DELIVERY_EVENT  # the old reading, kept for this comparison
-
+    delivery_text = re.compile(r"^(?P<debtor>\S+) delivered .*?(?P<how>fully|partly|not at all) \(")  # as it was
     m = stepwise_run(7)
-    by_text = {(r, h["debtor"], h["how"]) for r, t in m.events if (h := DELIVERY_EVENT.match(t))}
+    by_text = {(r, h["debtor"], h["how"]) for r, t in m.events if (h := delivery_text.match(t))}
     by_event = {(e.round, e.actor, e.how) for e in m.events if isinstance(e, Delivery)}
     assert by_text == by_event and by_event
 
@@ -190,3 +189,13 @@ def test_a_copy_of_the_spec_data_round_trips() -> None:
     sc = scenario.load(STEPWISE)
     again = scenario.parse(copy.deepcopy(sc.spec.model_dump(mode="json")))
     assert again.params == sc.params and np.array_equal(again.flow, sc.flow)
+
+
+def test_the_summary_and_events_csv_carry_the_structure() -> None:
+    from model.report import summarize
+
+    m = stepwise_run(7)
+    rows = summarize(m)["events"]
+    assert [list(r) for r in rows[:1]] == [["round", "kind", "actor", "share", "what"]]
+    assert {r["kind"] for r in rows} <= {str(k) for k in EventKind}
+    assert all((r["share"] is None) == (r["kind"] != "delivery") for r in rows)
