@@ -204,7 +204,7 @@ def _compiles(data: dict[str, Any], file: str, lines: LineMap, setting: Setting,
     trial = copy.deepcopy(data)
     try:
         setting.apply(trial, value)
-        scn.parse(trial, file, lines)
+        scn.parse(trial, file, scn.switched_kind_lines(trial, lines, data))
     except (InputError, PathError, KeyError, TypeError, ValueError):
         return False
     return True
@@ -319,7 +319,8 @@ class AppNegotiation(Negotiation):
                     errors.append(f"{s.label}: {e}")
                 changes[s.label] = (s.default, value)
         try:
-            compiled = app.scenario if not changes else scn.parse(data, app.file, app.lines)
+            compiled = app.scenario if not changes else scn.parse(
+                data, app.file, scn.switched_kind_lines(data, app.lines, app.data))
         except InputError as e:
             errors += e.lines()
         except ValueError as e:  # a combination the core refuses

@@ -830,6 +830,21 @@ def _protocol_fields(data: dict[str, Any], lines: LineMap) -> tuple[dict[str, An
     return {**data, "protocol": kept}, faults
 
 
+def switched_kind_lines(data: dict[str, Any], lines: LineMap, written: dict[str, Any]) -> LineMap:
+    """The lines of ``written`` (a file as read) for ``data`` (changed from it by a program):
+    where the change switched ``protocol.kind``, without the lines of the fields the file wrote
+    for its own protocol, so that ``parse`` sets them aside rather than report them."""
+    def kind(d: dict[str, Any]) -> Any:
+        proto = d.get("protocol")
+        return proto.get("kind", DEFAULT_KIND) if isinstance(proto, dict) else DEFAULT_KIND
+
+    if kind(data) == kind(written) or not isinstance(kind(data), str) or kind(data) not in PROTOCOLS:
+        return lines
+    own = PROTOCOLS[kind(data)].Params.model_fields
+    return {loc: ln for loc, ln in lines.items()
+            if not (len(loc) >= 2 and loc[0] == "protocol" and isinstance(loc[1], str) and loc[1] not in own)}
+
+
 #: What a variant file (``extends:``) may hold besides ``set``.
 VARIANT_KEYS = ("extends", "name", "title", "description", "seed", "sources", "set")
 #: At most this many ``extends:`` steps from a file to its last base.

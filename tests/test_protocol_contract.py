@@ -199,3 +199,18 @@ def test_the_summary_and_events_csv_carry_the_structure() -> None:
     assert [list(r) for r in rows[:1]] == [["round", "kind", "actor", "share", "what"]]
     assert {r["kind"] for r in rows} <= {str(k) for k in EventKind}
     assert all((r["share"] is None) == (r["kind"] != "delivery") for r in rows)
+
+
+def test_a_program_that_switches_kind_on_a_file_sets_its_other_settings_aside(tmp_path: Path) -> None:
+    """As the app does: the file's lines, data changed by a control (``switched_kind_lines``)."""
+    from model.yamlio import load_yaml
+
+    f = write(tmp_path, small(protocol={"kind": "incremental", "max_rounds": 12, "step": 0.2}))
+    data, lines = load_yaml(f)
+    changed = copy.deepcopy(data)
+    changed["protocol"]["kind"] = "package"
+    with pytest.raises(InputError, match="step is a setting of the incremental protocol"):
+        scenario.parse(copy.deepcopy(changed), str(f), lines)
+    sc = scenario.parse(changed, str(f), scenario.switched_kind_lines(changed, lines, data))
+    assert isinstance(sc.params, PackageParams) and sc.params.max_rounds == 12
+    assert scenario.switched_kind_lines(data, lines, data) is lines
