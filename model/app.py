@@ -63,8 +63,10 @@ Kind = Literal["int", "float", "choice"]
 
 
 def protocol_kinds() -> list[str]:
-    """The protocols the scenario schema knows: the values of ``ProtocolSpec.kind``'s Literal."""
-    return _literal_values(scn.ProtocolSpec.model_fields["kind"].annotation)
+    """The protocols the scenario schema knows (``model.protocols.PROTOCOLS``)."""
+    from model.protocols import PROTOCOLS
+
+    return list(PROTOCOLS)
 
 
 def strategy_names() -> list[str]:
@@ -182,7 +184,7 @@ def _compiles(data: dict[str, Any], file: str, lines: LineMap, setting: Setting,
     trial = copy.deepcopy(data)
     try:
         setting.apply(trial, value)
-        scn.parse(trial, file, lines)
+        scn.parse(trial, file, scn.switched_kind_lines(trial, lines, data))
     except (InputError, PathError, KeyError, TypeError, ValueError):
         return False
     return True
@@ -297,7 +299,8 @@ class AppNegotiation(Negotiation):
                     errors.append(f"{s.label}: {e}")
                 changes[s.label] = (s.default, value)
         try:
-            compiled = app.scenario if not changes else scn.parse(data, app.file, app.lines)
+            compiled = app.scenario if not changes else scn.parse(
+                data, app.file, scn.switched_kind_lines(data, app.lines, app.data))
         except InputError as e:
             errors += e.lines()
         except ValueError as e:  # a combination the core refuses

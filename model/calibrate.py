@@ -38,6 +38,7 @@ from model.core.space import BoolArray, FloatArray
 from model.errors import Fault, InputError
 from model.experiment import DESIGN_KEY, display_path, get_path, run_seed
 from model.negotiation import Negotiation
+from model.protocols.base import Delivery
 from model.scenario import Identifier, SourceSpec, Text, Unit
 from model.sweep import _compiled
 from model.yamlio import LineMap, fault, load_yaml, validation_faults
@@ -410,16 +411,12 @@ def _bases(path: Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 # reading a run
 
-#: How the Mesa model logs a delivery (``Negotiation.deliver``): who delivered, and how fully.
-DELIVERY_EVENT = re.compile(r"^(?P<debtor>\S+) delivered .*?(?P<how>fully|partly|not at all) \(")
-
-
 def track_of(m: Negotiation, probe: Probe) -> Track:
     """Read a run (collected with the DataCollector), finished or stopped at the window's end, as a ``Track``.
 
     Month ``m`` is round ``m + 1``. Values are the DataCollector's ``state.<issue>`` after each
     round, pauses its ``paused`` record of the pausing actor, partial deliveries the counterpart's
-    deliveries logged as partly or not at all. After a run that ended before the last month,
+    ``Delivery`` events short of full. After a run that ended before the last month,
     the state holds and no one pauses.
     """
     n_m = probe.months
@@ -437,10 +434,9 @@ def track_of(m: Negotiation, probe: Probe) -> Track:
         flags = rows["paused"].to_numpy(dtype=bool)[:n_m]
         paused[: len(flags)] = flags
     partial = np.zeros(n_m, dtype=bool)
-    for rnd, text in m.events:
-        hit = DELIVERY_EVENT.match(text)
-        if hit and hit["debtor"] == probe.counterpart and hit["how"] != "fully" and 1 <= rnd <= n_m:
-            partial[rnd - 1] = True
+    for ev in m.events:  # the counterpart's deliveries short of full (``Negotiation.deliver``)
+        if isinstance(ev, Delivery) and ev.actor == probe.counterpart and not ev.full and 1 <= ev.round <= n_m:
+            partial[ev.round - 1] = True
     o = m.outcome
     settled = o.rounds - 1 if o is not None and o.agreed and o.rounds <= n_m else None
     return Track(values, paused, partial, settled)

@@ -281,7 +281,9 @@ def print_summary(s: dict[str, Any]) -> None:
         for b in s["blocked_by"]:
             out.print(escape(f"  {b['actor']}: {b['reason']} ({b['detail']})"), soft_wrap=True)
     # routine full deliveries are left to events.csv; shocks, tranches, pauses and shortfalls are shown
-    events = [e for e in s.get("events", []) if not (" delivered " in e["what"] and " fully " in e["what"])]
+    from model.protocols.base import EventKind
+
+    events = [e for e in s.get("events", []) if not (e.get("kind") == EventKind.DELIVERY and e.get("share") == 1.0)]
     if events:
         shown = events if len(events) <= 14 else events[:7] + events[-7:]
         out.print(f"[bold]What happened[/] ({len(s['events'])} events; all in events.csv):")

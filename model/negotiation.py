@@ -1,6 +1,9 @@
-"""The Mesa shell: actors are ``mesa.Agent``s owning a strategy; the ``mesa.Model`` runs the
-scenario's protocol (``model.protocols``) round by round and records what happens with a
-``DataCollector``.
+"""The Mesa shell: actors are ``mesa.Agent``s owning a strategy (``model.agents.Actor``); the
+``mesa.Model`` here runs the scenario's protocol (``model.protocols``) round by round and
+records what happens with a ``DataCollector``. It reads only the compiled scenario
+(``model.scenario.compile_spec``): the problem, the mechanisms, the protocol's parameters and
+the actors' strategies; what is particular to one protocol lives in its class, behind the
+traits and hooks of ``model.protocols.base.Protocol``.
 
 Each round: spoiler events fire (``model.core.mechanics``), every actor sets its aspiration
 from its strategy, then the protocol plays the round: an offer, a tranche, a text revision or a
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
-from model.core import Situation, accepts, make_strategy
+from model.agents import Actor, _schedule_of
 from model.core.analysis import best_compromise
 from model.core.mechanics import (
     Influence,
@@ -29,165 +33,28 @@ from model.core.mechanics import (
     effective_utility,
     veto_objection,
 )
-from model.core.offers import Offer, applies, frontier_offer, most_for
+from model.core.offers import most_for
 from model.core.preferences import Preferences
 from model.core.redlines import conflict_explanation
-from model.core.search import choose_offer_index
 from model.core.space import FloatArray
 from model.core.strategies import Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
 from model.core.tranche import partial_values
+from model.protocols import make_protocol
+from model.protocols.base import (
+    ACCEPTED,
+    Delivery,
+    Event,
+    Outcome,
+    OutcomeReason,
+    Pause,
+    Response,
+    ResponseReason,
+    Resume,
+    SpoilerFired,
+)
 from model.scenario import Scenario
 
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A party's answer to an offer, and why (the text is only written when someone reads it)."""
-
-    accepted: bool
-    reason: str  # "accepted", "red line", "below reservation", "below aspiration", "no offer", "veto", ...
-    utility: float = math.nan
-    threshold: float = math.nan
-    note: str = ""
-
-    @property
-    def detail(self) -> str:
-        if self.note:
-            return self.note
-        if self.reason in ("below reservation", "below aspiration"):
-            what = self.reason.removeprefix("below ")
-            return f"utility {self.utility:.3f} < {what} {self.threshold:.3f}"
-        return ""
-
-
-class Actor(mesa.Agent):
-    """A negotiating actor: its preferences live in the model's problem; it owns a strategy.
-
-    Args:
-        model: the negotiation.
-        index: the actor's row in the problem's arrays.
-        strategy: how its aspiration moves over the rounds.
-    """
-
-    def __init__(
-        self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None
-    ) -> None:
-        super().__init__(model)
-        self.index = index
-        self.actor_id = model.problem.actor_ids[index]
-        self.strategy = strategy
-        self.is_party = bool(model.problem.consent[index])
-        self.discount = float(model.problem.discount[index])
-        self.kappa = float(model._kappa[index])
-        self.response: Response | None = None
-        self.proposed = False
-        self.previous = math.nan
-        self.received: list[float] = []  # its utility of each offer others made, oldest first
-        self.delivered = math.nan  # share of what was due to it delivered at the latest delivery
-        self.paused = False
-        self.refresh(schedule)
-        self.aspiration = self.best
-
-    def refresh(self, schedule: FloatArray | None = None) -> None:
-        """Re-read best and reservation utilities from the model's problem (after a shock).
-        ``schedule``: this actor's aspirations over the rounds when already known."""
-        p = self.model.problem
-        self.best = float(p.utopia[self.index])
-        self.reservation = float(p.reservation[self.index])
-        if schedule is None:
-            schedule = _schedule_of(self.strategy, self.best, self.reservation, self.model.deadline, self.kappa)
-        self._schedule = schedule
-
-    @property
-    def offer_utility(self) -> float:
-        """This actor's utility of the offer on the table (NaN when there is none)."""
-        return math.nan if self.model.offer is None else float(self.model.offer_utilities[self.index])
-
-    @property
-    def trust(self) -> float:
-        """Its lowest trust in a counterpart that delivers to it (1 when none does)."""
-        cs = self.model.counterparts[self.index]
-        return float(self.model.trust.mean[self.index, cs].min()) if cs else 1.0
-
-    @property
-    def need(self) -> float:
-        """The least utility it accepts now: its aspiration, and never below its reservation."""
-        return max(self.aspiration, self.reservation)
-
-    def update_aspiration(self) -> None:
-        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
-        t = self.model.round - 1
-        self.previous = self.aspiration if t > 0 else math.nan
-        if self._schedule is not None:  # (past the deadline, after an extension: its last value)
-            self.aspiration = float(self._schedule[min(t, len(self._schedule) - 1)])
-        else:
-            r = self.received
-            self.aspiration = self.strategy.aspiration(Situation(
-                t, self.model.deadline, self.best, self.reservation,
-                previous=self.previous,
-                received=r[-1] if r else math.nan,
-                received_before=r[-2] if len(r) > 1 else math.nan,
-                delivered=self.delivered,
-                others_risk=self.model.others_risk(self.index),
-                continuation=self.kappa,
-                share=self.model.share_now(self.index),
-            ))
-        self.proposed = False
-        self.response = None
-
-    def propose(self) -> Offer | None:
-        """The package this actor offers now (``None``: it passes): the frontier offer given
-        every party's current demand (``model.core.offers``), or on a value-table domain the
-        grid search's choice (``model.core.search``). A client weighs its patrons' gains in and
-        offers nothing a certain veto blocks."""
-        self.proposed = True
-        m = self.model
-        if applies(m.problem):
-            return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
-        hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
-        if hit is None:
-            return None
-        table, k = hit
-        return Offer(table.packages[k], table.utilities[k], "grid", math.nan)
-
-    def respond(self, offer: FloatArray) -> Response:
-        """Accept iff the offer crosses none of its red lines, meets its aspiration and
-        reservation utility as it judges them (its patrons' gains weighed in), and no patron
-        vetoes it (``model.core.accepts``, ``model.core.mechanics``)."""
-        m = self.model
-        u = m.effective_list[self.index]
-        if not m.lines_ok_list[self.index]:
-            crossed = m.problem.redlines.crossed(offer, self.index)
-            text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
-            r = Response(False, "red line", note=text)
-        elif u < self.reservation - 1e-9:
-            r = Response(False, "below reservation", u, self.reservation)
-        elif not accepts(u, self.aspiration + m.margin, self.reservation + m.margin, True):
-            r = Response(False, "below aspiration", u, self.aspiration + m.margin)
-        elif m.has_patrons[self.index]:
-            r = m.veto_check(self.index, offer) or _ACCEPTED
-        else:
-            r = _ACCEPTED
-        self.response = r
-        return r
-
-
-_ACCEPTED = Response(True, "accepted")
-
-
-@dataclass
-class Outcome:
-    """How a negotiation ended."""
-
-    agreed: bool
-    reason: str  # "agreement" | "deadline" | "breakdown risk" | "no zone of agreement" | ...
-    rounds: int  # rounds played
-    package: FloatArray | None
-    explanation: str
-    blocked_by: list[tuple[str, str, str]] = field(default_factory=list)  # (actor, reason, detail)
-    proposer: str | None = None
-    state: FloatArray | None = None  # what was implemented by the end (step-by-step protocols)
-    metrics: dict[str, float] = field(default_factory=dict)
-    events: list[tuple[int, str]] = field(default_factory=list)  # (round, what happened)
+__all__ = ["ACCEPTED", "METRICS", "Actor", "Negotiation", "Outcome", "Response"]
 
 
 #: Measures every run reports, whatever its protocol (sweeps need the same columns throughout).
@@ -210,23 +77,20 @@ class Negotiation(mesa.Model):
     def __init__(
         self, scenario: Scenario, rng: int | np.random.Generator | None = None, collect: bool = True
     ) -> None:
-        from model.protocols import make_protocol
-
         seed = scenario.seed if rng is None else rng
         super().__init__(rng=seed)
         self.seed_used: int | None = int(seed) if isinstance(seed, int | np.integer) else None
         self.config = scenario  # (Mesa's Model owns the name `scenario`)
         self.problem = scenario.problem
         self.mech = scenario.mech
-        proto = scenario.spec.protocol
-        self.kind = proto.kind
-        self.max_rounds = proto.max_rounds  # the deadline in force (extensions move it)
-        self.deadline = proto.max_rounds  # the first deadline: what the strategies plan by
-        self.extensions_left = proto.extensions if proto.kind == "package" else 0
-        self.breakdown_risk = proto.breakdown_risk
-        self.margin = proto.margin
+        params = scenario.params
+        self.kind = params.kind
+        self.max_rounds = params.max_rounds  # the deadline in force (extensions move it)
+        self.deadline = params.max_rounds  # the first deadline: what the strategies plan by
+        self.breakdown_risk = params.breakdown_risk
+        self.margin = params.offer_margin
         self.round = 0
-        self.order = scenario.proposer_order()
+        self.order = list(scenario.order)
         self.offer: FloatArray | None = None
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
         self.offer_effective = self.offer_utilities
@@ -236,18 +100,13 @@ class Negotiation(mesa.Model):
         self.collect = collect
         self.proposer_id = ""
         self.outcome: Outcome | None = None
-        self.events: list[tuple[int, str]] = []
+        self.events: list[Event] = []
         self.counts = dict.fromkeys(METRICS, 0.0)
         self._ideal = self.problem.prefs.ideal.copy() if isinstance(self.problem.prefs, Preferences) else None
         self._salience = self.mech.salience.copy()
         shared = _shared(scenario)
         self._shares = shared.shares
         self._kappa = shared.kappa
-        self._outside = shared.outside
-        self._flow = shared.flow
-        # parties whose outside option beats the status quo may walk away (``package``)
-        self._walkers = [i for i in self.problem.parties if self.kind == "package"
-                         and not np.isnan(shared.outside[i]) and shared.outside[i] > shared.flow[i] + 1e-9]
         for i, strategy in enumerate(shared.strategies):
             Actor(self, i, strategy, shared.schedules[i])
         # the same agents as ``self.agents``, in the problem's order, for the per-round loops
@@ -260,7 +119,11 @@ class Negotiation(mesa.Model):
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
-        self.protocol = make_protocol(self.kind, self)
+        self.protocol = make_protocol(self, params)
+        # parties whose outside option beats the status quo may walk away (if the protocol lets them)
+        outside, flow = scenario.outside, scenario.flow
+        self.walkers = [i for i in self.problem.parties if self.protocol.walk_aways
+                        and not np.isnan(outside[i]) and outside[i] > flow[i] + 1e-9]
         if not self.problem.boxes and self.protocol.needs_zone:
             why = conflict_explanation(
                 self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
@@ -268,7 +131,7 @@ class Negotiation(mesa.Model):
             if self.problem.fixed:
                 off = ", ".join(self.problem.space.ids[i] for i in self.problem.fixed)
                 why += f" (issues off the table, kept at the status quo: {off})"
-            self._end(False, "no zone of agreement", None, f"No package satisfies every party's red lines: {why}.")
+            self.end(False, OutcomeReason.NO_ZONE, None, f"No package satisfies every party's red lines: {why}.")
 
     @property
     def datacollector(self) -> mesa.DataCollector:
@@ -375,7 +238,7 @@ class Negotiation(mesa.Model):
                 continue
             if inf.veto_strength >= 1.0 or (inf.veto_strength > 0.0 and self.rng.random() < inf.veto_strength):
                 patron = self.problem.actor_ids[inf.patron]
-                return Response(False, "veto", note=f"{patron} vetoes it: it {why}")
+                return Response(False, ResponseReason.VETO, note=f"{patron} vetoes it: it {why}")
         return None
 
     def collective_consent(self, offer: FloatArray, base: FloatArray) -> list[Actor]:
@@ -384,7 +247,7 @@ class Negotiation(mesa.Model):
         for member, why in collective_refusals(self.problem, self.mech, offer, base):
             act = self.actors[member]
             if act not in out:
-                act.response = Response(False, "no consent", note=why)
+                act.response = Response(False, ResponseReason.NO_CONSENT, note=why)
                 out.append(act)
         return out
 
@@ -402,14 +265,14 @@ class Negotiation(mesa.Model):
                     bar = self.problem.reservation[a] + noise[a] * self.rng.standard_normal()
                     if u[a] < bar - 1e-9:
                         act = self.actors[a]
-                        act.response = Response(False, "not ratified", float(u[a]), float(bar),
+                        act.response = Response(False, ResponseReason.NOT_RATIFIED, float(u[a]), float(bar),
                                                 note=f"its home constituency wants {bar:.3f}, the deal gives "
                                                      f"{u[a]:.3f}")
                         out.append(act)
         return out
 
     # ---------------------------------------------------------------------------------------
-    # time that costs: walking away and extending the deadline (``package``)
+    # time that costs (the protocols' walk-away and extension hooks ask this)
 
     def value_of_going_on(self, actor: int, rounds: int) -> float:
         """What ``actor`` expects from going on for at most ``rounds`` more rounds: the status quo
@@ -417,7 +280,7 @@ class Negotiation(mesa.Model):
         continuation factor for the wait. It expects the others to concede at an even pace to
         their floors by then, and takes the better of a deal now and one at the end."""
         a = self.actors[actor]
-        flow = float(self._flow[actor])
+        flow = float(self.config.flow[actor])
         now = {b.index: b.need for b in self.actors if b.is_party and b.index != actor}
         best = flow
         for k in sorted({0, max(1, rounds)}):
@@ -428,52 +291,15 @@ class Negotiation(mesa.Model):
                 best = max(best, flow + a.kappa**k * (g - flow))
         return best
 
-    def walk_away(self) -> Actor | None:
-        """The first party whose outside option beats the expected value of going on, if any."""
-        if not self._walkers:
-            return None
-        left = self.max_rounds - self.round
-        for i in self._walkers:
-            ev = self.value_of_going_on(i, left)
-            if float(self._outside[i]) > ev + 1e-9:
-                a = self.actors[i]
-                a.response = Response(False, "walk-away", float(ev), float(self._outside[i]),
-                                      note=f"its outside option {self._outside[i]:.3f} beats the {ev:.3f} it "
-                                           f"expects from going on")
-                return a
-        return None
-
-    def extend(self) -> bool:
-        """At the deadline: every party votes to extend by ``extension_rounds`` iff it expects more
-        from going on than from walking away (its outside option, or the status quo)."""
-        if self.extensions_left <= 0:
-            return False
-        k = self.config.spec.protocol.extension_rounds
-        for a in self.actors:
-            if not a.is_party:
-                continue
-            walk = float(self._flow[a.index]) if np.isnan(self._outside[a.index]) else float(
-                max(self._outside[a.index], self._flow[a.index]))
-            if self.value_of_going_on(a.index, k) <= walk + 1e-9:
-                self.log(f"{a.actor_id} refuses to extend the deadline: it expects no more from going on")
-                return False
-        self.extensions_left -= 1
-        self.max_rounds += k
-        self.log(f"the parties extend the deadline by {k} rounds, to round {self.max_rounds}")
-        return True
-
     def fail_round(self, offer: FloatArray | None, rejecters: list[Actor]) -> None:
         """No agreement this round: at the deadline (unless the parties extend it), or by breakdown
         risk, the talks end."""
-        if self.round >= self.max_rounds and not self.extend():
-            self._end(False, "deadline", offer, self._deadline_explanation(rejecters))
+        blocked = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
+        if self.round >= self.max_rounds and not self.protocol.extend():
+            self.end(False, OutcomeReason.DEADLINE, offer, self._deadline_explanation(rejecters), blocked)
         elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
             text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
-            self._end(False, "breakdown risk", offer, text)
-        if self.outcome is not None and not self.outcome.agreed:
-            self.outcome.blocked_by = [
-                (a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response
-            ]
+            self.end(False, OutcomeReason.BREAKDOWN, offer, text, blocked)
 
     # ---------------------------------------------------------------------------------------
     # delivery and trust (step-by-step protocols)
@@ -496,9 +322,8 @@ class Negotiation(mesa.Model):
             self.trust.observe(trusters, debtor, f)
             for a in trusters:
                 self.actors[int(a)].delivered = f
-        label = "fully" if f >= 1.0 else ("partly" if f > 0 else "not at all")
-        moved = ", ".join(f"{self.problem.space.ids[i]} {starts[k]:g}->{targets[k]:g}" for k, i in enumerate(issues))
-        self.log(f"{self.problem.actor_ids[debtor]} delivered {what + ' ' if what else ''}{label} ({moved})")
+        moves = tuple((self.problem.space.ids[i], float(starts[k]), float(targets[k])) for k, i in enumerate(issues))
+        self.record(Delivery(self.round, self.problem.actor_ids[debtor], what, f, moves))
         self.counts["deliveries"] += 1
         self.counts["delivered_share"] += f  # a sum until the end (``_end``)
         return f
@@ -510,15 +335,15 @@ class Negotiation(mesa.Model):
             was, a.paused = a.paused, bool(paused[a.index])
             if a.paused and not was:
                 self.counts["pauses"] += 1
-                self.log(f"{a.actor_id} pauses: its trust {a.trust:.2f} is below its threshold "
-                         f"{self.trust.threshold[a.index]:g}")
+                self.record(Pause(self.round, a.actor_id, a.trust, float(self.trust.threshold[a.index])))
             elif was and not a.paused:
-                self.log(f"{a.actor_id} resumes: its trust is back at {a.trust:.2f}")
+                self.record(Resume(self.round, a.actor_id, a.trust))
         if paused.any():
             self.counts["pause_rounds"] += 1
 
-    def log(self, text: str) -> None:
-        self.events.append((self.round, text))
+    def record(self, event: Event) -> None:
+        """Add ``event`` to the log that explains the outcome."""
+        self.events.append(event)
 
     # ---------------------------------------------------------------------------------------
     # shocks
@@ -548,13 +373,13 @@ class Negotiation(mesa.Model):
                     changed = True
                 elif eff.kind == "status_quo":
                     self.state[eff.issue] = eff.value
-                    if self.kind not in ("incremental", "framework"):
+                    if not self.protocol.stepwise:  # else the state moves, not the reference point
                         sq = self.problem.space.status_quo.copy()
                         sq[eff.issue] = eff.value
                         self._status_quo = sq
                         changed = True
                     done.append(f"{self.problem.space.ids[eff.issue]} set to {eff.value:g}")
-            self.log(f"spoiler {sp.label}: " + ("; ".join(done) if done else "no effect this time"))
+            self.record(SpoilerFired(self.round, None, sp.label, tuple(done)))
         if changed:
             self._rebuild()
 
@@ -584,11 +409,21 @@ class Negotiation(mesa.Model):
     # ---------------------------------------------------------------------------------------
     # the end
 
-    def _end(self, agreed: bool, reason: str, package: FloatArray | None, text: str) -> None:
+    def end(
+        self,
+        agreed: bool,
+        reason: OutcomeReason,
+        package: FloatArray | None,
+        text: str,
+        blocked_by: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
+        """End the talks: record the ``Outcome`` (``text`` explains it; ``blocked_by``: who stood
+        in the way, as (actor, reason, detail)) and stop the model."""
         metrics = {k: float(v) for k, v in self.counts.items()}
         if metrics["deliveries"]:
             metrics["delivered_share"] /= metrics["deliveries"]
-        self.outcome = Outcome(agreed, reason, self.round, package, text, proposer=self.proposer_id or None,
+        self.outcome = Outcome(agreed, OutcomeReason(reason), self.round, package, text,
+                               blocked_by=list(blocked_by), proposer=self.proposer_id or None,
                                state=self.state.copy(), metrics=metrics, events=list(self.events))
         self.running = False
 
@@ -642,18 +477,6 @@ def _all_true(n: int) -> np.ndarray:
 _ALL_TRUE: dict[int, np.ndarray] = {}
 
 
-def _schedule_of(
-    strategy: Strategy, best: float, reservation: float, max_rounds: int, kappa: float
-) -> FloatArray | None:
-    """All rounds' aspirations at once for a strategy that depends on time only (else ``None``)."""
-    schedule = getattr(strategy, "schedule", None)
-    if schedule is None:
-        return None
-    out: FloatArray = schedule(best, reservation, max_rounds, kappa)
-    out.flags.writeable = False
-    return out
-
-
 @dataclass(frozen=True)
 class _Shared:
     """What every run of one compiled scenario shares, computed once: the actors' strategies
@@ -663,8 +486,6 @@ class _Shared:
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
     kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
-    outside: FloatArray  # each actor's outside option (nan: none)
-    flow: FloatArray  # what each actor gets while there is no agreement (its reservation before the outside option)
     shares: FloatArray | None  # stationary subgame-perfect shares by rotation position (rubinstein)
     all_parties: bool
     responders: dict[int | None, tuple[int, ...]]  # proposer (None: no one) -> the other parties, in order
@@ -681,23 +502,17 @@ def _shared(sc: Scenario) -> _Shared:
     if got is not None:
         return got
     p, mech = sc.problem, sc.mech
-    max_rounds = sc.spec.protocol.max_rounds
-    strategies = tuple(make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors)
-    kappa = np.array([continuation(p.discount[i], sc.spec.protocol.breakdown_risk) for i in range(p.n_actors)])
+    max_rounds = sc.params.max_rounds
+    strategies = sc.strategies
+    kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
     schedules = tuple(
         _schedule_of(s, float(p.utopia[i]), float(p.reservation[i]), max_rounds, float(kappa[i]))
         for i, s in enumerate(strategies)
     )
     parties = [int(a) for a in p.parties]
-    outside = np.array([np.nan if a.outside_option is None else a.outside_option for a in sc.spec.actors])
-    u_sq = p.utility(p.space.status_quo)
-    flow = np.array([
-        (u_sq[i] if a.reservation == "status_quo" else float(a.reservation)) - a.win_set.slack
-        for i, a in enumerate(sc.spec.actors)
-    ])
     shares = None
     if any(isinstance(s, Rubinstein) for s in strategies) and parties:
-        shares = stationary_shares(kappa, list(sc.proposer_order()), parties)
+        shares = stationary_shares(kappa, list(sc.order), parties)
     ctrl = mech.controller
     counterparts = [
         sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
@@ -723,10 +538,8 @@ def _shared(sc: Scenario) -> _Shared:
         schedules=schedules,
         kappa=kappa,
         shares=shares,
-        outside=outside,
-        flow=flow,
         all_parties=bool(p.consent.all()),
-        responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.proposer_order())}},
+        responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.order)}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
         counterparts=counterparts,
         reporters=reporters,

@@ -15,6 +15,7 @@ from model.core import find_dominating, nash_point, nash_product
 from model.core.space import FloatArray
 from model.fileio import atomic_write as atomic_write  # re-exported: the sweep and calibration use it
 from model.negotiation import Negotiation
+from model.protocols.base import Delivery, Event
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,13 @@ class History:
         return rows
 
 
+def event_row(e: Event) -> dict[str, Any]:
+    """One event as plain data (a row of ``events.csv``): its round, kind, actor, the share
+    delivered (deliveries only; else empty) and what happened in words."""
+    return {"round": e.round, "kind": str(e.kind), "actor": e.actor or "",
+            "share": e.share if isinstance(e, Delivery) else None, "what": e.text}
+
+
 def summarize(m: Negotiation) -> dict[str, Any]:
     """The outcome of a finished run as plain data (what ``outcome.json`` holds)."""
     assert m.outcome is not None, "the run has not finished"
@@ -114,7 +122,7 @@ def summarize(m: Negotiation) -> dict[str, Any]:
         "state": {iid: round(float(v), 6) for iid, v in zip(p.space.ids, o.state, strict=True)}
         if o.state is not None else None,
         "metrics": o.metrics,
-        "events": [{"round": r, "what": w} for r, w in o.events],
+        "events": [event_row(e) for e in o.events],
         "actors": {},
     }
     if pk is not None:

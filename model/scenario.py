@@ -22,19 +22,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from model import core
 from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechanics, Spoiler
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
-from model.errors import Fault, InputError, shorten
+from model.core.strategies import Strategy
+from model.errors import Fault, InputError, echo, shorten
 from model.paths import PathError, set_path
+from model.protocols import DEFAULT_KIND, PROTOCOLS, ProtocolSpec
+from model.protocols.base import Identifier, ProtocolParams, Unit
+from model.protocols.package import PackageParams
 from model.strategy_params import PARAMS as STRATEGY_PARAMS
 from model.yamlio import LineMap, Loc, display_path, fault, load_yaml, validation_faults
 
-Unit = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 Text = Annotated[str, Field(max_length=2000)]
 
 
@@ -168,34 +170,10 @@ class ActorSpec(_Spec):
     source: Text | None = None
 
 
-ProtocolKind = Literal["package", "incremental", "framework", "mediated", "eum"]
-
-
-class ProtocolSpec(_Spec):
-    """How the negotiation runs (docs/protocols.md).
-
-    ``package``: multilateral alternating offers of full packages (the grand bargain);
-    ``incremental``: step-by-step tranches, delivered with each actor's reliability, under trust;
-    ``framework``: a package agreed first, then implemented in ``phases`` under the same trust rules;
-    ``mediated``: a mediator's single negotiating text, revised from the parties' objections;
-    ``eum``: the expected-utility model's forecast, issue by issue, over ``max_rounds`` rounds.
-    """
-
-    kind: ProtocolKind = "package"
-    max_rounds: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 60
-    discount: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 1.0
-    breakdown_risk: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.0
-    order: list[Identifier] | None = None
-    margin: Annotated[float, Strict(), Field(ge=0.0, le=0.5)] = 0.0
-    step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.1
-    step_growth: Annotated[float, Strict(), Field(ge=1.0, le=10.0)] = 1.5
-    gesture: Unit = 0.05
-    phases: Annotated[int, Strict(), Field(ge=1, le=100)] = 4
-    mediator_step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.25
-    #: ``package``: how many times the parties may agree to extend the deadline, and by how many
-    #: rounds each time (every party must expect more from going on than from walking away).
-    extensions: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
-    extension_rounds: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
+#: ``protocol:`` in a scenario: the parameters of one protocol, told apart by ``kind`` (the
+#: protocols and their ``Params`` live in ``model.protocols``; docs/protocols.md). A mapping
+#: without ``kind`` is a ``package`` protocol's.
+ProtocolKind = str
 
 
 class CollectiveSpec(_Spec):
@@ -250,10 +228,17 @@ class ScenarioSpec(_Spec):
     seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
     issues: Annotated[list[IssueSpec], Field(min_length=1, max_length=500)]
     actors: Annotated[list[ActorSpec], Field(min_length=2, max_length=100)]
-    protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
+    protocol: ProtocolSpec = Field(default_factory=PackageParams, discriminator="kind")
     collectives: list[CollectiveSpec] = Field(default_factory=list)
     spoilers: list[SpoilerSpec] = Field(default_factory=list)
     sources: dict[Identifier, SourceSpec | Text] = Field(default_factory=dict)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _default_kind(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "kind" not in v:
+            return {"kind": DEFAULT_KIND, **v}
+        return v
 
 
 # --------------------------------------------------------------------------------------------
@@ -610,12 +595,36 @@ def _red_line(spec: ScenarioSpec, space: core.OutcomeSpace, actor: int, rl: RedL
 
 @dataclass(frozen=True, eq=False)
 class Scenario:
-    """A checked scenario compiled for the core: the problem plus how to run it."""
+    """A checked scenario compiled for the core: the problem plus how to run it.
+
+    A run reads only the compiled parts (``problem``, ``mech``, ``params``, ``strategies``,
+    ``order``, ``outside``, ``flow``, ``capability``, ``raw_salience``); ``spec`` is kept for
+    reports and digests. ``compile_spec`` fills them (a ``Scenario`` made by hand gets them
+    compiled from its spec).
+    """
 
     spec: ScenarioSpec
     problem: core.Problem
     file: str = "<memory>"
     mechanics: Mechanics | None = None
+    #: the protocol's parameters (its ``Params`` model: ``model.protocols``)
+    params: ProtocolParams = dataclasses.field(default=None)  # type: ignore[assignment]
+    #: each actor's strategy, built once (they keep no state between calls)
+    strategies: tuple[Strategy, ...] = ()
+    #: the proposers' rotation, as actor indices
+    order: tuple[int, ...] = ()
+    #: each actor's outside option (nan: none)
+    outside: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    #: what each actor gets while there is no agreement (its reservation before the outside option)
+    flow: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    #: each actor's capability and *raw* saliences (the EUM's inputs; ``problem`` keeps normalised weights)
+    capability: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    raw_salience: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        if self.params is None:
+            for k, v in _run_inputs(self.spec, self.problem).items():
+                object.__setattr__(self, k, v)
 
     @property
     def mech(self) -> Mechanics:
@@ -633,10 +642,28 @@ class Scenario:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def proposer_order(self) -> list[int]:
-        order = self.spec.protocol.order
-        if order:
-            return [self.problem.actor_ids.index(a) for a in order]
-        return list(self.problem.parties)
+        return list(self.order)
+
+
+def _run_inputs(spec: ScenarioSpec, problem: core.Problem) -> dict[str, Any]:
+    """What a run reads besides the problem and the mechanisms, compiled from ``spec``."""
+    from model.core.eum import spec_inputs
+
+    order = spec.protocol.order
+    u_sq = problem.utility(problem.space.status_quo)
+    capability, raw_salience = spec_inputs(spec)
+    return {
+        "params": spec.protocol,
+        "strategies": tuple(core.make_strategy(a.strategy.name, a.strategy.params) for a in spec.actors),
+        "order": tuple(problem.actor_ids.index(a) for a in order) if order else tuple(int(a) for a in problem.parties),
+        "outside": np.array([np.nan if a.outside_option is None else a.outside_option for a in spec.actors]),
+        "flow": np.array([
+            (u_sq[i] if a.reservation == "status_quo" else float(a.reservation)) - a.win_set.slack
+            for i, a in enumerate(spec.actors)
+        ]),
+        "capability": capability,
+        "raw_salience": raw_salience,
+    }
 
 
 def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:
@@ -693,7 +720,7 @@ def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:
     mech = _mechanics(spec, space, salience, slack)
     if mech.excluded_issues:
         problem = dataclasses.replace(problem, fixed=mech.excluded_issues)
-    return Scenario(spec, problem, file, mech)
+    return Scenario(spec, problem, file, mech, **_run_inputs(spec, problem))
 
 
 def _mechanics(spec: ScenarioSpec, space: core.OutcomeSpace, salience: np.ndarray, slack: np.ndarray) -> Mechanics:
@@ -753,14 +780,71 @@ def _mechanics(spec: ScenarioSpec, space: core.OutcomeSpace, salience: np.ndarra
 def parse(data: dict[str, Any], file: str = "<memory>", lines: LineMap | None = None) -> Scenario:
     """Check a scenario given as data (as read from YAML) and compile it."""
     lines = lines or {}
+    data, early = _protocol_fields(data, lines)
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as e:
-        raise InputError(file, validation_faults(e, data, lines, ScenarioSpec)) from None
+        raise InputError(file, early + validation_faults(e, data, lines, ScenarioSpec)) from None
+    if early:
+        raise InputError(file, early)
     faults = check(spec, lines)
     if faults:
         raise InputError(file, faults)
     return compile_spec(spec, file)
+
+
+def _protocol_fields(data: dict[str, Any], lines: LineMap) -> tuple[dict[str, Any], list[Fault]]:
+    """Check ``protocol:`` against its kind before the schema does (for one-line faults).
+
+    An unknown ``kind`` is a fault at ``protocol.kind``. A field of another protocol (``phases``
+    in a ``package`` scenario) is a fault where the file writes it; one the file does not write
+    (carried over from a base, or left by an experiment axis or the app that switched ``kind``)
+    belongs to the protocol it was written for and is set aside. Returns the data to validate
+    and the faults.
+    """
+    proto = data.get("protocol") if isinstance(data, dict) else None
+    if not isinstance(proto, dict):
+        return data, []
+    kind = proto.get("kind", DEFAULT_KIND)
+    if not isinstance(kind, str) or kind not in PROTOCOLS:
+        kinds = [repr(k) for k in PROTOCOLS]
+        msg = f"input should be {', '.join(kinds[:-1])} or {kinds[-1]} (got {echo(kind)})"
+        return {k: v for k, v in data.items() if k != "protocol"}, [fault(lines, ("protocol", "kind"), msg)]
+    own = PROTOCOLS[kind].Params.model_fields
+    owners: dict[str, list[str]] = {}
+    for name, cls in PROTOCOLS.items():
+        for f in cls.Params.model_fields:
+            if f not in own:
+                owners.setdefault(f, []).append(name)
+    faults = []
+    kept = {}
+    for key, value in proto.items():
+        if not isinstance(key, str) or key not in owners:
+            kept[key] = value
+        elif ("protocol", key) in lines:
+            whose = owners[key]
+            names = whose[0] if len(whose) == 1 else ", ".join(whose[:-1]) + " and " + whose[-1]
+            faults.append(fault(lines, ("protocol", key), (
+                f"{key} is a setting of the {names} protocol{'s' if len(whose) > 1 else ''}, not of {kind} "
+                f"(protocol.kind: {kind}); remove it or change the kind")))
+    if len(kept) == len(proto):
+        return data, faults
+    return {**data, "protocol": kept}, faults
+
+
+def switched_kind_lines(data: dict[str, Any], lines: LineMap, written: dict[str, Any]) -> LineMap:
+    """The lines of ``written`` (a file as read) for ``data`` (changed from it by a program):
+    where the change switched ``protocol.kind``, without the lines of the fields the file wrote
+    for its own protocol, so that ``parse`` sets them aside rather than report them."""
+    def kind(d: dict[str, Any]) -> Any:
+        proto = d.get("protocol")
+        return proto.get("kind", DEFAULT_KIND) if isinstance(proto, dict) else DEFAULT_KIND
+
+    if kind(data) == kind(written) or not isinstance(kind(data), str) or kind(data) not in PROTOCOLS:
+        return lines
+    own = PROTOCOLS[kind(data)].Params.model_fields
+    return {loc: ln for loc, ln in lines.items()
+            if not (len(loc) >= 2 and loc[0] == "protocol" and isinstance(loc[1], str) and loc[1] not in own)}
 
 
 #: What a variant file (``extends:``) may hold besides ``set``.

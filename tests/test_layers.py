@@ -22,14 +22,18 @@ CORE_THIRD_PARTY = {"numpy", "scipy", "highspy"}
 #: The input layer: reading and checking files, paths into their data, the scenario schema.
 INPUT_LAYER = ("model.errors", "model.yamlio", "model.paths", "model.strategy_params", "model.scenario")
 
+#: The protocol contract (``model/protocols/``): each protocol's parameters (part of the scenario
+#: schema, so the input layer reads them), its rules and its events. It plays the Mesa model through
+#: the contract only: at run time it imports the core and itself, never the shell or Mesa.
+CONTRACT = ("model.protocols",)
+
 #: Modules above the input layer: running, sweeping, reporting, and the entry points.
-ABOVE_INPUT = ("model.negotiation", "model.protocols", "model.experiment", "model.sweep", "model.results",
+ABOVE_INPUT = ("model.negotiation", "model.agents", "model.experiment", "model.sweep", "model.results",
                "model.calibrate", "model.report", "model.plots", "model.htmlreport", "model.discovery",
                "model.sensitivity", "model.cli", "model.app")
 
-#: A known cycle owned by the protocol refactoring (issue #17, item 1): the engine and its protocols.
-#: Cycles among other modules fail the test.
-ELSEWHERE = ("model.negotiation", "model.protocols")
+#: No cycle is allowed any more (the engine and its protocols no longer import each other at run time).
+ELSEWHERE: tuple[str, ...] = ()
 
 
 def _module_name(path: Path) -> str:
@@ -132,6 +136,18 @@ def test_the_theory_imports_only_the_core(module: str) -> None:
     bad = [n for n in imports_of(module, runtime_only=False)
            if n.split(".")[0] == "model" and not _under(n, ("model.core", "model.theory"))]
     assert not bad, f"{module} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if _under(m, CONTRACT)])
+def test_the_protocol_contract_imports_only_the_core_and_itself_at_run_time(module: str) -> None:
+    bad = []
+    for name in imports_of(module, runtime_only=True):
+        top = name.split(".")[0]
+        if top == "model" and not _under(name, ("model.core", *CONTRACT)):
+            bad.append(name)
+        elif top == "mesa":
+            bad.append(name)
+    assert not bad, f"{module} imports {sorted(bad)} at run time: the protocols see the shell through their contract"
 
 
 @pytest.mark.parametrize("module", INPUT_LAYER)

@@ -12,20 +12,33 @@ gives every party at least its reservation utility; otherwise the summary says w
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar, Literal
+
 import numpy as np
 
-from model.core.eum import forecast_package, forecast_problem, spec_inputs
-from model.negotiation import Response
-from model.protocols import Protocol
+from model.core.eum import forecast_package, forecast_problem
+from model.protocols.base import OutcomeReason, Protocol, ProtocolParams, Response, ResponseReason
+
+if TYPE_CHECKING:
+    from model.negotiation import Negotiation
+
+
+class EUMParams(ProtocolParams):
+    """The EUM reads only ``max_rounds`` (the common settings shape the actors' aspirations,
+    which its forecast does not use)."""
+
+    kind: Literal["eum"] = "eum"
 
 
 class EUMProtocol(Protocol):
     name = "eum"
+    Params: ClassVar[type[ProtocolParams]] = EUMParams
     needs_zone = False
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
-        super().__init__(model)
-        cap, salience = spec_inputs(model.config.spec)  # the EUM needs raw saliences, not normalised weights
+    def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
+        super().__init__(model, params)
+        # capabilities and raw saliences, compiled with the scenario (not the normalised weights)
+        cap, salience = model.config.capability, model.config.raw_salience
         self.forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
         # the forecast median of every issue after every round, (max_rounds + 1, I)
         self._medians = np.array([f.median for f in self.forecasts], dtype=float).T.reshape(model.max_rounds + 1, -1)
@@ -58,22 +71,21 @@ class EUMProtocol(Protocol):
                 continue
             if not m.offer_lines_ok[a.index]:
                 line = p.redlines.crossed(final, a.index)[0]
-                a.response = Response(False, "red line", note=line.describe(p.space, p.actor_ids))
+                a.response = Response(False, ResponseReason.RED_LINE, note=line.describe(p.space, p.actor_ids))
             elif m.offer_utilities[a.index] < a.reservation - 1e-9:
-                a.response = Response(False, "below reservation", float(m.offer_utilities[a.index]), a.reservation)
+                a.response = Response(False, ResponseReason.BELOW_RESERVATION, float(m.offer_utilities[a.index]),
+                                      a.reservation)
             else:
-                a.response = Response(True, "accepted")
+                a.response = Response(True, ResponseReason.ACCEPTED)
                 continue
             rejecters.append(a)
         moved = ", ".join(f"{iid} {final[i]:.3g}" for i, iid in enumerate(p.space.ids))
         head = f"EUM forecast after {m.max_rounds} rounds (Scholz, Calbert & Smith 2011): {moved}"
         if not rejecters:
             m.state = final.copy()
-            m._end(True, "forecast", final, head + "; every party prefers it to no deal and none of its red lines "
-                   "is crossed.")
+            m.end(True, OutcomeReason.FORECAST, final, head + "; every party prefers it to no deal and none of its "
+                  "red lines is crossed.")
         else:
-            m._end(False, "forecast rejected", final, head + "; rejected by "
-                   + ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response) + ".")
-            assert m.outcome is not None
-            m.outcome.blocked_by = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters
-                                    if a.response]
+            m.end(False, OutcomeReason.FORECAST_REJECTED, final, head + "; rejected by "
+                  + ", ".join(f"{a.actor_id} ({a.response.reason})" for a in rejecters if a.response) + ".",
+                  blocked_by=[(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response])

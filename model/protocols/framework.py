@@ -13,19 +13,43 @@ agreed, and ``implemented`` reports the share of the framework's moves carried o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+
 import numpy as np
+from pydantic import Field, Strict
 
 from model.core.space import FloatArray
 from model.core.tranche import partial_values
+from model.protocols.base import (
+    FrameworkAgreed,
+    OfferParams,
+    OutcomeReason,
+    ProtocolParams,
+    ResponseReason,
+    Suspension,
+)
 from model.protocols.package import PackageProtocol
+
+if TYPE_CHECKING:
+    from model.negotiation import Negotiation
+
+
+class FrameworkParams(OfferParams):
+    kind: Literal["framework"] = "framework"
+    #: the framework is implemented in this many equal phases
+    phases: Annotated[int, Strict(), Field(ge=1, le=100)] = 4
 
 
 class FrameworkProtocol(PackageProtocol):
     name = "framework"
+    Params: ClassVar[type[ProtocolParams]] = FrameworkParams
+    stepwise = True
+    walk_aways = False
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
-        super().__init__(model)
-        self.phases = model.config.spec.protocol.phases
+    def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
+        super().__init__(model, params)
+        assert isinstance(params, FrameworkParams)
+        self.phases = params.phases
         self.framework: FloatArray | None = None
         self.start: FloatArray | None = None
         self.agreed_round = 0
@@ -36,7 +60,7 @@ class FrameworkProtocol(PackageProtocol):
         self.framework = offer.copy()
         self.start = m.state.copy()
         self.agreed_round = m.round
-        m.log(f"framework agreed: {text}")
+        m.record(FrameworkAgreed(m.round, None, text))
         ctrl = m.mech.controller
         free = [i for i in range(len(offer)) if ctrl[i] < 0]
         m.state[free] = offer[free]
@@ -71,7 +95,7 @@ class FrameworkProtocol(PackageProtocol):
                 continue
             if m.actors[debtor].paused:
                 waiting.append(debtor)
-                m.log(f"{m.problem.actor_ids[debtor]} suspends its phase (trust below its threshold)")
+                m.record(Suspension(m.round, m.problem.actor_ids[debtor]))
                 continue
             self.phase[debtor] = min(self.phases, self.phase[debtor] + 1)
             share = self.phase[debtor] / self.phases
@@ -85,19 +109,18 @@ class FrameworkProtocol(PackageProtocol):
         m.counts["implemented"] = self.implemented()
         head = f"A framework was agreed in round {self.agreed_round}"
         if len(self.remaining()) == 0:
-            m._end(True, "agreement", self.framework, f"{head} and implemented in full by round {m.round}.")
+            m.end(True, OutcomeReason.AGREEMENT, self.framework, f"{head} and implemented in full by round {m.round}.")
             return
         ctrl = m.mech.controller
         owing = {int(ctrl[i]) for i in self.remaining() if ctrl[i] >= 0}
         if waiting is not None and owing and owing <= set(waiting):
             names = ", ".join(m.problem.actor_ids[a] for a in sorted(owing))
-            m._end(True, "implementation stalled", self.framework,
-                   f"{head}, but implementation stalled in round {m.round}: {names} suspended their phases "
-                   f"for lack of trust; {self.implemented():.0%} implemented.")
-            assert m.outcome is not None
-            m.outcome.blocked_by = [(m.problem.actor_ids[a], "paused", "trust below its threshold")
-                                    for a in sorted(owing)]
+            m.end(True, OutcomeReason.IMPLEMENTATION_STALLED, self.framework,
+                  f"{head}, but implementation stalled in round {m.round}: {names} suspended their phases "
+                  f"for lack of trust; {self.implemented():.0%} implemented.",
+                  blocked_by=[(m.problem.actor_ids[a], ResponseReason.PAUSED, "trust below its threshold")
+                              for a in sorted(owing)])
             return
         if m.round >= m.max_rounds:
-            m._end(True, "partly implemented", self.framework,
+            m.end(True, OutcomeReason.PARTLY_IMPLEMENTED, self.framework,
                    f"{head}; by the deadline (round {m.max_rounds}) {self.implemented():.0%} of it was implemented.")

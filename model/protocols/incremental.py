@@ -29,14 +29,36 @@ owed or can change).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, Strict
 
 from model.core.mechanics import certainly_vetoed, effective_utility
 from model.core.space import FloatArray
 from model.core.tranche import choose_tranche
-from model.negotiation import Response
-from model.protocols import Protocol
+from model.protocols.base import (
+    OfferParams,
+    OutcomeReason,
+    Protocol,
+    ProtocolParams,
+    Response,
+    ResponseReason,
+    Tranche,
+    Unit,
+)
+
+if TYPE_CHECKING:
+    from model.negotiation import Negotiation
+
+
+class IncrementalParams(OfferParams):
+    kind: Literal["incremental"] = "incremental"
+    #: the first tranche moves an issue by at most ``step``; the cap grows by ``step_growth`` with
+    #: every tranche delivered in full; a paused party's issues move by at most ``gesture``
+    step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.1
+    step_growth: Annotated[float, Strict(), Field(ge=1.0, le=10.0)] = 1.5
+    gesture: Unit = 0.05
 
 
 @dataclass
@@ -50,14 +72,16 @@ class Promise:
 
 class IncrementalProtocol(Protocol):
     name = "incremental"
+    Params: ClassVar[type[ProtocolParams]] = IncrementalParams
     needs_zone = False
+    stepwise = True
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
-        super().__init__(model)
-        spec = model.config.spec.protocol
-        self.step = spec.step
-        self.growth = spec.step_growth
-        self.gesture = spec.gesture
+    def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
+        super().__init__(model, params)
+        assert isinstance(params, IncrementalParams)
+        self.step = params.step
+        self.growth = params.step_growth
+        self.gesture = params.gesture
         self.promises: list[Promise] = []
         self.delivered_in_full = 0
         self.tranches = 0
@@ -134,7 +158,8 @@ class IncrementalProtocol(Protocol):
         proposer.proposed = True
         if tr is None:
             m.table(None)
-            proposer.response = Response(False, "no offer", note="no tranche that every party would accept gains it")
+            proposer.response = Response(False, ResponseReason.NO_OFFER,
+                                         note="no tranche that every party would accept gains it")
             self.idle += 1
             self.finish_round(False)
             return
@@ -152,10 +177,10 @@ class IncrementalProtocol(Protocol):
                 continue
             a.received.append(float(m.offer_utilities[a.index]))
             if gains[a.index] < m.margin - 1e-12:
-                a.response = Response(False, "below aspiration", float(gains[a.index]), m.margin,
+                a.response = Response(False, ResponseReason.BELOW_ASPIRATION, float(gains[a.index]), m.margin,
                                       note=f"trusted gain {gains[a.index]:.3f} < margin {m.margin:g}")
             else:
-                a.response = m.veto_check(a.index, tr.values, base=m.state) or Response(True, "accepted")
+                a.response = m.veto_check(a.index, tr.values, base=m.state) or Response(True, ResponseReason.ACCEPTED)
             if not a.response.accepted:
                 rejecters.append(a)
         if not rejecters:
@@ -176,7 +201,7 @@ class IncrementalProtocol(Protocol):
         k = self.tranches
         moved = np.flatnonzero(np.abs(values - m.state) > 1e-9)
         ctrl = m.mech.controller
-        parts = []
+        parts: list[tuple[str, tuple[tuple[str, float, float], ...]]] = []
         self.open[k] = 0
         self.shortfall[k] = False
         for debtor in sorted({int(ctrl[i]) for i in moved}):
@@ -189,30 +214,29 @@ class IncrementalProtocol(Protocol):
                 self.promises.append(Promise(k, debtor, issues, values[issues].copy(), m.round + lag))
                 self.open[k] += 1
                 who = m.problem.actor_ids[debtor]
-            parts.append(who + ": " + ", ".join(
-                f"{m.problem.space.ids[i]} {m.state[i]:g}->{values[i]:g}" for i in issues))
+            parts.append((who, tuple((m.problem.space.ids[i], float(m.state[i]), float(values[i])) for i in issues)))
         if self.open[k] == 0:
             del self.open[k]
             self.delivered_in_full += 1
-        m.log(f"tranche {k} ({proposer} proposed, all accepted): " + "; ".join(parts))
+        m.record(Tranche(m.round, proposer, k, tuple(parts)))
 
     def settled(self) -> list[tuple[str, str, str]]:
         """Why the state is not yet a settlement every party accepts (empty: it is)."""
         m = self.model
         p = m.problem
-        out = []
+        out: list[tuple[str, str, str]] = []
         if self.promises:
             owed = sorted({p.actor_ids[pr.debtor] for pr in self.promises})
-            out.append((owed[0], "owes", "promises still to deliver"))
+            out.append((owed[0], ResponseReason.OWES, "promises still to deliver"))
         u, ok = self._judge_state()
         for a in m.actors:
             if not a.is_party:
                 continue
             if not ok[a.index]:
                 line = p.redlines.crossed(m.state, a.index)[0]
-                out.append((a.actor_id, "red line", line.describe(p.space, p.actor_ids)))
+                out.append((a.actor_id, ResponseReason.RED_LINE, line.describe(p.space, p.actor_ids)))
             elif u[a.index] < a.need + m.margin - 1e-9:
-                out.append((a.actor_id, "below aspiration",
+                out.append((a.actor_id, ResponseReason.BELOW_ASPIRATION,
                             f"utility {u[a.index]:.3f} < aspiration {a.need + m.margin:.3f}"))
         return out
 
@@ -242,29 +266,25 @@ class IncrementalProtocol(Protocol):
     def finish_round(self, traded: bool, rejecters: list | None = None) -> None:
         m = self.model
         if self.is_settled():
-            m._end(True, "agreement", m.state.copy(),
-                   f"The step-by-step track reached a settlement every party accepts in round {m.round}, "
-                   f"after {self.tranches} tranches.")
+            m.end(True, OutcomeReason.AGREEMENT, m.state.copy(),
+                  f"The step-by-step track reached a settlement every party accepts in round {m.round}, "
+                  f"after {self.tranches} tranches.")
             return
         last = m.round >= m.max_rounds
         stalled = self.idle >= len(m.order) and not self.promises and not m.mech.spoilers
         if last or stalled:
             short = self.settled()  # why not (for the outcome)
-            reason = "deadline" if last else "stalled"
+            reason = OutcomeReason.DEADLINE if last else OutcomeReason.STALLED
             head = (f"No settlement by the deadline (round {m.max_rounds})" if last else
                     f"Stalled in round {m.round}: no party could offer a tranche every other party accepts "
                     f"for a whole rotation, and nothing is owed")
-            m._end(False, reason, None, head + "; " + self.track_summary(short))
-            assert m.outcome is not None
-            m.outcome.blocked_by = short
+            m.end(False, reason, None, head + "; " + self.track_summary(short), blocked_by=short)
             return
         if m.breakdown_risk > 0 and m.rng.random() < m.breakdown_risk:
             short = self.settled()
-            m._end(False, "breakdown risk", None,
-                   f"Talks broke down in round {m.round} (per-round breakdown risk {m.breakdown_risk:g}); "
-                   + self.track_summary(short))
-            assert m.outcome is not None
-            m.outcome.blocked_by = short
+            m.end(False, OutcomeReason.BREAKDOWN, None,
+                  f"Talks broke down in round {m.round} (per-round breakdown risk {m.breakdown_risk:g}); "
+                  + self.track_summary(short), blocked_by=short)
 
     def track_summary(self, short: list[tuple[str, str, str]]) -> str:
         m = self.model

@@ -9,19 +9,33 @@ the talks end without one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+
 import numpy as np
+from pydantic import Field, Strict
 
 from model.core.mediated import initial_text, revise_text, text_offer
-from model.protocols import Protocol
+from model.protocols.base import OfferParams, OutcomeReason, Protocol, ProtocolParams
+
+if TYPE_CHECKING:
+    from model.negotiation import Negotiation
+
+
+class MediatedParams(OfferParams):
+    kind: Literal["mediated"] = "mediated"
+    #: the most the mediator moves an issue of its text in one revision
+    mediator_step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.25
 
 
 class MediatedProtocol(Protocol):
     name = "mediated"
+    Params: ClassVar[type[ProtocolParams]] = MediatedParams
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - the Negotiation
-        super().__init__(model)
+    def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
+        super().__init__(model, params)
+        assert isinstance(params, MediatedParams)
         self.text: np.ndarray | None = None
-        self.step = model.config.spec.protocol.mediator_step
+        self.step = params.mediator_step
 
     def round(self) -> None:
         m = self.model
@@ -39,6 +53,6 @@ class MediatedProtocol(Protocol):
         rejecters = m.consult(offer, None)
         if not rejecters:
             m.state = offer.copy()
-            m._end(True, "agreement", offer, f"All parties accepted the mediator's text in round {m.round}.")
+            m.end(True, OutcomeReason.AGREEMENT, offer, f"All parties accepted the mediator's text in round {m.round}.")
         else:
             m.fail_round(offer, rejecters)

@@ -6,33 +6,64 @@ them, its patrons' gains weighed in) and cross none of its red lines (``model.co
 patron's veto applies to its client's own offer as to its answers. Every other party accepts or
 rejects; all accept, no patron vetoes, every collective whose issues move consents and every home constituency ratifies:
 agreement. Otherwise, with the protocol's breakdown risk the talks end; at the deadline they end
-in breakdown.
+in breakdown, unless the parties extend it (``extensions``). A party whose outside option beats
+what it expects from going on walks away.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, Strict
+
 from model.core.space import FloatArray
-from model.negotiation import Response
-from model.protocols import Protocol
+from model.protocols.base import (
+    Extension,
+    ExtensionRefused,
+    OfferParams,
+    OutcomeReason,
+    Protocol,
+    ProtocolParams,
+    Response,
+    ResponseReason,
+)
+
+if TYPE_CHECKING:
+    from model.negotiation import Actor, Negotiation
+
+
+class PackageParams(OfferParams):
+    kind: Literal["package"] = "package"
+    #: how many times the parties may agree to extend the deadline, and by how many rounds each
+    #: time (every party must expect more from going on than from walking away).
+    extensions: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
+    extension_rounds: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
 
 
 class PackageProtocol(Protocol):
     name = "package"
+    Params: ClassVar[type[ProtocolParams]] = PackageParams
+    walk_aways = True
+
+    def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
+        super().__init__(model, params)
+        self.extensions_left = params.extensions if isinstance(params, PackageParams) else 0
 
     def round(self) -> None:
         m = self.model
         proposer = m.proposer_now()
-        walker = m.walk_away()
+        walker = self.walk_away()
         if walker is not None:  # its outside option beats what it expects from going on: it leaves
-            text = f"{walker.actor_id} walked away in round {m.round}: {walker.response.detail}."  # type: ignore[union-attr]
-            m._end(False, "walk-away", None, text)
-            assert m.outcome is not None
-            m.outcome.blocked_by = [(walker.actor_id, "walk-away", walker.response.detail)]  # type: ignore[union-attr]
+            detail = walker.response.detail if walker.response else ""
+            m.end(False, OutcomeReason.WALK_AWAY, None, f"{walker.actor_id} walked away in round {m.round}: {detail}.",
+                  blocked_by=[(walker.actor_id, ResponseReason.WALK_AWAY, detail)])
             return
         hit = proposer.propose()
         if hit is None:  # nothing it could offer beats no deal for it: it passes
             m.table(None)
-            proposer.response = Response(False, "no offer", note="nothing within the red lines beats no deal for it")
+            proposer.response = Response(False, ResponseReason.NO_OFFER,
+                                         note="nothing within the red lines beats no deal for it")
             m.fail_round(None, [proposer])
             return
         offer = hit.package
@@ -52,4 +83,44 @@ class PackageProtocol(Protocol):
     def agreed(self, offer: FloatArray, text: str) -> None:
         m = self.model
         m.state = offer.copy()
-        m._end(True, "agreement", offer, text)
+        m.end(True, OutcomeReason.AGREEMENT, offer, text)
+
+    # -- time that costs: walking away and extending the deadline ------------------------------
+
+    def walk_away(self) -> Actor | None:
+        """The first party whose outside option beats the expected value of going on, if any."""
+        m = self.model
+        if not m.walkers:
+            return None
+        left = m.max_rounds - m.round
+        outside = m.config.outside
+        for i in m.walkers:
+            ev = m.value_of_going_on(i, left)
+            if float(outside[i]) > ev + 1e-9:
+                a = m.actors[i]
+                a.response = Response(False, ResponseReason.WALK_AWAY, float(ev), float(outside[i]),
+                                      note=f"its outside option {outside[i]:.3f} beats the {ev:.3f} it "
+                                           f"expects from going on")
+                return a
+        return None
+
+    def extend(self) -> bool:
+        """At the deadline: every party votes to extend by ``extension_rounds`` iff it expects more
+        from going on than from walking away (its outside option, or the status quo)."""
+        if self.extensions_left <= 0 or not isinstance(self.params, PackageParams):
+            return False
+        m = self.model
+        k = self.params.extension_rounds
+        outside, flow = m.config.outside, m.config.flow
+        for a in m.actors:
+            if not a.is_party:
+                continue
+            walk = float(flow[a.index]) if np.isnan(outside[a.index]) else float(
+                max(outside[a.index], flow[a.index]))
+            if m.value_of_going_on(a.index, k) <= walk + 1e-9:
+                m.record(ExtensionRefused(m.round, a.actor_id))
+                return False
+        self.extensions_left -= 1
+        m.max_rounds += k
+        m.record(Extension(m.round, None, k, m.max_rounds))
+        return True

@@ -1,0 +1,144 @@
+"""The Mesa agents: a negotiating ``Actor`` owns a strategy; its preferences live in the model's
+problem (``model.negotiation.Negotiation`` is the Mesa model that holds them and runs the protocol).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+
+from model.core import Situation, accepts
+from model.core.offers import Offer, applies, frontier_offer
+from model.core.search import choose_offer_index
+from model.core.space import FloatArray
+from model.core.strategies import Strategy
+from model.protocols.base import ACCEPTED, Response, ResponseReason
+
+if TYPE_CHECKING:
+    from model.negotiation import Negotiation
+
+
+class Actor(mesa.Agent):
+    """A negotiating actor: its preferences live in the model's problem; it owns a strategy.
+
+    Args:
+        model: the negotiation.
+        index: the actor's row in the problem's arrays.
+        strategy: how its aspiration moves over the rounds.
+    """
+
+    def __init__(
+        self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None
+    ) -> None:
+        super().__init__(model)
+        self.index = index
+        self.actor_id = model.problem.actor_ids[index]
+        self.strategy = strategy
+        self.is_party = bool(model.problem.consent[index])
+        self.discount = float(model.problem.discount[index])
+        self.kappa = float(model._kappa[index])
+        self.response: Response | None = None
+        self.proposed = False
+        self.previous = math.nan
+        self.received: list[float] = []  # its utility of each offer others made, oldest first
+        self.delivered = math.nan  # share of what was due to it delivered at the latest delivery
+        self.paused = False
+        self.refresh(schedule)
+        self.aspiration = self.best
+
+    def refresh(self, schedule: FloatArray | None = None) -> None:
+        """Re-read best and reservation utilities from the model's problem (after a shock).
+        ``schedule``: this actor's aspirations over the rounds when already known."""
+        p = self.model.problem
+        self.best = float(p.utopia[self.index])
+        self.reservation = float(p.reservation[self.index])
+        if schedule is None:
+            schedule = _schedule_of(self.strategy, self.best, self.reservation, self.model.deadline, self.kappa)
+        self._schedule = schedule
+
+    @property
+    def offer_utility(self) -> float:
+        """This actor's utility of the offer on the table (NaN when there is none)."""
+        return math.nan if self.model.offer is None else float(self.model.offer_utilities[self.index])
+
+    @property
+    def trust(self) -> float:
+        """Its lowest trust in a counterpart that delivers to it (1 when none does)."""
+        cs = self.model.counterparts[self.index]
+        return float(self.model.trust.mean[self.index, cs].min()) if cs else 1.0
+
+    @property
+    def need(self) -> float:
+        """The least utility it accepts now: its aspiration, and never below its reservation."""
+        return max(self.aspiration, self.reservation)
+
+    def update_aspiration(self) -> None:
+        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
+        t = self.model.round - 1
+        self.previous = self.aspiration if t > 0 else math.nan
+        if self._schedule is not None:  # (past the deadline, after an extension: its last value)
+            self.aspiration = float(self._schedule[min(t, len(self._schedule) - 1)])
+        else:
+            r = self.received
+            self.aspiration = self.strategy.aspiration(Situation(
+                t, self.model.deadline, self.best, self.reservation,
+                previous=self.previous,
+                received=r[-1] if r else math.nan,
+                received_before=r[-2] if len(r) > 1 else math.nan,
+                delivered=self.delivered,
+                others_risk=self.model.others_risk(self.index),
+                continuation=self.kappa,
+                share=self.model.share_now(self.index),
+            ))
+        self.proposed = False
+        self.response = None
+
+    def propose(self) -> Offer | None:
+        """The package this actor offers now (``None``: it passes): the frontier offer given
+        every party's current demand (``model.core.offers``), or on a value-table domain the
+        grid search's choice (``model.core.search``). A client weighs its patrons' gains in and
+        offers nothing a certain veto blocks."""
+        self.proposed = True
+        m = self.model
+        if applies(m.problem):
+            return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
+        hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
+        if hit is None:
+            return None
+        table, k = hit
+        return Offer(table.packages[k], table.utilities[k], "grid", math.nan)
+
+    def respond(self, offer: FloatArray) -> Response:
+        """Accept iff the offer crosses none of its red lines, meets its aspiration and
+        reservation utility as it judges them (its patrons' gains weighed in), and no patron
+        vetoes it (``model.core.accepts``, ``model.core.mechanics``)."""
+        m = self.model
+        u = m.effective_list[self.index]
+        if not m.lines_ok_list[self.index]:
+            crossed = m.problem.redlines.crossed(offer, self.index)
+            text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
+            r = Response(False, ResponseReason.RED_LINE, note=text)
+        elif u < self.reservation - 1e-9:
+            r = Response(False, ResponseReason.BELOW_RESERVATION, u, self.reservation)
+        elif not accepts(u, self.aspiration + m.margin, self.reservation + m.margin, True):
+            r = Response(False, ResponseReason.BELOW_ASPIRATION, u, self.aspiration + m.margin)
+        elif m.has_patrons[self.index]:
+            r = m.veto_check(self.index, offer) or ACCEPTED
+        else:
+            r = ACCEPTED
+        self.response = r
+        return r
+
+
+def _schedule_of(
+    strategy: Strategy, best: float, reservation: float, max_rounds: int, kappa: float
+) -> FloatArray | None:
+    """All rounds' aspirations at once for a strategy that depends on time only (else ``None``)."""
+    schedule = getattr(strategy, "schedule", None)
+    if schedule is None:
+        return None
+    out: FloatArray = schedule(best, reservation, max_rounds, kappa)
+    out.flags.writeable = False
+    return out
