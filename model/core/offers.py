@@ -78,6 +78,9 @@ class Offer:
     utilities: FloatArray
     kind: str
     excess: float  # the program's optimum: the smallest normalised excess (meet) or surplus
+    #: whether "the demands are compatible" was decided by a search that ran to its end (a meet
+    #: always is; a propose may come from a search cut short by the limits, ``NODE_LIMIT``)
+    exact: bool = True
 
     def __post_init__(self) -> None:  # offers are kept and shared (``frontier_offer``): read-only
         self.package.setflags(write=False)
@@ -276,7 +279,7 @@ class _Solver:
                      np.append(self.vals[a], -self.span[a]))
         for a in range(n_a):  # hard rows
             h.addRow(-np.inf, np.inf, n, cols, self.vals[a])
-        self.active: set[int] = set()
+        self.lp = h.getLp()  # the model as built: every search starts from a fresh copy of it
         self.n_a = n_a
         # a utility that is not concave (curvature < 1) is worth less between grid points than the
         # weights count, so its issues are searched on their grid points alone, as ordinal ones are
@@ -286,16 +289,14 @@ class _Solver:
         self.ordinal = [int(i) for i in np.flatnonzero(on_grid)]
         self.cells_of = [np.flatnonzero(prog.issue == i) for i in range(problem.space.n_issues)]
         self.inf = highspy.kHighsInf
-        self.cold = True
+        self.exact = True  # whether the last search ran to its end (not cut by the limits)
+        self.max_depth = min(n + n_l + 2, 400)  # every branch removes a weight or fixes a line (and the stack is finite)
         self.runs = 0  # programs solved (for the bench)
 
     # -- one relaxed solve --------------------------------------------------------------------
     def _run(self, lb: FloatArray, ub: FloatArray) -> tuple[float, FloatArray] | None:
         h = self.h
         h.changeColsBounds(self.n_vars, self.all_cols, lb, ub)
-        if self.cold:  # each call starts cold, so its answer does not depend on earlier calls
-            h.clearSolver()
-            self.cold = False
         h.run()
         self.runs += 1
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -354,8 +355,9 @@ class _Solver:
             return None
         best: list[Any] = [None]  # (z, x, lb, ub) of the best leaf
         start = self.runs
+        self.exact = True
         self._dive(lb, ub, best)  # a first incumbent, so that the search below prunes early
-        self._node(lb, ub, best, start)
+        self._node(lb, ub, best, start, 0)
         if best[0] is None:
             return None
         z, x, lb, ub = best[0]
@@ -366,17 +368,15 @@ class _Solver:
         return z, self._snap_exact(self._package(x))
 
     def _set_demands(self, soft: dict[int, float], hard: dict[int, float]) -> None:
-        """Set the rows of the demands ``soft`` and ``hard`` (see :meth:`solve`); free the others."""
+        """Start from a fresh copy of the model as built (so that a search's answer depends on its
+        inputs only, not on what the solver did before) and set the rows of the demands ``soft``
+        and ``hard`` (see :meth:`solve`)."""
         h = self.h
-        rows = set(soft) | {self.n_a + a for a in hard}
-        for r in self.active - rows:
-            h.changeRowBounds(self.row0 + r, -self.inf, self.inf)
+        h.passModel(self.lp)
         for a, f in soft.items():
             h.changeRowBounds(self.row0 + a, f - self.k[a], self.inf)
         for a, level in hard.items():
             h.changeRowBounds(self.row0 + self.n_a + a, level - self.k[a], self.inf)
-        self.active = rows
-        self.cold = True
 
     def _dive(self, lb: FloatArray, ub: FloatArray, best: list[Any]) -> None:
         """Round every split ordinal issue to its heaviest level until none is split; branch
@@ -400,9 +400,14 @@ class _Solver:
                 return
             lb[broken] = ub[broken] = 0.0
 
-    def _node(self, lb: FloatArray, ub: FloatArray, best: list[Any], start: int) -> None:
-        """One node of the branch and bound (``start``: the count of programs solved when it began)."""
-        if self.runs - start >= NODE_LIMIT and best[0] is not None:
+    def _node(self, lb: FloatArray, ub: FloatArray, best: list[Any], start: int, depth: int) -> None:
+        """One node of the branch and bound (``start``: the count of programs solved when it began).
+        The search stops at ``NODE_LIMIT`` programs once it has an answer, at five times that
+        without one, and below a depth that every progressing branch stays within; a search cut
+        short is marked inexact (``exact``)."""
+        spent = self.runs - start
+        if (spent >= NODE_LIMIT and best[0] is not None) or spent >= 5 * NODE_LIMIT or depth > self.max_depth:
+            self.exact = False
             return
         hit = self._run(lb, ub)
         if hit is None:
@@ -421,7 +426,7 @@ class _Solver:
             for cut in sides:
                 ub2 = ub.copy()
                 ub2[: self.n][cut] = 0.0
-                self._node(lb, ub2, best, start)
+                self._node(lb, ub2, best, start, depth + 1)
             return
         pk = self._package(x)
         broken = self._broken(pk, lb, ub)
@@ -431,7 +436,7 @@ class _Solver:
         for side in (0.0, 1.0):  # the line off (its condition fails), then on (its bound holds)
             lb2, ub2 = lb.copy(), ub.copy()
             lb2[broken] = ub2[broken] = side
-            self._node(lb2, ub2, best, start)
+            self._node(lb2, ub2, best, start, depth + 1)
 
     def _polish(
         self, z: float, x: FloatArray, lb: FloatArray, ub: FloatArray, soft: dict[int, float], hard: dict[int, float]
@@ -550,12 +555,13 @@ def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics
         # meet: every party's demand, the proposer's included, with the excess split equally
         soft = {a: (own if a == proposer else float(demands[a])) for a in parties}
         meet = solver.solve(soft, {}, fixed)
+        decided = solver.exact
         if meet is not None and meet[0] >= -MEET_TOL:
             offer = Offer(meet[1], problem.utility(meet[1]), "meet", meet[0])
         else:
             prop = solver.solve(res, {proposer: own}, fixed)
             if prop is not None:
-                offer = Offer(prop[1], problem.utility(prop[1]), "propose", prop[0])
+                offer = Offer(prop[1], problem.utility(prop[1]), "propose", prop[0], decided)
             else:  # its demand is above anything feasible: its own best, if that beats no deal
                 top = solver.solve({proposer: 0.0}, {}, fixed, polish=False)
                 if top is None:
@@ -566,7 +572,7 @@ def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics
                 prop = solver.solve(res, {proposer: level}, fixed)
                 if prop is None:
                     return None
-                offer = Offer(prop[1], problem.utility(prop[1]), "best", prop[0])
+                offer = Offer(prop[1], problem.utility(prop[1]), "best", prop[0], decided)
         kept, held = _objections(problem, mech, proposer, offer.package)
         if not kept and not held:
             gains = offer.utilities[parties] > problem.reservation[parties] + 1e-9

@@ -125,7 +125,10 @@ def run_package_vectorised(
     asp = np.stack([s.schedule(float(best[a]), float(floor[a]), max_rounds, float(kappa[a]))
                     for a, s in enumerate(strategies)], 1)
     if applies(problem):
-        return _frontier_vectorised(problem, asp, order, max_rounds, breakdown_risk, rng)
+        got = _frontier_vectorised(problem, asp, order, max_rounds, breakdown_risk, rng)
+        if got is not None:
+            return got
+        return run_package_protocol(problem, strategies, order, max_rounds, breakdown_risk, rng)
     need = np.maximum(asp, floor[None, :]) - 1e-9  # (T, A)
     n_o = len(order)
     proposer_of = np.asarray(order)[np.arange(max_rounds) % n_o]
@@ -185,7 +188,7 @@ def _frontier_vectorised(
     max_rounds: int,
     breakdown_risk: float,
     rng: np.random.Generator,
-) -> CoreOutcome:
+) -> CoreOutcome | None:
     """``run_package_vectorised`` under the frontier offer rule (``model.core.offers``).
 
     The demands of every round are known in advance. Before the demands are compatible the
@@ -193,10 +196,16 @@ def _frontier_vectorised(
     rejected; once they are compatible the proposer offers the equal split of the excess, which
     every party accepts. So the talks agree in the first round whose demands are compatible
     (found by bisection when no demand ever rises), unless the breakdown draws end them
-    earlier; only the offer of the round the talks end in is computed."""
+    earlier; only the offer of the round the talks end in is computed. If a search that judged
+    some round's demands incompatible was cut short by its limits (``Offer.exact``), that round's
+    proposal might still be accepted, so ``None`` is returned and the caller plays the rounds one
+    by one (``run_package_protocol``: the same outcome by construction)."""
     demand = np.maximum(asp, problem.reservation[None, :])  # (T, A)
     proposer_of = np.asarray(order)[np.arange(max_rounds) % len(order)]
-    first, meet = _first_meeting(problem, demand, proposer_of)
+    try:
+        first, meet = _first_meeting(problem, demand, proposer_of)
+    except _Undecided:  # a search was cut short: a proposal might yet be accepted; play the rounds
+        return None
     end = first + 1 if first is not None else max_rounds
     if breakdown_risk > 0 and end > 1:
         draws = rng.random(end - 1)  # one per failed round before ``end`` (the loop draws no more)
@@ -209,9 +218,15 @@ def _frontier_vectorised(
     return _failed(problem, "deadline", max_rounds, demand, proposer_of)
 
 
+class _Undecided(Exception):
+    """A round's demands were judged incompatible by a search cut short (``Offer.exact``)."""
+
+
 def _meets(problem: Problem, demand: FloatArray, proposer: int) -> FloatArray | None:
     """The round's offer if the demands are compatible and every other party accepts it."""
     o = frontier_offer(problem, proposer, demand)
+    if o is not None and not o.exact:
+        raise _Undecided
     if o is None or o.kind != "meet":
         return None
     judges = [a for a in problem.parties if a != proposer]
@@ -221,17 +236,20 @@ def _meets(problem: Problem, demand: FloatArray, proposer: int) -> FloatArray | 
 def _first_meeting(
     problem: Problem, demand: FloatArray, proposer_of: np.ndarray
 ) -> tuple[int | None, FloatArray | None]:
-    """The first (0-based) round whose offer every party accepts, and that offer."""
+    """The first (0-based) round whose offer every party accepts, and that offer.
+
+    When no demand rises and the last round's demands meet, the earlier rounds' do from some
+    round on, which bisection finds. When the last round's do not meet, the rounds are scanned
+    one by one: an earlier round may still meet where the last one's offer would be the status
+    quo itself, which is no offer when it gives nobody a gain."""
     n = len(demand)
-    if not np.all(np.diff(demand, axis=0) <= 0.0):  # a demand rises: no bisection
+    lo, hi = 0, n - 1
+    last = _meets(problem, demand[hi], int(proposer_of[hi])) if np.all(np.diff(demand, axis=0) <= 0.0) else None
+    if last is None:  # a demand rises, or the last round does not meet: round by round
         for t in range(n):
             got = _meets(problem, demand[t], int(proposer_of[t]))
             if got is not None:
                 return t, got
-        return None, None
-    lo, hi = 0, n - 1
-    last = _meets(problem, demand[hi], int(proposer_of[hi]))
-    if last is None:
         return None, None
     found = (hi, last)
     while lo < hi:
