@@ -22,6 +22,9 @@ from model import __version__
 from model.alloc import keep_heap_slack
 from model.errors import InputError, whole_input_error
 
+#: The largest seed (as in scenario and experiment files): it must fit a signed 64-bit column.
+SEED_MAX = 2**63 - 1
+
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -109,7 +112,7 @@ def validate(files: tuple[Path, ...]) -> None:
 
 @main.command()
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the scenario's seed.")
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=None, help="Override the scenario's seed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write outcome.json, rounds.csv and trajectory.png here.")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -238,36 +241,49 @@ def sweep(
 ) -> None:
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
+    import signal
 
     from model import experiment as exm
     from model import results
-    from model.sweep import Sweep, executor
+    from model.sweep import Interrupted, Sweep, check_workers, executor, stop_on_signals
 
+    check_workers(workers, backend, scheduler)
     exp = exm.load(experiment_file)
     out_dir = out_dir or Path("results") / exp.spec.name
     sw = Sweep(exp, out_dir)
-    sw.out.mkdir(parents=True, exist_ok=True)
-    sw.check_resumable()
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
-    out.print(
-        f"[bold]{exp.spec.name}[/]: {len(exp.points)} points x {exp.spec.replicates} replicates = {sw.n_runs} runs "
-        f"in {sw.n_chunks} chunks of {sw.chunk_size}, backend {backend} ({n_workers} workers) -> {out_dir}/",
-        soft_wrap=True,
-    )
-    with _progress_bar() as progress:
+    # SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop the workers, mark the manifest and say so in one line
+    with stop_on_signals():
         try:
-            with executor(backend, n_workers, scheduler) as pool:
-                stats = sw.run(pool, progress=progress)
-        except KeyboardInterrupt:
-            done = sum(sw._chunk_len(c) for c in sw.done_chunks())
-            err.print(f"[yellow]interrupted[/]: {done} of {sw.n_runs} runs are on disk in {out_dir}/; "
-                      "run the same command again to resume.")
-            sys.exit(130)
+            with sw.lock():  # one sweep per folder: a second one is refused here, in one line
+                sw.check_resumable()
+                out.print(
+                    f"[bold]{exp.spec.name}[/]: {len(exp.points)} points x {exp.spec.replicates} replicates = "
+                    f"{sw.n_runs} runs in {sw.n_chunks} chunks of {sw.chunk_size}, backend {backend} "
+                    f"({n_workers} workers) -> {out_dir}/",
+                    soft_wrap=True,
+                )
+                with _progress_bar() as progress, executor(backend, n_workers, scheduler) as pool:
+                    stats = sw.run(pool, progress=progress)
+        except KeyboardInterrupt as e:
+            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+            name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            err.print(f"[yellow]interrupted{name}[/]: {sw.runs_done} of {sw.n_runs} runs are on disk in {out_dir}/; "
+                      "run the same command again to resume.", soft_wrap=True)
+            sys.exit(128 + signum)
     skipped = stats["runs_skipped_as_done"]
     out.print(f"Done: {stats['runs_done']} runs ({skipped} already on disk, skipped) in "
               f"{stats['seconds_this_session']:.1f} s; {stats['failures_this_session']} failed runs this session.")
     df = results.load(out_dir)
     _print_rates(df, [f"axis.{p}" for p in exp.axis_paths])
+    if stats["runs_failed_by_infrastructure"]:
+        err.print(f"[bold red]error:[/] {stats['runs_failed_by_infrastructure']} runs failed because their worker "
+                  f"process died (not because of the model): run the same command again to retry them.")
+        sys.exit(1)
+    if not df.empty and df["error"].notna().all():
+        first = str(df["error"].iloc[0])
+        err.print(f"[bold red]error:[/] every run failed; the first: {escape(first[:300])}", soft_wrap=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -278,7 +294,7 @@ def sweep(
               help="Runs per point (the same seeds at every point).")
 @click.option("--points", "n_points", type=click.IntRange(0, 100_000), default=48, show_default=True,
               help="Points of the Latin hypercube, besides the scenario's own values.")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=None,
               help="Root seed of the design and the runs [default: the scenario's seed].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--backend", type=click.Choice(["process", "serial"]), default="process", show_default=True,
@@ -563,8 +579,9 @@ def _print_rates(df: Any, axes: list[str]) -> None:
         t.add_column(c, justify="right")
     for r in rates.itertuples(index=False):
         vals = list(r)
+        rate = vals[len(by)]
         t.add_row(*[f"{v:g}" if isinstance(v, float) else str(v) for v in vals[: len(by)]],
-                  f"{vals[len(by)]:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
+                  "–" if rate != rate else f"{rate:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
     out.print(t)
 
 
