@@ -79,7 +79,7 @@ def test_a_shipped_scenario_with_tranches_keeps_its_state_and_metric_columns(tmp
     exp_file = tmp_path / "exp.yaml"
     exp_file.write_text(yaml.safe_dump({
         "name": "stepwise", "scenario": str(ROOT / "scenarios" / "belarus_stepwise.yaml"),
-        "design": {"kind": "grid"}, "axes": [{"path": "protocol.max_rounds", "values": [10]}],
+        "design": {"kind": "grid"}, "axes": [{"path": "protocol.breakdown_risk", "values": [0.0, 0.05]}],
         "replicates": 2, "seed": 3}))
     exp = exm.load(exp_file)
     df = _sweep(exp_file, tmp_path / "out")
@@ -106,13 +106,15 @@ def test_an_axis_that_renames_an_actor_fails_those_runs_instead_of_losing_their_
 # ---------------------------------------------------------------------------- 2. one writer per folder
 
 
-def _slow_experiment(tmp: Path, name: str = "slow", seed: int = 1, replicates: int = 600) -> Path:
+def _slow_experiment(tmp: Path, name: str = "slow", seed: int = 1, replicates: int = 600, chunk_size: int = 10) -> Path:
+    """Two points x ``replicates`` runs of about half a millisecond each."""
+    tmp.mkdir(parents=True, exist_ok=True)
     sc = tmp / "scenario.yaml"
     sc.write_text(yaml.safe_dump(small(protocol={"max_rounds": 60}), sort_keys=False))
     f = tmp / f"{name}_{seed}.yaml"
     f.write_text(yaml.safe_dump({"name": name, "scenario": "scenario.yaml", "design": {"kind": "grid"},
                                  "axes": [{"path": "protocol.max_rounds", "values": [40, 60]}],
-                                 "replicates": replicates, "seed": seed, "chunk_size": 10}))
+                                 "replicates": replicates, "seed": seed, "chunk_size": chunk_size}))
     return f
 
 
@@ -158,7 +160,7 @@ def test_two_concurrent_sweeps_into_one_folder_never_mix(tmp_path: Path) -> None
 
 
 def test_the_same_sweep_started_twice_leaves_the_first_running(tmp_path: Path) -> None:
-    f = _slow_experiment(tmp_path, replicates=400)
+    f = _slow_experiment(tmp_path, replicates=10_000, chunk_size=100)  # about 10 s
     out = tmp_path / "out"
     first = subprocess.Popen([*BARGAIN, "sweep", str(f), "--backend", "serial", "--out", str(out)], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -167,10 +169,11 @@ def test_the_same_sweep_started_twice_leaves_the_first_running(tmp_path: Path) -
         time.sleep(0.02)
     second = subprocess.run([*BARGAIN, "sweep", str(f), "--backend", "serial", "--out", str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
+    assert first.poll() is None, "the first sweep ended before the second started: make it longer"
     o, e = first.communicate(timeout=300)
     assert second.returncode == 2 and "in use" in second.stderr, second.stderr
     assert first.returncode == 0, o + e
-    assert len(results.load(out)) == 800
+    assert len(results.load(out)) == 20_000
 
 
 # ---------------------------------------------------------------------------- 4. infrastructure failures
@@ -232,7 +235,7 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 def _start_process_sweep(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
-    f = _slow_experiment(tmp_path, replicates=2000)
+    f = _slow_experiment(tmp_path, replicates=30_000, chunk_size=100)  # 60,000 runs: about 15 s on 2 workers
     out = tmp_path / "out"
     p = subprocess.Popen([*BARGAIN, "sweep", str(f), "--backend", "process", "--workers", "2", "--out", str(out)],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -314,7 +317,7 @@ HUGE = [
               {"path": "actors.Y.reservation", **RANGE}], {"kind": "grid"}, {}, "axes"),
     ("lhs", [{"path": "actors.X.reservation", "range": [0.0, 0.5]}, {"path": "protocol.breakdown_risk",
                                                                       "range": [0.0, 0.5]}],
-     {"kind": "lhs", "samples": 10_000_000}, {"replicates": 2}, "replicates"),
+     {"kind": "lhs", "samples": 10_000_000}, {}, "design.samples"),
     ("sobol", [{"path": "actors.X.reservation", "range": [0.0, 0.5]}, {"path": "protocol.breakdown_risk",
                                                                         "range": [0.0, 0.5]}],
      {"kind": "sobol", "samples": 10_000_000, "second_order": True}, {}, "design.samples"),
@@ -418,13 +421,11 @@ def test_out_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     assert len(r.output.strip().splitlines()) == 1 and "afile" in r.output
 
 
-def _fails_with(code: int, after: int) -> Any:
+def _fails_with(code: int, at: int) -> Any:
     real = Sweep.write_part
-    calls = []
 
     def write_part(self: Sweep, chunk: int, rows: list[dict[str, Any]]) -> None:
-        calls.append(chunk)
-        if len(calls) > after:
+        if chunk >= at:
             raise OSError(code, os.strerror(code), str(self.part_path(chunk)))
         real(self, chunk, rows)
 
@@ -445,7 +446,8 @@ def test_a_disk_fault_during_a_sweep_is_one_line_and_the_manifest_says_it_stoppe
     assert results.manifest(out)["status"] != "running"
     monkeypatch.undo()
     r = CliRunner().invoke(main, ["sweep", str(f), "--backend", "serial", "--out", str(out)])
-    assert r.exit_code == 0 and "(6 already on disk, skipped)" in r.output, r.output
+    assert r.exit_code == 0 and "already on disk, skipped" in r.output, r.output
+    pd.testing.assert_frame_equal(results.load(out), _sweep(f, tmp_path / "clean"))
 
 
 def test_an_unreachable_dask_scheduler_is_one_line(tmp_path: Path) -> None:
