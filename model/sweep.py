@@ -7,6 +7,15 @@ to disk as chunks finish: one Parquet part per chunk, written atomically, plus `
 Re-running the same sweep into the same folder skips the chunks already written, so an
 interrupted sweep loses at most the chunks in flight, and never writes a row twice. A run that
 raises is recorded with its error and the sweep goes on.
+
+The results folder holds: ``part-NNNNNN.parquet`` (one per chunk; every row has the columns of
+``row_columns``, the one layout ``run_one`` fills), ``parts.jsonl`` (the sha256 of each part,
+recorded before the part gets its name; also in the manifest's ``parts``), ``manifest.json``
+(status ``running``, ``complete``, ``incomplete`` when runs lost their worker process,
+``interrupted`` or ``stopped`` by an environment fault), ``experiment.resolved.json`` (the
+experiment and base scenario as run, for ``rerun``) and ``.lock`` (held by the sweep writing the
+folder). A resumed sweep redoes every part that is not exactly as recorded, and every chunk with
+a run whose worker died.
 """
 
 from __future__ import annotations
@@ -762,14 +771,21 @@ class Sweep:
 
     def _reserve_space(self, manifest_size: int) -> None:
         """Keep room for the last manifest (with every part's record) on a disk that may fill up."""
-        size = 2 * manifest_size + 200 * self.n_chunks + 65536
-        with on_disk(self.out / RESERVE_FILE), open(self.out / RESERVE_FILE, "wb") as f:
-            try:
-                os.posix_fallocate(f.fileno(), 0, size)
-            except (AttributeError, OSError) as e:
-                if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise
-                f.write(b"\0" * size)
+        size = 2 * manifest_size + 200 * self.n_chunks + 4096
+        path = self.out / RESERVE_FILE
+        try:
+            with on_disk(path), open(path, "wb") as f:
+                try:
+                    os.posix_fallocate(f.fileno(), 0, size)
+                except OSError as e:
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    f.write(b"\0" * size)  # (a file system without fallocate)
+                    f.flush()
+                    os.fsync(f.fileno())
+        except InputError:
+            path.unlink(missing_ok=True)
+            raise
 
     def run(
         self,
