@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 import io
+import math
 import os
 import typing
 import warnings
@@ -41,7 +42,7 @@ from model.core import STRATEGIES
 from model.errors import InputError
 from model.experiment import PathError, parse_path, set_path
 from model.negotiation import Negotiation
-from model.plots import OKABE_ITO
+from model.plots import OKABE_ITO, plain
 from model.report import History
 from model.yamlio import LineMap, load_yaml
 
@@ -142,11 +143,18 @@ class Setting:
     after: Callable[[dict[str, Any], str, Any], None] | None = None
 
     def cast(self, value: Any) -> Any:
-        if self.kind == "int":
-            return int(round(float(value)))
-        if self.kind == "float":
-            return round(float(value), 6)
-        return str(value)
+        """``value`` as this setting's type. A slider takes a finite number only (a widget message
+        may carry anything): ``ValueError`` for text, NaN, infinity or a number too large for a float.
+        The scenario's schema checks the range."""
+        if self.kind == "choice":
+            return str(value)
+        try:
+            x = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"not a number: {_short(value)}") from None
+        if not math.isfinite(x):
+            raise ValueError(f"not a finite number: {_short(value)}")
+        return int(round(x)) if self.kind == "int" else round(x, 6)
 
     def apply(self, data: dict[str, Any], value: Any) -> None:
         """Set ``value`` at this setting's path in scenario ``data`` (in place)."""
@@ -162,6 +170,11 @@ class Setting:
         lo, hi, st = (int(self.low), int(self.high), int(self.step)) if self.kind == "int" else (
             self.low, self.high, self.step)
         return {"type": slider, "label": self.label, "value": self.default, "min": lo, "max": hi, "step": st}
+
+
+def _short(value: Any, n: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
 def get_path(data: Any, path: str) -> Any:
@@ -292,7 +305,11 @@ class AppNegotiation(Negotiation):
         for s in app.settings:
             if values.get(s.name) is None:
                 continue
-            value = s.cast(values[s.name])
+            try:
+                value = s.cast(values[s.name])
+            except ValueError as e:
+                errors.append(f"{s.label}: {e}")
+                continue
             if value != s.default:
                 try:
                     s.apply(data, value)
@@ -330,7 +347,7 @@ def utility_figure(h: History, max_rounds: int, names: Sequence[str] = ()) -> Fi
         c = OKABE_ITO[a % len(OKABE_ITO)]
         ax.plot(t, h.aspiration[:, a], color=c, lw=2)
         ax.plot(t, h.offer_utility[:, a], color=c, lw=0.8, ls=":", marker="o", ms=3.5)
-        handles.append(Line2D([], [], color=c, lw=2, label=names[a] if a < len(names) else aid))
+        handles.append(Line2D([], [], color=c, lw=2, label=plain(names[a] if a < len(names) else aid)))
     handles += [Line2D([], [], color="0.3", lw=2, label="aspiration"),
                 Line2D([], [], color="0.3", lw=0.8, ls=":", marker="o", ms=3.5, label="utility of offer")]
     if h.agreed and len(t):
@@ -366,7 +383,7 @@ def issue_figure(h: History, max_rounds: int) -> Figure:
     cmap = colormaps["cividis"].with_extremes(bad="0.93")
     im = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0,
                    interpolation="nearest", extent=(0.5, width + 0.5, n - 0.5, -0.5))
-    ax.set_yticks(range(n), list(h.issue_ids), fontsize=7)
+    ax.set_yticks(range(n), [plain(i) for i in h.issue_ids], fontsize=7)
     ax.set_xlabel("round")
     fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02, label="0: no concession, 1: full")
     ax.set_title("Issue values on the table (grey: no offer)", fontsize=10)

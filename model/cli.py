@@ -7,6 +7,8 @@ traceback; ``--debug`` shows tracebacks for developers.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,18 +17,62 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
+from rich.text import Text
 
 from model import __version__
 from model.alloc import keep_heap_slack
-from model.errors import InputError, whole_input_error
+from model.errors import InputError, shorten, whole_input_error
 
-#: The largest seed (as in scenario and experiment files): it must fit a signed 64-bit column.
-SEED_MAX = 2**63 - 1
+#: C0 and C1 control characters but tab and newline, and the bidirectional overrides: never printed
+#: raw (they can move the cursor, clear the screen, set the window title, colour the terminal or
+#: reorder what it shows: a scenario file is foreign text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _escaped(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character but tab and newline shown as an escape (``\\x1b``)."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def escape(text: object) -> str:
+    """User text for rich markup: control characters shown as escapes, markup brackets escaped."""
+    return _markup_escape(visible(str(text)))
+
+
+class _SafeConsole(Console):
+    """A console that never writes a control character it did not put there itself: every string
+    it renders (printed text, table cells and titles, progress text) shows them as escapes."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible(text), **kwargs)
+
+
+out = _SafeConsole(highlight=False)
+err = _SafeConsole(stderr=True, highlight=False)
+
+#: The seeds a scenario takes (``seed`` in a scenario or experiment file): ``--seed`` takes the same.
+SEED = click.IntRange(0, 2**63 - 1)
+
+#: Set (to 1) by ``--allow-extends-outside``: ``extends:`` may then name any file (see model.scenario).
+ALLOW_EXTENDS_ENV = "BARGAIN_ALLOW_EXTENDS_OUTSIDE"
+
+
+def os_error_line(e: OSError) -> str:
+    """A fault of the environment as one line: the path and the system's reason."""
+    reason = e.strerror or str(e) or type(e).__name__
+    if e.filename is not None:
+        path = os.fsdecode(e.filename)
+        if e.filename2 is not None:
+            path += f" -> {os.fsdecode(e.filename2)}"
+        return f"{shorten(path)}: {reason}"
+    return reason
 
 
 class _Group(click.Group):
@@ -46,6 +92,13 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
             sys.exit(130)
+        except OSError as e:  # the environment: a read-only or full disk, a missing folder, no permission
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            if e.errno is None and e.filename is None:  # not the file system's: a bug or a network fault
+                _internal_error(e)
+            err.print(f"[bold red]error:[/] {escape(os_error_line(e))}", soft_wrap=True)
+            sys.exit(2)
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -54,19 +107,28 @@ class _Group(click.Group):
             if isinstance(e, DamagedResults):  # bad input found on disk: one clear line
                 err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
                 sys.exit(2)
-            err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e}", soft_wrap=True)
-            err.print("Run again with --debug for a traceback, and please report it.")
-            sys.exit(1)
+            _internal_error(e)
+
+
+def _internal_error(e: BaseException) -> None:
+    err.print(f"[bold red]internal error:[/] {type(e).__name__}: {escape(shorten(str(e), 2000))}", soft_wrap=True)
+    err.print("Run again with --debug for a traceback, and please report it.")
+    sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bargain")
 @click.option("--debug", is_flag=True, help="Show tracebacks (for developers).")
+@click.option("--allow-extends-outside", is_flag=True,
+              help="Let extends: name files outside the scenario's folder and the project's scenarios/ "
+                   f"(or set {ALLOW_EXTENDS_ENV}=1).")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, allow_extends_outside: bool) -> None:
     """Simulate multi-party negotiations over linked issues."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if allow_extends_outside:
+        os.environ[ALLOW_EXTENDS_ENV] = "1"  # also for worker processes
     keep_heap_slack()  # see model.alloc: faster runs, same results
 
 
@@ -83,7 +145,7 @@ def validate(files: tuple[Path, ...]) -> None:
     for f in files:
         try:
             data, _ = load_yaml(f)
-            if "axes" in data and "scenario" in data:  # an experiment
+            if exp.looks_like_experiment(data):
                 e = exp.load(f)
                 out.print(f"[green]ok[/] {escape(str(f))}: experiment on {escape(e.scenario_file)}, "
                           f"{len(e.points)} points x {e.spec.replicates} replicates = {e.n_runs} runs", soft_wrap=True)
@@ -112,7 +174,7 @@ def validate(files: tuple[Path, ...]) -> None:
 
 @main.command()
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=None, help="Override the scenario's seed.")
+@click.option("--seed", type=SEED, default=None, help="Override the scenario's seed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write outcome.json, rounds.csv and trajectory.png here.")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -147,23 +209,31 @@ def run(
     history = History.from_model(m)
     if out_dir is not None:
         _write_run(out_dir, summary, history, plot, s.spec.title, m, two)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    if as_json:  # JSON escapes C0 control characters; C1 ones (such as CSI, U+009B) as well here
+        text = json.dumps(summary, indent=2, ensure_ascii=False)
+        click.echo(_CONTROL.sub(lambda c: f"\\u{ord(c.group()):04x}", text))
     else:
         print_summary(summary)
         if out_dir is not None:
             files = "outcome.json, rounds.csv" + (", events.csv" if summary["events"] else "")
             files += ", trajectory.png, issues.png, utility_space.png" if plot else ""
-            out.print(f"\nWrote {files} to {out_dir}/")
+            out.print(f"\nWrote {files} to {escape(out_dir)}/", soft_wrap=True)
+
+
+#: The files of one run in ``--out`` (replaced together: none of an earlier run's is left beside them).
+RUN_FILES = ("outcome.json", "rounds.csv", "events.csv", "trajectory.png", "issues.png", "utility_space.png")
 
 
 def _write_run(
     out_dir: Path, summary: dict[str, Any], history: Any, plot: bool, title: str, m: Any, pair: list[int]
 ) -> None:
-    from model.report import save_figure, write_csv, write_json
+    """Write a run's files as a set: drawn and written to temporary files first, then renamed into
+    place together; a failure on the way leaves the folder as it was."""
+    from model.fileio import OutputSet
+    from model.report import csv_writer, figure_writer, json_writer
 
     figures = {}
-    if plot:  # draw everything before writing anything: a failure leaves no half-written result
+    if plot:  # draw everything before writing anything
         from model import plots
 
         offers = history.offers[~np.isnan(history.offers).any(axis=1)] if len(history.offers) else None
@@ -174,12 +244,14 @@ def _write_run(
                 m.problem, pair[0], pair[1], m.outcome.package if m.outcome.agreed else None, offers, title
             ),
         }
-    write_json(out_dir / "outcome.json", summary)
-    write_csv(out_dir / "rounds.csv", history.to_rows())
-    if summary.get("events"):
-        write_csv(out_dir / "events.csv", summary["events"])
-    for name, fig in figures.items():
-        save_figure(out_dir / name, fig)
+    with OutputSet(out_dir, owned=RUN_FILES) as files:
+        files.add("outcome.json", json_writer(summary))
+        files.add("rounds.csv", csv_writer(history.to_rows()))
+        if summary.get("events"):
+            files.add("events.csv", csv_writer(summary["events"]))
+        for name, fig in figures.items():
+            files.add(name, figure_writer(fig, "png"))
+        files.commit()
 
 
 def print_summary(s: dict[str, Any]) -> None:
@@ -294,7 +366,7 @@ def sweep(
               help="Runs per point (the same seeds at every point).")
 @click.option("--points", "n_points", type=click.IntRange(0, 100_000), default=48, show_default=True,
               help="Points of the Latin hypercube, besides the scenario's own values.")
-@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Root seed of the design and the runs [default: the scenario's seed].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--backend", type=click.Choice(["process", "serial"]), default="process", show_default=True,
@@ -403,12 +475,16 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 def plot(results_dir: Path, svg: bool) -> None:
     """Plot a sweep's results into RESULTS_DIR/plots/."""
     from model import plots, results
-    from model.report import save_figure
+    from model.fileio import OutputSet
+    from model.report import figure_writer
 
     mf = _manifest(results_dir)
     df = results.load(results_dir)
     if df.empty:
         raise whole_input_error(str(results_dir), "holds no finished runs yet")
+    lost = [p for p in mf["axes"] if f"axis.{p}" not in df.columns]
+    if lost:
+        raise whole_input_error(str(results_dir), f"the results have no column for the manifest's axis {lost[0]}")
     varying = [f"axis.{p}" for p in mf["axes"] if df[f"axis.{p}"].nunique() > 1]
     figures = {}
     few = [a for a in varying if df[a].nunique() <= 12]
@@ -423,11 +499,12 @@ def plot(results_dir: Path, svg: bool) -> None:
     figures["utility_at_agreement"] = plots.utility_at_agreement(df, mf["experiment"])
     figures["rounds_to_agreement"] = plots.rounds_to_agreement(df, mf["experiment"])
     written = []
-    for name, fig in figures.items():
-        for ext in ("png", "svg") if svg else ("png",):
-            target = results_dir / "plots" / f"{name}.{ext}"
-            save_figure(target, fig)
-            written.append(target)
+    with OutputSet(results_dir / "plots") as files:  # all plots replaced together, or none
+        for name, fig in figures.items():
+            for ext in ("png", "svg") if svg else ("png",):
+                files.add(f"{name}.{ext}", figure_writer(fig, ext))
+                written.append(results_dir / "plots" / f"{name}.{ext}")
+        files.commit()
     for w in written:
         out.print(f"wrote {escape(str(w))}")
 
@@ -549,13 +626,20 @@ def app(scenario_file: Path | None, port: int, host: str) -> None:
 
 
 def _manifest(results_dir: Path) -> dict[str, Any]:
+    import json
+
     from model import results
 
     try:
-        return results.manifest(results_dir)
-    except (OSError, ValueError):
+        mf = results.manifest(results_dir)
+    except (OSError, json.JSONDecodeError):
         msg = "no readable manifest.json: is this a sweep's results folder?"
         raise whole_input_error(str(results_dir), msg) from None
+    except ValueError:  # (JSON, but not a mapping with axes)
+        raise whole_input_error(str(results_dir), "manifest.json is not a sweep's manifest") from None
+    if not isinstance(mf, dict) or not isinstance(mf.get("axes"), list) or "experiment" not in mf:
+        raise whole_input_error(str(results_dir), "manifest.json is not a sweep's manifest")
+    return mf
 
 
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from model.plots import OKABE_ITO, _figure
+from model.plots import OKABE_ITO, _figure, plain
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -668,7 +668,7 @@ def peeling_plot(result: PrimResult, title: str | None = None) -> Figure:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.25)
     ax.legend(loc="lower left", frameon=False)
-    ax.set_title(title or f"PRIM peeling trajectory ({len(traj) - 1} peels)")
+    ax.set_title(plain(title or f"PRIM peeling trajectory ({len(traj) - 1} peels)"))
     return fig
 
 

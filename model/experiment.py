@@ -30,8 +30,9 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from model import scenario as scn
-from model.errors import Fault, InputError
+from model.errors import Fault, InputError, echo
 from model.yamlio import LineMap, fault, load_yaml, validation_faults
+from model.yamlio import display_path as display_path  # re-exported (it was defined here)
 
 
 def _scalar(v: Any) -> Any:
@@ -158,7 +159,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> tuple[str | int, ..
                     cur[tok] = {}
                 cur = cur[tok]
         else:
-            raise PathError(f"{_render(loc)} is a value ({cur!r}), not a mapping or list")
+            raise PathError(f"{_render(loc)} is a value ({echo(cur, 60)}), not a mapping or list")
     return tuple(loc)
 
 
@@ -179,7 +180,7 @@ def get_path(data: dict[str, Any], path: str) -> Any:
                 raise PathError(f"{_render(loc) or 'the scenario'} has no {tok!r}")
             idx = tok
         else:
-            raise PathError(f"{_render(loc)} is a value ({cur!r}), not a mapping or list")
+            raise PathError(f"{_render(loc)} is a value ({echo(cur, 60)}), not a mapping or list")
         loc.append(idx)
         cur = cur[idx]
     return cur
@@ -412,6 +413,10 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
             except PathError as e:
                 out.append(fault(lines, (*loc, "path"), f"{ax.path!r} points nowhere in {scenario_file}: {e}"))
                 break
+            if (what := scn.changed_ids(base, data)) is not None:
+                out.append(fault(lines, loc, f"{ax.path} = {echo(value)} changes {what}; an axis may not rename, "
+                                 "add or remove actors or issues"))
+                break
             try:
                 scn.parse(data, file=scenario_file)
             except InputError as e:
@@ -436,7 +441,7 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
                     wants_int = p.message.startswith("input should be a valid integer")
                     if ax.range is not None and not ax.integer and wants_int:
                         hint = " (a range gives decimal numbers: add integer: true for whole numbers)"
-                    out.append(fault(lines, loc, f"{ax.path} = {value!r} is rejected by the scenario: "
+                    out.append(fault(lines, loc, f"{ax.path} = {echo(value)} is rejected by the scenario: "
                                      f"{p.path + ': ' if p.path else ''}{p.message}{hint}"))
                 break
     d = spec.design
@@ -503,7 +508,7 @@ def load(path: str | Path) -> Experiment:
         raise InputError(file, too_large)
     scenario_path = (Path(path).parent / spec.scenario).resolve()
     rel = display_path(scenario_path)
-    if not scenario_path.is_file():
+    if not scenario_path.exists():  # (a folder or a special file: load_data says so)
         where = "" if Path(spec.scenario).is_absolute() else " (a relative path starts at the experiment's folder)"
         raise InputError(file, [fault(lines, ("scenario",), f"no scenario file at {rel}{where}")])
     base, base_lines = scn.load_data(scenario_path)
@@ -514,6 +519,9 @@ def load(path: str | Path) -> Experiment:
     exp = Experiment(spec, base, base_scenario, file, rel)
     if exp.spec.design.kind == "list":
         for j, point in enumerate(exp.points):
+            if (what := scn.changed_ids(base, exp.scenario_data(point))) is not None:
+                raise InputError(file, [fault(lines, ("design", "points", j), f"changes {what}; a point may not "
+                                              "rename, add or remove actors or issues")])
             try:
                 exp.scenario_for(point)
             except InputError as e:
@@ -530,10 +538,13 @@ def from_resolved(stored: dict[str, Any], file: str) -> Experiment:
     scenario_file = str(stored.get("scenario_file") or file)
     return Experiment(spec, base, scn.parse(copy.deepcopy(base), scenario_file), file, scenario_file)
 
+#: Fields only an experiment file has (a scenario file has none of them).
+EXPERIMENT_KEYS = ("scenario", "design", "axes", "replicates", "chunk_size")
+#: Fields only a scenario file (or a variant) has.
+SCENARIO_KEYS = ("actors", "issues", "extends", "set", "protocol", "title")
 
-def display_path(p: Path) -> str:
-    """``p`` relative to the working folder when it lies inside it (for messages)."""
-    try:
-        return str(p.relative_to(Path.cwd()))
-    except ValueError:
-        return str(p)
+
+def looks_like_experiment(data: dict[str, Any]) -> bool:
+    """Whether file data is meant as an experiment (to check it as one and name its real faults):
+    it has a field only experiments have and none only scenarios have."""
+    return any(k in data for k in EXPERIMENT_KEYS) and not any(k in data for k in SCENARIO_KEYS)

@@ -15,8 +15,6 @@ import datetime as dt
 import html
 import io
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 import model
+from model.fileio import write_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -480,13 +479,5 @@ def write_report(results_dir: str | Path, path: str | Path | None = None, *, all
     """Write the report (default ``RESULTS_DIR/report.html``) atomically; return its path."""
     text = build_report(results_dir, allow_incomplete=allow_incomplete)
     target = Path(path) if path is not None else Path(results_dir) / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(target, text)  # synced, renamed into place, with the umask's mode
     return target

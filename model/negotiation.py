@@ -29,11 +29,12 @@ from model.core.mechanics import (
     effective_utility,
     veto_objection,
 )
+from model.core.offers import Offer, applies, frontier_offer, most_for
 from model.core.preferences import Preferences
 from model.core.redlines import conflict_explanation
-from model.core.search import OfferTable, choose_offer_index
+from model.core.search import choose_offer_index
 from model.core.space import FloatArray
-from model.core.strategies import Strategy, zeuthen_risk
+from model.core.strategies import Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
 from model.core.tranche import partial_values
 from model.scenario import Scenario
 
@@ -76,6 +77,7 @@ class Actor(mesa.Agent):
         self.strategy = strategy
         self.is_party = bool(model.problem.consent[index])
         self.discount = float(model.problem.discount[index])
+        self.kappa = float(model._kappa[index])
         self.response: Response | None = None
         self.proposed = False
         self.previous = math.nan
@@ -89,10 +91,10 @@ class Actor(mesa.Agent):
         """Re-read best and reservation utilities from the model's problem (after a shock).
         ``schedule``: this actor's aspirations over the rounds when already known."""
         p = self.model.problem
-        self.best = float(p.best_utility[self.index])
+        self.best = float(p.utopia[self.index])
         self.reservation = float(p.reservation[self.index])
         if schedule is None:
-            schedule = _schedule_of(self.strategy, self.best, self.reservation, self.model.max_rounds)
+            schedule = _schedule_of(self.strategy, self.best, self.reservation, self.model.deadline, self.kappa)
         self._schedule = schedule
 
     @property
@@ -115,26 +117,37 @@ class Actor(mesa.Agent):
         """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
         t = self.model.round - 1
         self.previous = self.aspiration if t > 0 else math.nan
-        if self._schedule is not None:
-            self.aspiration = float(self._schedule[t])
+        if self._schedule is not None:  # (past the deadline, after an extension: its last value)
+            self.aspiration = float(self._schedule[min(t, len(self._schedule) - 1)])
         else:
             r = self.received
             self.aspiration = self.strategy.aspiration(Situation(
-                t, self.model.max_rounds, self.best, self.reservation,
+                t, self.model.deadline, self.best, self.reservation,
                 previous=self.previous,
                 received=r[-1] if r else math.nan,
                 received_before=r[-2] if len(r) > 1 else math.nan,
                 delivered=self.delivered,
                 others_risk=self.model.others_risk(self.index),
+                continuation=self.kappa,
+                share=self.model.share_now(self.index),
             ))
         self.proposed = False
         self.response = None
 
-    def propose(self) -> tuple[OfferTable, int] | None:
-        """The package this actor offers now: a row of its offer table (``None``: it passes).
-        A client weighs its patrons' gains in and offers nothing a certain veto blocks."""
+    def propose(self) -> Offer | None:
+        """The package this actor offers now (``None``: it passes): the frontier offer given
+        every party's current demand (``model.core.offers``), or on a value-table domain the
+        grid search's choice (``model.core.search``). A client weighs its patrons' gains in and
+        offers nothing a certain veto blocks."""
         self.proposed = True
-        return choose_offer_index(self.model.problem, self.index, self.aspiration, self.model.mech)
+        m = self.model
+        if applies(m.problem):
+            return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
+        hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
+        if hit is None:
+            return None
+        table, k = hit
+        return Offer(table.packages[k], table.utilities[k], "grid", math.nan)
 
     def respond(self, offer: FloatArray) -> Response:
         """Accept iff the offer crosses none of its red lines, meets its aspiration and
@@ -207,7 +220,9 @@ class Negotiation(mesa.Model):
         self.mech = scenario.mech
         proto = scenario.spec.protocol
         self.kind = proto.kind
-        self.max_rounds = proto.max_rounds
+        self.max_rounds = proto.max_rounds  # the deadline in force (extensions move it)
+        self.deadline = proto.max_rounds  # the first deadline: what the strategies plan by
+        self.extensions_left = proto.extensions if proto.kind == "package" else 0
         self.breakdown_risk = proto.breakdown_risk
         self.margin = proto.margin
         self.round = 0
@@ -226,6 +241,13 @@ class Negotiation(mesa.Model):
         self._ideal = self.problem.prefs.ideal.copy() if isinstance(self.problem.prefs, Preferences) else None
         self._salience = self.mech.salience.copy()
         shared = _shared(scenario)
+        self._shares = shared.shares
+        self._kappa = shared.kappa
+        self._outside = shared.outside
+        self._flow = shared.flow
+        # parties whose outside option beats the status quo may walk away (``package``)
+        self._walkers = [i for i in self.problem.parties if self.kind == "package"
+                         and not np.isnan(shared.outside[i]) and shared.outside[i] > shared.flow[i] + 1e-9]
         for i, strategy in enumerate(shared.strategies):
             Actor(self, i, strategy, shared.schedules[i])
         # the same agents as ``self.agents``, in the problem's order, for the per-round loops
@@ -277,6 +299,18 @@ class Negotiation(mesa.Model):
             self.step()
         assert self.outcome is not None
         return self.outcome
+
+    def demands(self, proposer: int) -> FloatArray:
+        """Every actor's demand this round, as it judges offers: ``max(aspiration, reservation)``,
+        plus the protocol's margin for all but the proposer."""
+        d = np.array([a.need + (self.margin if a.index != proposer else 0.0) for a in self.actors])
+        return d
+
+    def share_now(self, actor: int) -> float:
+        """The actor's stationary subgame-perfect share in this round's role (``rubinstein``)."""
+        if self._shares is None:
+            return math.nan
+        return float(self._shares[(self.round - 1) % len(self.order), actor])
 
     def proposer_now(self) -> Actor:
         proposer = self.actors[self.order[(self.round - 1) % len(self.order)]]
@@ -374,9 +408,64 @@ class Negotiation(mesa.Model):
                         out.append(act)
         return out
 
+    # ---------------------------------------------------------------------------------------
+    # time that costs: walking away and extending the deadline (``package``)
+
+    def value_of_going_on(self, actor: int, rounds: int) -> float:
+        """What ``actor`` expects from going on for at most ``rounds`` more rounds: the status quo
+        flow, plus the gain of the best deal the others' demands leave it, discounted by its
+        continuation factor for the wait. It expects the others to concede at an even pace to
+        their floors by then, and takes the better of a deal now and one at the end."""
+        a = self.actors[actor]
+        flow = float(self._flow[actor])
+        now = {b.index: b.need for b in self.actors if b.is_party and b.index != actor}
+        best = flow
+        for k in sorted({0, max(1, rounds)}):
+            share = k / max(1, rounds)
+            want = {j: d - share * (d - float(self.problem.reservation[j])) for j, d in now.items()}
+            g = most_for(self.problem, actor, want, self.mech)
+            if g is not None:
+                best = max(best, flow + a.kappa**k * (g - flow))
+        return best
+
+    def walk_away(self) -> Actor | None:
+        """The first party whose outside option beats the expected value of going on, if any."""
+        if not self._walkers:
+            return None
+        left = self.max_rounds - self.round
+        for i in self._walkers:
+            ev = self.value_of_going_on(i, left)
+            if float(self._outside[i]) > ev + 1e-9:
+                a = self.actors[i]
+                a.response = Response(False, "walk-away", float(ev), float(self._outside[i]),
+                                      note=f"its outside option {self._outside[i]:.3f} beats the {ev:.3f} it "
+                                           f"expects from going on")
+                return a
+        return None
+
+    def extend(self) -> bool:
+        """At the deadline: every party votes to extend by ``extension_rounds`` iff it expects more
+        from going on than from walking away (its outside option, or the status quo)."""
+        if self.extensions_left <= 0:
+            return False
+        k = self.config.spec.protocol.extension_rounds
+        for a in self.actors:
+            if not a.is_party:
+                continue
+            walk = float(self._flow[a.index]) if np.isnan(self._outside[a.index]) else float(
+                max(self._outside[a.index], self._flow[a.index]))
+            if self.value_of_going_on(a.index, k) <= walk + 1e-9:
+                self.log(f"{a.actor_id} refuses to extend the deadline: it expects no more from going on")
+                return False
+        self.extensions_left -= 1
+        self.max_rounds += k
+        self.log(f"the parties extend the deadline by {k} rounds, to round {self.max_rounds}")
+        return True
+
     def fail_round(self, offer: FloatArray | None, rejecters: list[Actor]) -> None:
-        """No agreement this round: at the deadline, or by breakdown risk, the talks end."""
-        if self.round >= self.max_rounds:
+        """No agreement this round: at the deadline (unless the parties extend it), or by breakdown
+        risk, the talks end."""
+        if self.round >= self.max_rounds and not self.extend():
             self._end(False, "deadline", offer, self._deadline_explanation(rejecters))
         elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
             text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
@@ -553,12 +642,14 @@ def _all_true(n: int) -> np.ndarray:
 _ALL_TRUE: dict[int, np.ndarray] = {}
 
 
-def _schedule_of(strategy: Strategy, best: float, reservation: float, max_rounds: int) -> FloatArray | None:
+def _schedule_of(
+    strategy: Strategy, best: float, reservation: float, max_rounds: int, kappa: float
+) -> FloatArray | None:
     """All rounds' aspirations at once for a strategy that depends on time only (else ``None``)."""
     schedule = getattr(strategy, "schedule", None)
     if schedule is None:
         return None
-    out: FloatArray = schedule(best, reservation, max_rounds)
+    out: FloatArray = schedule(best, reservation, max_rounds, kappa)
     out.flags.writeable = False
     return out
 
@@ -571,6 +662,10 @@ class _Shared:
 
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
+    kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
+    outside: FloatArray  # each actor's outside option (nan: none)
+    flow: FloatArray  # what each actor gets while there is no agreement (its reservation before the outside option)
+    shares: FloatArray | None  # stationary subgame-perfect shares by rotation position (rubinstein)
     all_parties: bool
     responders: dict[int | None, tuple[int, ...]]  # proposer (None: no one) -> the other parties, in order
     patrons: tuple[tuple[Influence, ...], ...]  # client -> its patrons' influence
@@ -588,10 +683,21 @@ def _shared(sc: Scenario) -> _Shared:
     p, mech = sc.problem, sc.mech
     max_rounds = sc.spec.protocol.max_rounds
     strategies = tuple(make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors)
+    kappa = np.array([continuation(p.discount[i], sc.spec.protocol.breakdown_risk) for i in range(p.n_actors)])
     schedules = tuple(
-        _schedule_of(s, float(p.best_utility[i]), float(p.reservation[i]), max_rounds) for i, s in enumerate(strategies)
+        _schedule_of(s, float(p.utopia[i]), float(p.reservation[i]), max_rounds, float(kappa[i]))
+        for i, s in enumerate(strategies)
     )
     parties = [int(a) for a in p.parties]
+    outside = np.array([np.nan if a.outside_option is None else a.outside_option for a in sc.spec.actors])
+    u_sq = p.utility(p.space.status_quo)
+    flow = np.array([
+        (u_sq[i] if a.reservation == "status_quo" else float(a.reservation)) - a.win_set.slack
+        for i, a in enumerate(sc.spec.actors)
+    ])
+    shares = None
+    if any(isinstance(s, Rubinstein) for s in strategies) and parties:
+        shares = stationary_shares(kappa, list(sc.proposer_order()), parties)
     ctrl = mech.controller
     counterparts = [
         sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
@@ -615,6 +721,10 @@ def _shared(sc: Scenario) -> _Shared:
     out = _SHARED[sc] = _Shared(
         strategies=strategies,
         schedules=schedules,
+        kappa=kappa,
+        shares=shares,
+        outside=outside,
+        flow=flow,
         all_parties=bool(p.consent.all()),
         responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.proposer_order())}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),

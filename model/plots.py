@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 
+def plain(text: object) -> str:
+    """``text`` as matplotlib should show it, character for character: every ``$`` escaped, so that
+    user text (titles, names, axis values) never reaches the mathtext parser (``Cost $5bn vs $10bn``
+    would be read as a formula, and ``$x^$`` would crash it). Pass all user text through this."""
+    return str(text).replace("$", r"\$")
+
+
 def _figure(**kwargs: object) -> Figure:
     from matplotlib.figure import Figure
 
@@ -66,13 +73,13 @@ def trajectory(history: History, title: str | None = None) -> Figure:
         ax.axhline(history.reservation[a], color="0.35", ls=":", lw=1.2, label="reservation")
         if history.agreed and len(t):
             ax.axvline(t[-1], color="0.2", lw=1, ls="--", label="agreement")
-        ax.set_title(aid)
+        ax.set_title(plain(aid))
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.25)
     handles, labels = panels[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     outcome = f"agreement in round {t[-1]}" if history.agreed and len(t) else f"no agreement ({history.reason})"
-    fig.suptitle(f"{title + ': ' if title else ''}{outcome}")
+    fig.suptitle(plain(f"{title + ': ' if title else ''}{outcome}"))
     return fig
 
 
@@ -105,12 +112,12 @@ def agreement_heatmap(df: pd.DataFrame, x: str, y: str, title: str | None = None
                 v = grid[i, j]
                 ax.text(j, i, f"{v:.0%}\nn={runs[i, j]}", ha="center", va="center", fontsize=8,
                         color="white" if v < 0.6 else "black")
-    ax.set_xticks(range(len(xs)), [f"{v:g}" if isinstance(v, float) else str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [f"{v:g}" if isinstance(v, float) else str(v) for v in ys])
-    ax.set_xlabel(x.removeprefix("axis."))
-    ax.set_ylabel(y.removeprefix("axis."))
+    ax.set_xticks(range(len(xs)), [plain(f"{v:g}" if isinstance(v, float) else v) for v in xs])
+    ax.set_yticks(range(len(ys)), [plain(f"{v:g}" if isinstance(v, float) else v) for v in ys])
+    ax.set_xlabel(plain(x.removeprefix("axis.")))
+    ax.set_ylabel(plain(y.removeprefix("axis.")))
     fig.colorbar(im, ax=ax, label="agreement rate")
-    ax.set_title(title or "Agreement rate")
+    ax.set_title(plain(title or "Agreement rate"))
     return fig
 
 
@@ -138,18 +145,18 @@ def agreement_by_axis(
         numeric = np.issubdtype(np.asarray(xv).dtype, np.number)
         pos = xv if numeric else np.arange(len(xv))
         colour = OKABE_ITO[k % len(OKABE_ITO)]
-        name = "agreement rate" if group is None else f"{by.removeprefix('axis.')} = {group}"  # type: ignore[union-attr]
+        name = "agreement rate" if group is None else plain(f"{by.removeprefix('axis.')} = {group}")  # type: ignore[union-attr]
         ax.fill_between(pos, centre - half, centre + half, color=colour, alpha=0.2,
                         label="95% interval" if group is None else None)
         ax.plot(pos, p, "o-", color=colour, label=name)
         if not numeric:
-            ax.set_xticks(pos, [str(v) for v in xv])
+            ax.set_xticks(pos, [plain(v) for v in xv])
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(x.removeprefix("axis."))
+    ax.set_xlabel(plain(x.removeprefix("axis.")))
     ax.set_ylabel("agreement rate")
     ax.grid(alpha=0.25)
     ax.legend(frameon=False)
-    ax.set_title((title or "Agreement rate") + ("" if by is None else " (bands: 95% intervals)"))
+    ax.set_title(plain(title or "Agreement rate") + ("" if by is None else " (bands: 95% intervals)"))
     return fig
 
 
@@ -164,7 +171,7 @@ def utility_at_agreement(df: pd.DataFrame, title: str | None = None) -> Figure:
     if len(agreed):
         data = [agreed[c].to_numpy(dtype=float) for c in cols]
         parts = ax.boxplot(data, patch_artist=True, widths=0.6)
-        ax.set_xticks(range(1, len(names) + 1), names)
+        ax.set_xticks(range(1, len(names) + 1), [plain(n) for n in names])
         for k, box in enumerate(parts["boxes"]):
             box.set_facecolor(OKABE_ITO[k % len(OKABE_ITO)])
             box.set_alpha(0.6)
@@ -176,7 +183,8 @@ def utility_at_agreement(df: pd.DataFrame, title: str | None = None) -> Figure:
     ax.grid(alpha=0.25, axis="y")
     finished = int(df["error"].isna().sum())
     share = len(agreed) / finished if finished else 0.0
-    ax.set_title(f"{title + ': ' if title else ''}utility at agreement ({len(agreed)} of {finished} runs, {share:.0%})")
+    ax.set_title(plain(f"{title + ': ' if title else ''}utility at agreement ({len(agreed)} of {finished} runs, "
+                       f"{share:.0%})"))
     return fig
 
 
@@ -198,7 +206,8 @@ def rounds_to_agreement(df: pd.DataFrame, title: str | None = None) -> Figure:
     ax.grid(alpha=0.25, axis="y")
     if len(agreed):
         ax.legend(frameon=False)
-    ax.set_title((f"{title}: " if title else "") + "rounds to agreement" + (f"\nno agreement: {text}" if text else ""))
+    ax.set_title(plain((f"{title}: " if title else "") + "rounds to agreement"
+                       + (f"\nno agreement: {text}" if text else "")))
     return fig
 
 
@@ -209,10 +218,10 @@ def issue_values(history: History, space: object | None = None, title: str | Non
     for i, iid in enumerate(history.issue_ids):
         ax = panels[i]
         ax.step(t, history.offers[:, i], where="mid", color=OKABE_ITO[0], lw=1.5)
-        ax.set_title(iid, fontsize=8)
+        ax.set_title(plain(iid), fontsize=8)
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.25)
-    fig.suptitle(f"{title + ': ' if title else ''}issue values on the table")
+    fig.suptitle(plain(f"{title + ': ' if title else ''}issue values on the table"))
     return fig
 
 
@@ -232,8 +241,8 @@ def utility_space(problem: Problem, a: int, b: int, agreement: np.ndarray | None
         u = problem.utility(offers)
         ax.scatter(u[:, a], u[:, b], s=14, color=OKABE_ITO[5], alpha=0.7, label="offers", zorder=3)
     ra, rb = problem.reservation[a], problem.reservation[b]
-    ax.axvline(ra, color=OKABE_ITO[1], ls=":", lw=1.2, label=f"reservation of {ids[a]}")
-    ax.axhline(rb, color=OKABE_ITO[2], ls=":", lw=1.2, label=f"reservation of {ids[b]}")
+    ax.axvline(ra, color=OKABE_ITO[1], ls=":", lw=1.2, label=plain(f"reservation of {ids[a]}"))
+    ax.axhline(rb, color=OKABE_ITO[2], ls=":", lw=1.2, label=plain(f"reservation of {ids[b]}"))
     nash = nash_point(problem, [a, b])
     if nash is not None:
         un = problem.utility(nash)
@@ -243,9 +252,9 @@ def utility_space(problem: Problem, a: int, b: int, agreement: np.ndarray | None
         ax.scatter([ua[a]], [ua[b]], marker="*", s=160, color=OKABE_ITO[3], label="agreement", zorder=5)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(f"utility of {ids[a]}")
-    ax.set_ylabel(f"utility of {ids[b]}")
+    ax.set_xlabel(plain(f"utility of {ids[a]}"))
+    ax.set_ylabel(plain(f"utility of {ids[b]}"))
     ax.grid(alpha=0.25)
     ax.legend(frameon=False, fontsize=8, loc="lower left")
-    ax.set_title(f"{title + ': ' if title else ''}{ids[a]} and {ids[b]} in utility space")
+    ax.set_title(plain(f"{title + ': ' if title else ''}{ids[a]} and {ids[b]} in utility space"))
     return fig

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ import numpy as np
 import model
 from model.core import find_dominating, nash_point, nash_product
 from model.core.space import FloatArray
+from model.fileio import atomic_write as atomic_write  # re-exported: the sweep and calibration use it
 from model.negotiation import Negotiation
 
 
@@ -158,34 +157,19 @@ def summarize(m: Negotiation) -> dict[str, Any]:
     return out
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)  # on disk before it gets its name: no empty file after a crash
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def json_writer(data: Any) -> Callable[[str], None]:
+    """What writes ``data`` as ``outcome.json`` is written (for ``atomic_write`` or an ``OutputSet``)."""
 
-
-def write_json(path: Path, data: Any) -> None:
     def w(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, ensure_ascii=False)
             f.write("\n")
 
-    atomic_write(path, w)
+    return w
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def csv_writer(rows: list[dict[str, Any]]) -> Callable[[str], None]:
+    """What writes ``rows`` as CSV (numbers with 6 significant digits)."""
     import csv
 
     def w(tmp: str) -> None:
@@ -197,11 +181,25 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             for r in rows:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
-    atomic_write(path, w)
+    return w
+
+
+def figure_writer(fig: Any, fmt: str) -> Callable[[str], None]:
+    """What saves a matplotlib figure in format ``fmt`` (``png``, ``svg``)."""
+
+    def w(tmp: str) -> None:
+        fig.savefig(tmp, format=fmt, dpi=130, bbox_inches="tight")
+
+    return w
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, json_writer(data))
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write(path, csv_writer(rows))
 
 
 def save_figure(path: Path, fig: Any) -> None:
-    def w(tmp: str) -> None:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=130, bbox_inches="tight")
-
-    atomic_write(path, w)
+    atomic_write(path, figure_writer(fig, path.suffix.lstrip(".")))

@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from model import core
 from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechanics, Spoiler
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
-from model.errors import Fault, InputError
-from model.yamlio import LineMap, Loc, fault, load_yaml, validation_faults
+from model.errors import Fault, InputError, shorten
+from model.yamlio import LineMap, Loc, display_path, fault, load_yaml, validation_faults
 
 Unit = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
@@ -150,6 +151,10 @@ class ActorSpec(_Spec):
     consent: bool = True
     issues: dict[str, Stance]
     reservation: Unit | Literal["status_quo"] = "status_quo"
+    #: The utility of walking away from the talks for good (an alternative deal elsewhere); it
+    #: accepts nothing worth less, and walks when it beats the expected value of going on
+    #: (``package`` protocol; docs/model.md, "Time that costs"). ``None``: no such option.
+    outside_option: Unit | None = None
     curvature: Annotated[float, Strict(), Field(gt=0.0, le=10.0)] = 1.0
     discount: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
     red_lines: list[RedLineSpec] = Field(default_factory=list)
@@ -185,6 +190,10 @@ class ProtocolSpec(_Spec):
     gesture: Unit = 0.05
     phases: Annotated[int, Strict(), Field(ge=1, le=100)] = 4
     mediator_step: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.25
+    #: ``package``: how many times the parties may agree to extend the deadline, and by how many
+    #: rounds each time (every party must expect more from going on than from walking away).
+    extensions: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
+    extension_rounds: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
 
 
 class CollectiveSpec(_Spec):
@@ -663,6 +672,9 @@ def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:
     reservation = np.array(
         [u_sq[a] if act.reservation == "status_quo" else float(act.reservation) for a, act in enumerate(spec.actors)]
     ) - slack
+    # no party accepts less than its outside option
+    outside = np.array([np.nan if act.outside_option is None else act.outside_option for act in spec.actors])
+    reservation = np.where(np.isnan(outside), reservation, np.fmax(reservation, outside))
     discount = np.array(
         [spec.protocol.discount if act.discount is None else act.discount for act in spec.actors]
     )
@@ -751,16 +763,62 @@ def parse(data: dict[str, Any], file: str = "<memory>", lines: LineMap | None = 
 
 #: What a variant file (``extends:``) may hold besides ``set``.
 VARIANT_KEYS = ("extends", "name", "title", "description", "seed", "sources", "set")
+#: At most this many ``extends:`` steps from a file to its last base.
+MAX_EXTENDS_DEPTH = 64
+#: Set to 1 (or ``bargain --allow-extends-outside``) to let ``extends:`` name any file.
+ALLOW_EXTENDS_ENV = "BARGAIN_ALLOW_EXTENDS_OUTSIDE"
+#: The project's own scenarios: any variant may extend them.
+PROJECT_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-def load_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], LineMap]:
+class _TooDeep(Exception):
+    """The chain of bases is longer than ``MAX_EXTENDS_DEPTH``, reached at ``where`` (passed up unwrapped)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def _extends_outside_allowed() -> bool:
+    return os.environ.get(ALLOW_EXTENDS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _inside(p: Path, root: Path) -> bool:
+    return p == root or root in p.parents
+
+
+def changed_ids(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """What a change did to the actors' or issues' ids, if it changed them: ``the ids of the actors
+    (X, Y -> Q, Y)``; ``None`` if it left them alone (or either side is no list of entries)."""
+    for key, what in (("actors", "actors"), ("issues", "issues")):
+        old, new = before.get(key), after.get(key)
+        if not isinstance(old, list) or not isinstance(new, list):
+            continue
+        if not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in [*old, *new]):
+            continue  # not lists of entries with ids: the schema says what is wrong
+        ids_old = [x["id"] for x in old]
+        ids_new = [x["id"] for x in new]
+        if ids_old != ids_new:
+            return f"the ids of the {what} ({_short_list(ids_old)} -> {_short_list(ids_new)})"
+    return None
+
+
+def load_data(
+    path: str | Path, _seen: tuple[Path, ...] = (), _roots: tuple[Path, ...] = ()
+) -> tuple[dict[str, Any], LineMap]:
     """Read a scenario file as data, resolving a variant (``extends:``) against its base.
 
     A variant names its base scenario (``extends``, relative to the variant's folder), may give
     its own ``name``, ``title``, ``description``, ``seed`` and extra ``sources``, and changes
     the base with ``set``: a mapping from field paths (as in experiment axes, e.g.
     ``protocol.kind`` or ``actors.BLR.trust.prior``) to new values. The base must be valid on
-    its own; faults the changes cause are reported at the variant's lines.
+    its own; faults the changes cause are reported at the variant's lines. A variant may not
+    change the ids of actors or issues (results are kept by id).
+
+    The base must lie in the folder of the file first read (or below it) or in the project's
+    ``scenarios/`` folder, after symbolic links are followed; ``--allow-extends-outside`` (or
+    ``BARGAIN_ALLOW_EXTENDS_OUTSIDE=1``) lifts that. A chain of bases ends within
+    ``MAX_EXTENDS_DEPTH`` steps.
 
     Raises:
         InputError: the file, its base or the merged scenario is faulty.
@@ -772,6 +830,7 @@ def load_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str,
         return data, lines
     name = str(path)
     here = Path(path).resolve()
+    roots = _roots or (here.parent, PROJECT_SCENARIOS)
     faults = [fault(lines, (k,), f"a variant (extends:) may only set {', '.join(VARIANT_KEYS)}; change other "
                     "fields with set: {path: value}") for k in data if k not in VARIANT_KEYS]
     base_ref = data["extends"]
@@ -782,14 +841,28 @@ def load_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str,
         faults.append(fault(lines, ("set",), "set needs a mapping from field paths to values"))
     if faults:
         raise InputError(name, faults)
+    shown_ref = shorten(base_ref)
     base_path = (here.parent / base_ref).resolve()
     if base_path in (*_seen, here):
-        raise InputError(name, [fault(lines, ("extends",), f"{base_ref} extends this file again: a cycle")])
+        raise InputError(name, [fault(lines, ("extends",), f"{shown_ref} extends this file again: a cycle")])
+    if not any(_inside(base_path, r) for r in roots) and not _extends_outside_allowed():
+        raise InputError(name, [fault(lines, ("extends",), (
+            f"{shown_ref} is outside the scenario's folder ({display_path(roots[0])}) and the project's "
+            f"scenarios/ folder; to allow it, pass --allow-extends-outside or set {ALLOW_EXTENDS_ENV}=1"))])
+    if len(_seen) >= MAX_EXTENDS_DEPTH:  # this file is the deepest base allowed, and extends another
+        raise _TooDeep(name)
+    base_name = display_path(base_path)
     try:
-        base, _ = load_data(base_path, (*_seen, here))
-        parse(copy.deepcopy(base), str(base_path), None)  # the base must be valid on its own
+        base, _ = load_data(Path(base_name), (*_seen, here), roots)
+        parse(copy.deepcopy(base), base_name, None)  # the base must be valid on its own
     except InputError as e:
-        raise InputError(name, [fault(lines, ("extends",), f"its base {base_ref} is not valid: {e}")]) from None
+        raise InputError(name, [fault(lines, ("extends",), f"its base {shown_ref} is not valid: {e}")]) from None
+    except _TooDeep as e:
+        if _seen:
+            raise
+        raise InputError(name, [fault(lines, ("extends",), (
+            f"the chain of bases is more than {MAX_EXTENDS_DEPTH} files deep: {e.where} extends yet another "
+            "file; merge some of the variants"))]) from None
     merged = copy.deepcopy(base)
     new_lines: LineMap = {}
     for key in ("name", "title", "description", "seed"):
@@ -804,10 +877,15 @@ def load_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str,
             if loc[:1] == ("sources",):
                 new_lines[loc] = ln
     for key, value in changes.items():
+        before = {k: copy.deepcopy(merged.get(k)) for k in ("actors", "issues")}
         try:
             loc = set_path(merged, str(key), copy.deepcopy(value))
         except PathError as e:
-            faults.append(fault(lines, ("set", key), f"{key!r} points nowhere in {base_ref}: {e}"))
+            faults.append(fault(lines, ("set", key), f"{shorten(repr(key))} points nowhere in {shown_ref}: {e}"))
+            continue
+        if (what := changed_ids(before, merged)) is not None:
+            faults.append(fault(lines, ("set", key), f"changes {what}; a variant may not rename, add or remove "
+                                "actors or issues"))
             continue
         line = lines.get(("set", key))
         if line is not None:

@@ -267,7 +267,7 @@ def sensitivity_plot(table: pd.DataFrame, title: str | None = None) -> Figure:
     """Horizontal bars per condition: ``S1`` and ``ST`` with their confidence intervals (Sobol,
     sorted by ``ST``), or ``mu_star`` (with its interval) and ``sigma`` (Morris, sorted by ``mu_star``);
     the most influential condition on top."""
-    from model.plots import OKABE_ITO, _figure
+    from model.plots import OKABE_ITO, _figure, plain
 
     if {"S1", "ST"} <= set(table.columns):
         sobol = True
@@ -295,7 +295,7 @@ def sensitivity_plot(table: pd.DataFrame, title: str | None = None) -> Figure:
         xerr = None if err is None else np.nan_to_num(t[err.name].to_numpy(dtype=float))
         ax.barh(pos + (h / 2 if k == 0 else -h / 2), np.nan_to_num(vals), height=h, xerr=xerr,
                 color=OKABE_ITO[k], label=label, error_kw={"ecolor": "0.25", "capsize": 3, "lw": 1})
-    ax.set_yticks(pos, names)
+    ax.set_yticks(pos, [plain(nm) for nm in names])
     ax.axvline(0.0, color="0.3", lw=0.8)
     if sobol:  # indices are shares of variance: show them on a 0..1 scale (wider if estimates spill over)
         lo, hi = ax.get_xlim()
@@ -305,5 +305,5 @@ def sensitivity_plot(table: pd.DataFrame, title: str | None = None) -> Figure:
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     outcome = table.attrs.get("outcome")
     what = "agreement" if outcome == "agreed" else outcome
-    ax.set_title(title or (f"Sensitivity of {what}" if what else "Sensitivity"))
+    ax.set_title(plain(title or (f"Sensitivity of {what}" if what else "Sensitivity")))
     return fig

@@ -159,7 +159,8 @@ def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
         return _VECTORISED[sc]
     proto = sc.spec.protocol
     strategies = [make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
-    ok = proto.kind == "package" and proto.margin == 0.0 and sc.mech.package_neutral and vectorisable(strategies)
+    ok = (proto.kind == "package" and proto.margin == 0.0 and sc.mech.package_neutral and vectorisable(strategies)
+          and proto.extensions == 0 and all(a.outside_option is None for a in sc.spec.actors))
     _VECTORISED[sc] = strategies if ok else None
     return _VECTORISED[sc]
 

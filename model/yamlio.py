@@ -11,7 +11,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from model.errors import Fault, InputError
+from model.errors import Fault, InputError, echo, shorten
 
 #: Input files larger than this are refused before parsing.
 MAX_FILE_BYTES = 2_000_000
@@ -22,17 +22,38 @@ Loc = tuple[str | int, ...]
 LineMap = dict[Loc, int]
 
 
+#: Keys that read as field names (or paths) are shown as they are in field paths. Others are quoted, and cut to
+#: ``SHOWN_KEY`` characters when longer than ``MAX_KEY``: such a key may be a line of some other
+#: file read as YAML (``root:*:20228:0:99999:7:::``), which an error message should not copy out.
+_NAME_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\[\]-]{0,299}$")  # names, and field paths (design points, set:)
+MAX_KEY = 16
+SHOWN_KEY = 8
+
+
 def render_path(loc: Loc) -> str:
     """``('actors', 2, 'red_lines', 0, 'min')`` -> ``actors[2].red_lines[0].min``."""
     out = ""
     for part in loc:
+        key = str(part)
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not str(part).isprintable() or not str(part):
-            out += f"[{str(part)!r}]"  # a key with a line break or control character: quoted, on one line
+        elif not _NAME_KEY.match(key) and len(key) > MAX_KEY:
+            r = repr(key[:SHOWN_KEY])
+            out += f"[{r[:-1]}\u2026{r[-1]}]"  # quoted and cut
+        elif not key.isprintable() or not key:
+            out += f"[{key!r}]"  # a key with a line break or control character: quoted, on one line
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def display_path(p: str | Path) -> str:
+    """``p`` for messages: relative to the working folder when it lies inside it, else absolute."""
+    q = Path(p).absolute()
+    try:
+        return str(q.relative_to(Path.cwd()))
+    except ValueError:
+        return str(q)
 
 
 def line_of(lines: LineMap, loc: Loc) -> int | None:
@@ -87,7 +108,8 @@ class _Loader(yaml.SafeLoader):
             kind = ("an " if kind[:1] in "aeiou" else "a ") + kind
             why = f" ({e})" if isinstance(e, ValueError | OverflowError) else ""
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {node.value!r} as {kind}{why}", node.start_mark
+                None, None, f"cannot read {echo(node.value)} as {kind}{shorten(why, 300)}",
+                node.start_mark
             ) from None
 
 
@@ -99,22 +121,13 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     """
     p = Path(path)
     name = str(path)
-    if p.is_dir():
-        raise InputError(name, [Fault("", "is a directory, not a file")])
-    if not p.is_file():
-        raise InputError(name, [Fault("", "no such file")])
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError(
-            name, [Fault("", f"file is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})")]
-        )
+    raw = _read_limited(p, name)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         at = e.object[: e.start].count(b"\n") + 1
         raise InputError(name, [Fault("", f"not a UTF-8 text file ({e.reason} at byte {e.start})", at)]) from None
-    except OSError as e:
-        raise InputError(name, [Fault("", f"cannot read the file: {e.strerror or e}")]) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as read_text gives
     try:
         loader = _Loader(text)  # the reader refuses control characters at once
     except yaml.reader.ReaderError as e:
@@ -150,6 +163,55 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
         kind = {list: "a list", str: "text", type(None): "nothing"}.get(type(data), type(data).__name__)
         raise InputError(name, [Fault("", f"expected a mapping of fields at the top level, found {kind}")])
     return data, lines
+
+
+def _read_limited(p: Path, name: str) -> bytes:
+    """The bytes of the regular file ``p``, at most ``MAX_FILE_BYTES`` of them.
+
+    Opened without blocking (a FIFO has no writer) and checked on the open file: a FIFO, a device
+    or a socket is no scenario. Reads at most one byte past the limit whatever the size the system
+    reports (``/proc`` files say 0).
+    """
+    import errno
+    import os
+    import stat
+
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(name, [Fault("", "no such file")]) from None
+    except IsADirectoryError:
+        raise InputError(name, [Fault("", "is a directory, not a file")]) from None
+    except OSError as e:
+        if e.errno == errno.ENOTDIR:  # a part of the path is a file
+            raise InputError(name, [Fault("", "no such file (a part of the path is a file, not a folder)")]) from None
+        raise InputError(name, [Fault("", f"cannot read the file: {e.strerror or e}")]) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(name, [Fault("", "is a directory, not a file")])
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(name, [Fault("", "not a regular file")])
+        if st.st_size > MAX_FILE_BYTES:
+            raise InputError(
+                name, [Fault("", f"file is too large ({st.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,})")]
+            )
+        chunks: list[bytes] = []
+        got = 0
+        while got <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except OSError as e:
+        raise InputError(name, [Fault("", f"cannot read the file: {e.strerror or e}")]) from None
+    finally:
+        os.close(fd)
+    if got > MAX_FILE_BYTES:
+        too_large = f"file is too large (more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,})"
+        raise InputError(name, [Fault("", too_large)])
+    return b"".join(chunks)
 
 
 def _reader_fault(text: str, e: yaml.reader.ReaderError) -> Fault:
@@ -276,14 +338,14 @@ def validation_faults(
         given = e.get("input")
         if e["type"] in ("missing", "extra_forbidden"):
             pass
-        elif isinstance(given, str) and e["type"] == "float_type" and _NUMBER.fullmatch(given):
+        elif isinstance(given, str) and e["type"] == "float_type" and _NUMBER.fullmatch(given) and len(given) < 100:
             mantissa, exponent = re.split("[eE]", given)
             better = f"{mantissa}{'' if '.' in mantissa else '.0'}e{'' if exponent[0] in '+-' else '+'}{exponent}"
             msg += f" (got {given!r}, which YAML reads as text: write {better})"
         elif isinstance(given, bool) and e["type"] == "string_type":
             msg += f" (got {given!r}: YAML reads a bare yes, no, on, off, true or false as a boolean; quote it)"
         elif isinstance(given, str | int | float | bool):
-            msg += f" (got {given!r})"
+            msg += f" (got {echo(given)})"
         elif e["type"].endswith("_type"):
             got = {dict: "a mapping", list: "a list", type(None): "an empty value"}.get(type(given))
             msg += f" (got {got})" if got else ""

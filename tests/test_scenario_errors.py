@@ -7,7 +7,7 @@ Each case is a YAML file written to ``tmp_path`` so the line numbers are the rea
 
 from __future__ import annotations
 
-import pathlib
+import os
 import re
 import subprocess
 import sys
@@ -325,10 +325,14 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = write(tmp_path, small())
 
-    def refuse(self: Path, *args: Any, **kwargs: Any) -> str:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(pathlib.Path, "read_text", refuse)
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> int:  # (the tests may run as root, who reads anything)
+        if Path(path) == f:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(InputError) as info:
         scenario.load(f)
     check_message(str(info.value), f, "", ("cannot read the file: Permission denied",), None)
@@ -408,8 +412,8 @@ def test_cli_validate_prints_every_fault_and_exits_2(tmp_path: Path) -> None:
     assert isinstance(r.exception, SystemExit)
     assert r.stderr.splitlines() == [
         f"error: {two}:16: actors[0].issues.a.salience: input should be a valid number (got 'high')",
-        f"error: {two}:28: protocol.colour: unknown field (allowed: breakdown_risk, discount, gesture, kind, "
-        "margin, max_rounds, mediator_step, order, phases, step, step_growth)",
+        f"error: {two}:28: protocol.colour: unknown field (allowed: breakdown_risk, discount, extension_rounds, "
+        "extensions, gesture, kind, margin, max_rounds, mediator_step, order, phases, step, step_growth)",
         f"error: {syntax}:2: not valid YAML: while parsing a flow sequence (from line 1): "
         "expected ',' or ']', but got '<stream end>'",
     ]

@@ -38,10 +38,11 @@ def sit(t: int = 3, **kw: float) -> Situation:
 def test_situation_keeps_its_field_order_and_the_new_fields_default_to_nan() -> None:
     names = [f.name for f in dataclasses.fields(Situation)]
     assert names == ["round", "max_rounds", "best", "floor", "previous", "received", "received_before",
-                     "delivered", "others_risk"]
+                     "delivered", "others_risk", "continuation", "share"]
     s = Situation(2, 10, 0.9, 0.3)  # the old positional call
     assert (s.round, s.max_rounds, s.best, s.floor) == (2, 10, 0.9, 0.3)
-    assert all(math.isnan(getattr(s, n)) for n in names[4:])
+    assert all(math.isnan(getattr(s, n)) for n in names[4:9]) and math.isnan(s.share)
+    assert s.continuation == 1.0  # delay costs nothing unless the protocol says so
 
 
 # ---------------------------------------------------------------------------- existing strategies

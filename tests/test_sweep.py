@@ -317,8 +317,8 @@ def test_bargain_sensitivity_refuses_a_design_without_indices(tmp_path: Path) ->
 
 
 def test_bargain_discover_prints_boxes_as_sentences_with_their_peeling_plots(tmp_path: Path) -> None:
-    # deadline pressure: with few rounds the conceder and the Boulware actor meet sooner, before talks collapse
-    axes = [{"path": "protocol.max_rounds", "range": [2, 60], "integer": True},
+    # a high breakdown risk ends the talks before the conceder and the Boulware actor meet
+    axes = [{"path": "protocol.breakdown_risk", "range": [0.0, 0.15]},
             {"path": "actors.X.reservation", "range": [0.2, 0.5]}]
     f = write_experiment(tmp_path, axes, {"kind": "lhs", "samples": 300}, replicates=1)
     out = tmp_path / "out"
@@ -326,7 +326,7 @@ def test_bargain_discover_prints_boxes_as_sentences_with_their_peeling_plots(tmp
     r = CliRunner().invoke(main, ["discover", str(out)])
     assert r.exit_code == 0, r.output
     assert "PRIM boxes for agreement" in r.output
-    assert "1. agreement in" in r.output and "protocol.max_rounds ≤" in r.output
+    assert "1. agreement in" in r.output and "protocol.breakdown_risk ≤" in r.output
     assert (out / "plots" / "prim_peeling_1.png").exists()
     r = CliRunner().invoke(main, ["discover", str(out), "--outcome", "nonsense>>"])
     assert r.exit_code == 2 and "no column 'nonsense'" in r.output

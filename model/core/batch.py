@@ -26,7 +26,7 @@ from model.core.domains import TableDomains
 from model.core.problem import _TIE_BREAK
 from model.core.search import offer_weightings
 from model.core.space import BoolArray, FloatArray
-from model.core.strategies import TimeDependent
+from model.core.strategies import TimeDependent, continuation
 
 #: Outcome codes of ``BatchOutcome.reason``.
 REASONS = ("agreement", "deadline", "breakdown risk")
@@ -111,7 +111,9 @@ def run_table_batch(
     best = u_best.max(axis=1)  # (K, P)
     span = np.maximum(best - res, 1e-9)
 
-    asp = np.stack([TimeDependent(float(e)).schedule(best[:, p], res[:, p], max_rounds)
+    # value-table domains do not discount (``domains.table_problem``): the breakdown risk alone costs time
+    kappa = continuation(1.0, breakdown_risk)
+    asp = np.stack([TimeDependent(float(e)).schedule(best[:, p], res[:, p], max_rounds, kappa)
                     for p, e in enumerate(exponents)], axis=2)  # (K, T, P)
     need = np.maximum(asp, res[:, None, :]) - 1e-9
     order_arr = np.asarray(order)

@@ -224,6 +224,17 @@ class Problem:
         u = self.utility(pk)  # (B * A, A)
         return u.max(axis=0)
 
+    @cached_property
+    def utopia(self) -> FloatArray:
+        """Each actor's best utility among the packages that no party's red line forbids and that
+        give every other party at least its reservation utility: the ideal point of the
+        bargaining set (Kalai & Smorodinsky 1975), where the strategies' aspirations start and
+        by which the offers normalise gains. Its best utility (``best_utility``) where no such
+        package exists, and on value-table domains (whose offers come from the grid search)."""
+        from model.core.offers import utopia
+
+        return utopia(self)
+
     def feasible(self, packages: FloatArray) -> BoolArray:
         """Whether each package crosses no party's red line."""
         return np.all(self.redlines.satisfied(packages, self.parties), axis=1)

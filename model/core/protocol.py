@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.core.offers import applies, demands_of, frontier_offer
 from model.core.problem import Problem
 from model.core.search import OfferTable, choose_offer_index, offer_table
 from model.core.space import FloatArray
-from model.core.strategies import Situation, Strategy, TimeDependent
+from model.core.strategies import Situation, Strategy, TimeDependent, continuation
 
 
 @dataclass
@@ -51,23 +52,25 @@ def run_package_protocol(
     if not problem.boxes:
         return CoreOutcome(False, "no zone of agreement", 0, None)
     parties = np.asarray(problem.parties)
-    best = problem.best_utility
+    best = problem.utopia
     floor = problem.reservation
     offer: FloatArray | None = None
+    kappa = kappas(problem, breakdown_risk)
+    frontier = applies(problem)
     for t in range(1, max_rounds + 1):
-        aspiration = np.array(
-            [s.aspiration(Situation(t - 1, max_rounds, best[a], floor[a])) for a, s in enumerate(strategies)]
-        )
+        aspiration = np.array([
+            s.aspiration(Situation(t - 1, max_rounds, best[a], floor[a], continuation=float(kappa[a])))
+            for a, s in enumerate(strategies)
+        ])
         proposer = order[(t - 1) % len(order)]
-        hit = choose_offer_index(problem, proposer, float(aspiration[proposer]))
-        if hit is None:
+        got = _offer(problem, proposer, aspiration, frontier)
+        if got is None:
             offer = None
             rejecters = [proposer]
         else:
-            table, k = hit
-            offer = table.packages[k]
-            # candidates cross no party's red line by construction: utilities decide
-            accept = table.utilities[k] >= np.maximum(aspiration, floor) - 1e-9
+            offer, u = got
+            # offers cross no party's red line by construction: utilities decide
+            accept = u >= np.maximum(aspiration, floor) - 1e-9
             rejecters = [int(a) for a in parties if a != proposer and not accept[a]]
             if not rejecters:
                 return CoreOutcome(True, "agreement", t, offer.copy())
@@ -76,6 +79,26 @@ def run_package_protocol(
         if breakdown_risk > 0 and rng.random() < breakdown_risk:
             return CoreOutcome(False, "breakdown risk", t, offer, rejecters)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def kappas(problem: Problem, breakdown_risk: float) -> FloatArray:
+    """Every actor's continuation factor ``discount * (1 - breakdown_risk)``."""
+    return np.array([continuation(d, breakdown_risk) for d in problem.discount])
+
+
+def _offer(
+    problem: Problem, proposer: int, aspiration: FloatArray, frontier: bool
+) -> tuple[FloatArray, FloatArray] | None:
+    """The proposer's offer and its utilities: the frontier offer given every demand, or on a
+    value-table domain the grid search's choice."""
+    if frontier:
+        o = frontier_offer(problem, proposer, demands_of(problem, aspiration))
+        return None if o is None else (o.package, o.utilities)
+    hit = choose_offer_index(problem, proposer, float(aspiration[proposer]))
+    if hit is None:
+        return None
+    table, k = hit
+    return table.packages[k], table.utilities[k]
 
 
 def run_package_vectorised(
@@ -97,8 +120,12 @@ def run_package_vectorised(
         return CoreOutcome(False, "no zone of agreement", 0, None)
     n_a = problem.n_actors
     floor = problem.reservation
-    best = problem.best_utility
-    asp = np.stack([s.schedule(float(best[a]), float(floor[a]), max_rounds) for a, s in enumerate(strategies)], 1)
+    best = problem.utopia
+    kappa = kappas(problem, breakdown_risk)
+    asp = np.stack([s.schedule(float(best[a]), float(floor[a]), max_rounds, float(kappa[a]))
+                    for a, s in enumerate(strategies)], 1)
+    if applies(problem):
+        return _frontier_vectorised(problem, asp, order, max_rounds, breakdown_risk, rng)
     need = np.maximum(asp, floor[None, :]) - 1e-9  # (T, A)
     n_o = len(order)
     proposer_of = np.asarray(order)[np.arange(max_rounds) % n_o]
@@ -149,6 +176,82 @@ def run_package_vectorised(
     if len(hit):
         return CoreOutcome(True, "agreement", end, offer_at(end))
     return CoreOutcome(False, "deadline", max_rounds, offer_at(max_rounds), rejecters_at(max_rounds))
+
+
+def _frontier_vectorised(
+    problem: Problem,
+    asp: FloatArray,
+    order: Sequence[int],
+    max_rounds: int,
+    breakdown_risk: float,
+    rng: np.random.Generator,
+) -> CoreOutcome:
+    """``run_package_vectorised`` under the frontier offer rule (``model.core.offers``).
+
+    The demands of every round are known in advance. Before the demands are compatible the
+    proposer's offer meets its own demand, so some other party's is not met and the offer is
+    rejected; once they are compatible the proposer offers the equal split of the excess, which
+    every party accepts. So the talks agree in the first round whose demands are compatible
+    (found by bisection when no demand ever rises), unless the breakdown draws end them
+    earlier; only the offer of the round the talks end in is computed."""
+    demand = np.maximum(asp, problem.reservation[None, :])  # (T, A)
+    proposer_of = np.asarray(order)[np.arange(max_rounds) % len(order)]
+    first, meet = _first_meeting(problem, demand, proposer_of)
+    end = first + 1 if first is not None else max_rounds
+    if breakdown_risk > 0 and end > 1:
+        draws = rng.random(end - 1)  # one per failed round before ``end`` (the loop draws no more)
+        broke = np.flatnonzero(draws < breakdown_risk)
+        if len(broke):
+            t = int(broke[0]) + 1
+            return _failed(problem, "breakdown risk", t, demand, proposer_of)
+    if first is not None and meet is not None:
+        return CoreOutcome(True, "agreement", end, meet)
+    return _failed(problem, "deadline", max_rounds, demand, proposer_of)
+
+
+def _meets(problem: Problem, demand: FloatArray, proposer: int) -> FloatArray | None:
+    """The round's offer if the demands are compatible and every other party accepts it."""
+    o = frontier_offer(problem, proposer, demand)
+    if o is None or o.kind != "meet":
+        return None
+    judges = [a for a in problem.parties if a != proposer]
+    return o.package if bool(np.all(o.utilities[judges] >= demand[judges] - 1e-9)) else None
+
+
+def _first_meeting(
+    problem: Problem, demand: FloatArray, proposer_of: np.ndarray
+) -> tuple[int | None, FloatArray | None]:
+    """The first (0-based) round whose offer every party accepts, and that offer."""
+    n = len(demand)
+    if not np.all(np.diff(demand, axis=0) <= 0.0):  # a demand rises: no bisection
+        for t in range(n):
+            got = _meets(problem, demand[t], int(proposer_of[t]))
+            if got is not None:
+                return t, got
+        return None, None
+    lo, hi = 0, n - 1
+    last = _meets(problem, demand[hi], int(proposer_of[hi]))
+    if last is None:
+        return None, None
+    found = (hi, last)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        got = _meets(problem, demand[mid], int(proposer_of[mid]))
+        if got is not None:
+            hi, found = mid, (mid, got)
+        else:
+            lo = mid + 1
+    return found
+
+
+def _failed(problem: Problem, reason: str, t: int, demand: FloatArray, proposer_of: np.ndarray) -> CoreOutcome:
+    """The outcome of talks that end without agreement in (1-based) round ``t``."""
+    p = int(proposer_of[t - 1])
+    o = frontier_offer(problem, p, demand[t - 1])
+    if o is None:
+        return CoreOutcome(False, reason, t, None, [p])
+    rej = [a for a in problem.parties if a != p and o.utilities[a] < demand[t - 1, a] - 1e-9]
+    return CoreOutcome(False, reason, t, o.package, rej)
 
 
 def vectorisable(strategies: Sequence[Strategy]) -> bool:

@@ -42,6 +42,11 @@ class Situation:
         delivered: in step-by-step protocols, the fraction (0..1) of what the others promised
             this actor that they actually delivered at the latest delivery (``nan`` if nothing
             was due).
+        continuation: the actor's continuation factor ``discount * (1 - breakdown_risk)``
+            (``continuation``): how much a round's delay shrinks its expected gain. Time-dependent
+            strategies concede by the expected discounted time that has passed (``relative_time``).
+        share: the actor's stationary subgame-perfect share of the gains in this round's role
+            (``stationary_shares``), for ``rubinstein`` (``nan`` if the protocol sets none).
         others_risk: the smallest Zeuthen risk (:func:`zeuthen_risk`) among the other parties,
             each facing this actor's own latest offer, i.e. the offer the actor stands by
             (``nan`` if unknown). As in Zeuthen's rule, each side's risk is about the *other*
@@ -57,6 +62,34 @@ class Situation:
     received_before: float = math.nan
     delivered: float = math.nan
     others_risk: float = math.nan
+    continuation: float = 1.0
+    share: float = math.nan
+
+
+def continuation(discount: float, breakdown_risk: float) -> float:
+    """The factor by which a round's delay shrinks a deal's expected gain: ``discount * (1 -
+    breakdown_risk)`` (the talks survive the round with probability ``1 - breakdown_risk``, and
+    what survives is discounted; Binmore, Rubinstein & Wolinsky 1986)."""
+    return float(discount) * (1.0 - float(breakdown_risk))
+
+
+def relative_time(t: int | np.ndarray, max_rounds: int, kappa: float = 1.0) -> np.ndarray:
+    """Time as a strategy reads it: the share of the negotiation's expected discounted time
+    that has passed by (0-based) round ``t``,
+
+        tau(t) = (1 - kappa ** t) / (1 - kappa ** (T - 1)),   tau(t) = t / (T - 1) when kappa = 1,
+
+    with ``kappa`` the actor's continuation factor (``continuation``). Delay that costs makes
+    the early rounds weigh more, so the same strategy concedes sooner when its discount or the
+    breakdown risk is higher: with ``kappa < 1`` and a far deadline it has conceded half its way
+    (for the linear strategy) after about ``ln 2 / (1 - kappa)`` rounds, its expected remaining
+    horizon, not after half the deadline. ``tau = 1`` in the last round (and when ``T = 1``)."""
+    t = np.asarray(t, dtype=float)
+    if max_rounds <= 1:
+        return np.ones_like(t)
+    if kappa >= 1.0 - 1e-12:
+        return np.minimum(1.0, t / (max_rounds - 1))
+    return np.minimum(1.0, -np.expm1(t * math.log(kappa)) / -math.expm1((max_rounds - 1) * math.log(kappa)))
 
 
 def zeuthen_risk(aspiration: float, utility: float, floor: float) -> float:
@@ -92,7 +125,8 @@ class _Params(BaseModel):
 class TimeDependent:
     """Time-dependent concession (Faratin, Sierra & Jennings 1998; NegMAS's ``TimeBasedNegotiator``).
 
-    The aspiration at relative time ``tau = round / (max_rounds - 1)`` is
+    The aspiration at relative time ``tau`` (``relative_time``: ``round / (max_rounds - 1)``
+    when delay costs nothing, earlier when the actor's continuation factor is below one) is
 
         a(tau) = floor + (best - floor) * (1 - tau ** exponent)
 
@@ -111,14 +145,17 @@ class TimeDependent:
         self.exponent = exponent
 
     def aspiration(self, s: Situation) -> float:
-        tau = 1.0 if s.max_rounds <= 1 else min(1.0, s.round / (s.max_rounds - 1))
+        tau = float(relative_time(s.round, s.max_rounds, s.continuation))
         floor = min(s.floor, s.best)
         return floor + (s.best - floor) * (1.0 - tau**self.exponent)
 
-    def schedule(self, best: float | FloatArray, floor: float | FloatArray, max_rounds: int) -> np.ndarray:
+    def schedule(
+        self, best: float | FloatArray, floor: float | FloatArray, max_rounds: int, kappa: float = 1.0
+    ) -> np.ndarray:
         """The aspiration in every round at once (it depends on time only): shape ``(max_rounds,)``,
-        or ``(*shape, max_rounds)`` for arrays of bests and floors (many negotiations at once)."""
-        tau = np.ones(1) if max_rounds <= 1 else np.arange(max_rounds) / (max_rounds - 1)
+        or ``(*shape, max_rounds)`` for arrays of bests and floors (many negotiations at once).
+        ``kappa``: the actor's continuation factor (``continuation``)."""
+        tau = np.ones(1) if max_rounds <= 1 else relative_time(np.arange(max_rounds), max_rounds, kappa)
         b = np.asarray(best, dtype=float)[..., None]
         lo = np.minimum(np.asarray(floor, dtype=float)[..., None], b)
         return lo + (b - lo) * (1.0 - tau**self.exponent)
@@ -279,18 +316,78 @@ class Hardliner:
         lo = min(s.floor, s.best)
         return lo + self.level * (s.best - lo)
 
-    def schedule(self, best: float, floor: float, max_rounds: int) -> np.ndarray:
+    def schedule(self, best: float, floor: float, max_rounds: int, kappa: float = 1.0) -> np.ndarray:
         """The aspiration in every round at once: shape ``(max_rounds,)``, constant."""
         lo = min(floor, best)
         return np.full(max_rounds, lo + self.level * (best - lo))
 
 
-type StrategyClass = type[TimeDependent] | type[TitForTat] | type[Zeuthen] | type[Hardliner]
+class Rubinstein:
+    """The stationary subgame-perfect demand of alternating offers (Rubinstein 1982): in the
+    round's role, demand the share of the gains that the equilibrium gives,
+
+        a = r + share * (b - r),
+
+    with ``share`` (``Situation.share``) the actor's equilibrium share when the round's
+    proposer makes its offer, computed by the protocol from every party's continuation factor
+    ``kappa = discount * (1 - breakdown_risk)`` and the rotation (``stationary_shares``). With
+    two parties the proposer ``i`` demands ``(1 - kappa_j) / (1 - kappa_i kappa_j)`` and the
+    responder ``kappa_j`` times its own share as the next proposer, so a one-issue split agrees
+    in the first round at Rubinstein's division; breakdown risk acts as a common discount
+    (Binmore, Rubinstein & Wolinsky 1986). Shares are of the normalised gains ``(u - r) /
+    (b - r)``, so on problems other than a split they are the equilibrium of the normalised
+    problem, not of the actual one. Without a share (a protocol that sets none) it demands its
+    best.
+    """
+
+    name: ClassVar[str] = "rubinstein"
+
+    class Params(_Params):
+        pass
+
+    def aspiration(self, s: Situation) -> float:
+        lo = min(s.floor, s.best)
+        share = 1.0 if math.isnan(s.share) else min(1.0, max(0.0, s.share))
+        return lo + share * (s.best - lo)
+
+
+def stationary_shares(kappa: FloatArray, order: list[int] | tuple[int, ...], parties: list[int]) -> np.ndarray:
+    """The stationary subgame-perfect division of one unit among ``parties`` under unanimity
+    with proposers in the rotation ``order``: ``W[s, a]``, actor ``a``'s share when the ``s``-th
+    proposer of the rotation offers. A responder gets what it would get, discounted by its
+    ``kappa``, when the next proposer offers; the proposer keeps the rest:
+
+        W[s, j] = kappa_j * W[s + 1, j]   (j != order[s]),    sum_j W[s, j] = 1.
+
+    Two parties alternating give Rubinstein's ``(1 - k2) / (1 - k1 k2)``. Solved as one linear
+    system; with every ``kappa = 1`` the division is not determined, and the limit (equal
+    shares among the proposers, by continuity) is returned."""
+    n_s, n_a = len(order), len(kappa)
+    k = np.minimum(np.asarray(kappa, dtype=float), 1.0 - 1e-9)
+    m = np.zeros((n_s * n_a, n_s * n_a))
+    rhs = np.zeros(n_s * n_a)
+    for s in range(n_s):
+        p = order[s]
+        nxt = (s + 1) % n_s
+        for j in range(n_a):
+            r = s * n_a + j
+            if j not in parties:
+                m[r, r] = 1.0  # no share
+            elif j != p:
+                m[r, r] = 1.0
+                m[r, nxt * n_a + j] = -k[j]
+            else:
+                m[r, [s * n_a + a for a in parties]] = 1.0
+                rhs[r] = 1.0
+    return np.linalg.solve(m, rhs).reshape(n_s, n_a)
+
+
+type StrategyClass = type[TimeDependent] | type[TitForTat] | type[Zeuthen] | type[Hardliner] | type[Rubinstein]
 """A strategy class as ``STRATEGIES`` holds it: a ``name``, a ``Params`` model, and a constructor
 taking those parameters as keyword arguments (``TimeDependent`` covers its subclasses)."""
 
 STRATEGIES: dict[str, StrategyClass] = {
-    cls.name: cls for cls in (TimeDependent, Boulware, Linear, Conceder, TitForTat, Zeuthen, Hardliner)
+    cls.name: cls for cls in (TimeDependent, Boulware, Linear, Conceder, TitForTat, Zeuthen, Hardliner, Rubinstein)
 }
 
 

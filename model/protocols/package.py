@@ -22,16 +22,22 @@ class PackageProtocol(Protocol):
     def round(self) -> None:
         m = self.model
         proposer = m.proposer_now()
+        walker = m.walk_away()
+        if walker is not None:  # its outside option beats what it expects from going on: it leaves
+            text = f"{walker.actor_id} walked away in round {m.round}: {walker.response.detail}."  # type: ignore[union-attr]
+            m._end(False, "walk-away", None, text)
+            assert m.outcome is not None
+            m.outcome.blocked_by = [(walker.actor_id, "walk-away", walker.response.detail)]  # type: ignore[union-attr]
+            return
         hit = proposer.propose()
         if hit is None:  # nothing it could offer beats no deal for it: it passes
             m.table(None)
             proposer.response = Response(False, "no offer", note="nothing within the red lines beats no deal for it")
             m.fail_round(None, [proposer])
             return
-        table, k = hit
-        offer = table.packages[k]
-        # the table's candidates cross no party's red line and carry their utilities
-        m.table(offer, table.utilities[k], parties_ok=True)
+        offer = hit.package
+        # offers cross no party's red line (by construction) and carry their utilities
+        m.table(offer, hit.utilities, parties_ok=True)
         vetoed = m.veto_check(proposer.index, offer)  # a patron's veto binds its client's own offers too
         if vetoed is not None:
             proposer.response = vetoed

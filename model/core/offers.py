@@ -1,0 +1,588 @@
+"""Offers on the Pareto frontier, inside the red-line boxes: the package protocol's offer rule.
+
+Every round each party states its *demand* ``d_a = max(aspiration_a, reservation_a)`` (plus the
+protocol's margin for the responders): the least it will accept now. Demands are public, as
+in Zeuthen's and Rosenschein & Zlotkin's monotonic concession protocol, where both sides'
+current proposals are on the table every round. The proposer then solves one of two linear
+programs, in normalised units ``s_a = best_a - reservation_a``:
+
+* **meet** (the demands are compatible: some feasible package gives every party at least its
+  demand): the proposer offers the package that maximises the smallest normalised excess
+  over the demands, ``max_x min_a (u_a(x) - d_a) / s_a``, itself included. The excess of the
+  zone the demands leave is split equally: on a one-issue split with demands ``d_X`` and
+  ``d_Y`` the offer is ``x = (1 + d_X - d_Y) / 2``, the midpoint rule of the k = 1/2 double
+  auction (Chatterjee & Samuelson 1983). Every party accepts it: agreement.
+* **propose** (no package meets every demand): the proposer offers the package that gives the
+  others the most, ``max_x min_{j != p} (u_j(x) - r_j) / s_j`` subject to ``u_p(x) >= d_p``:
+  the max-min (egalitarian) rule in normalised units (Kalai 1977; Kalai & Smorodinsky 1975).
+  Max-min rather than the Nash product because a unanimity rule is bound by the least
+  satisfied party, and because it is a linear program (exact and fast with HiGHS). A second
+  program keeps that minimum and maximises the parties' total normalised utility, so the
+  offer is Pareto-optimal, not only weakly. If nothing feasible gives the proposer its demand
+  it offers its own best (the best for the others among its best), or nothing when its best
+  is below its reservation.
+
+Utilities are additive, so each issue enters the program as a convex combination of its grid
+points (``lambda`` weights summing to one; the package is ``x_i = sum_g lambda_ig g``). For
+linear utilities (curvature 1) the grid holds every kink, so the program is exact and any
+value of a continuous issue is reachable, not only grid points; for concave utilities
+(curvature > 1) it is a safe inner approximation (the package is worth at least what the
+program counted); for other utilities the offer is checked and falls back to the grid search
+(``model.core.search``). Ordinal issues snap to one level: those the solution splits are set
+to their heaviest level and the program is solved again with them fixed (the check). Each
+feasible red-line box is its own program; boxes are visited best bound first and skipped when
+their bound cannot beat the best found (branch and bound over the union of boxes).
+
+A client under a patron's pull judges offers by its effective utility (affine in the
+utilities, so still linear); a package a patron's certain veto blocks, or that a collective's
+member refuses, is re-solved with those issues left at the status quo, as the grid search does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import highspy
+import numpy as np
+
+from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
+from model.core.problem import Problem
+from model.core.redlines import EPS
+from model.core.space import FloatArray
+
+#: How far below zero the best smallest excess may be and the demands still count as compatible.
+MEET_TOL = 1e-9
+#: The search over ordinal levels and red-line branches stops improving an offer by less than
+#: this (in normalised utility): the optimality gap of the branch and bound.
+GAP = 1e-3
+#: At most this many programs per search once an incumbent is known (the search is then
+#: cut short: the offer is the best found, deterministically, but may be short of the optimum).
+NODE_LIMIT = 200
+#: Smallest span ``best - reservation`` used to normalise (an actor with nothing to gain).
+_MIN_SPAN = 1e-6
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A proposer's offer: the package, every actor's (raw) utility of it, and which rule made
+    it: ``"meet"`` (the demands were compatible), ``"propose"`` or ``"best"`` (its own best)."""
+
+    package: FloatArray
+    utilities: FloatArray
+    kind: str
+    excess: float  # the program's optimum: the smallest normalised excess (meet) or surplus
+
+    def __post_init__(self) -> None:  # offers are kept and shared (``frontier_offer``): read-only
+        self.package.setflags(write=False)
+        self.utilities.setflags(write=False)
+
+
+def applies(problem: Problem) -> bool:
+    """Whether offers come from the programs here: spatial preferences (continuous or ordinal
+    issues). Value-table domains (every issue a list of discrete levels, the GENIUS/NegMAS
+    form) keep the grid search, whose candidates are their supported packages."""
+    from model.core.preferences import Preferences
+
+    return isinstance(problem.prefs, Preferences) and bool(problem.boxes)
+
+
+def _mech_key(mech: Mechanics | None, proposer: int) -> Mechanics | None:
+    if mech is None:
+        return None
+    return mech if (mech.influence or any(c.included for c in mech.collectives)) else None
+
+
+@lru_cache(maxsize=64)
+def _affine(problem: Problem, mech: Mechanics | None) -> tuple[FloatArray, FloatArray]:
+    """``(M, k)`` with effective utilities ``u_eff = M @ u + k`` (the identity without influence)."""
+    n = problem.n_actors
+    if mech is None or not mech.influence:
+        return np.eye(n), np.zeros(n)
+    basis = np.vstack([np.zeros(n), np.eye(n)])
+    eff = effective_utility(basis, problem.reservation, mech)
+    k = eff[0]
+    return (eff[1:] - k).T.copy(), k.copy()
+
+
+@dataclass(frozen=True)
+class _Program:
+    """The problem's feasible set in the programs' variables: one weight ``lambda`` per
+    admissible grid cell (issue, grid point), then one binary per conditional red line (on:
+    its bound holds; off: its condition fails), then ``z``. Ordinal issues' weights are binary
+    (one level each)."""
+
+    cells: np.ndarray  # flat (issue * G + g) index of each weight
+    issue: np.ndarray  # its issue
+    value: np.ndarray  # its grid value
+    integral: np.ndarray  # (n_vars,) 1 for binaries
+    lines: tuple[int, ...]  # the conditional lines (indices in the red-line set), one column each
+    rows: np.ndarray  # (R, n_vars) red-line and convexity rows (z column 0)
+    lo: np.ndarray  # (R,)
+    hi: np.ndarray  # (R,)
+    n_lines: int
+
+
+@lru_cache(maxsize=64)
+def _program(problem: Problem) -> _Program:
+    from model.core.redlines import EPS
+
+    space = problem.space
+    n_i, n_g = space.grid.shape
+    rl = problem.redlines
+    parties = list(problem.parties)
+    lo = rl.lo[parties].max(axis=0)
+    hi = rl.hi[parties].min(axis=0)
+    ok = space.grid_mask & (space.grid >= lo[:, None] - EPS) & (space.grid <= hi[:, None] + EPS)
+    for i in problem.fixed:  # off the table: at the status quo
+        ok[i] &= np.abs(space.grid[i] - space.status_quo[i]) <= 1e-9
+    cells = np.flatnonzero(ok.ravel())
+    issue = cells // n_g
+    value = space.grid.ravel()[cells]
+    lines = [k for k, a in enumerate(rl._c_actor) if int(a) in parties]
+    n_l = len(lines)
+    n = len(cells)
+    n_vars = n + n_l + 1
+    rows, rlo, rhi = [], [], []
+    for i in range(n_i):  # each issue's weights sum to one
+        r = np.zeros(n_vars)
+        r[:n][issue == i] = 1.0
+        rows.append(r)
+        rlo.append(1.0)
+        rhi.append(1.0)
+    for j, k in enumerate(lines):
+        w, c = int(rl._c_when[k]), int(rl._c_issue[k])
+        active = (rl._c_sign[k] * (value - rl._c_thr[k]) > EPS) & (issue == w)
+        outside = ((value < rl._c_lo[k] - EPS) | (value > rl._c_hi[k] + EPS)) & (issue == c)
+        r = np.zeros(n_vars)  # off (y = 0): no weight where the condition holds
+        r[:n][active] = 1.0
+        r[n + j] = -1.0
+        rows.append(r)
+        rlo.append(-np.inf)
+        rhi.append(0.0)
+        r = np.zeros(n_vars)  # on (y = 1): no weight outside the bound
+        r[:n][outside] = 1.0
+        r[n + j] = 1.0
+        rows.append(r)
+        rlo.append(-np.inf)
+        rhi.append(1.0)
+    integral = np.zeros(n_vars)
+    integral[:n][space.ordinal_mask[issue]] = 1.0
+    integral[n:n + n_l] = 1.0
+    return _Program(cells, issue, value, integral, tuple(lines), np.array(rows), np.array(rlo), np.array(rhi), n_l)
+
+
+@lru_cache(maxsize=64)
+def _cell_values(problem: Problem, mech: Mechanics | None) -> FloatArray:
+    """Effective weighted values of every admissible cell: ``(A, n_cells)`` (plus ``k`` of ``_affine``)."""
+    wv = problem.weighted_values
+    m, _ = _affine(problem, mech)
+    return (m @ wv.reshape(wv.shape[0], -1))[:, _program(problem).cells]
+
+
+def _span(problem: Problem) -> FloatArray:
+    return np.maximum(problem.utopia - problem.reservation, _MIN_SPAN)
+
+
+def utopia(problem: Problem) -> FloatArray:
+    """``Problem.utopia``: each actor's best utility over the feasible packages that give every
+    other party at least its reservation (one program per actor)."""
+    best = problem.best_utility.copy()
+    if not applies(problem):
+        return best
+    parties = list(problem.parties)
+    # a one-off solver with unit spans (the normalisation cannot depend on what it computes)
+    solver = _Solver(problem, None, span=np.ones(problem.n_actors))
+    for a in parties:
+        others = {j: float(problem.reservation[j]) for j in parties if j != a}
+        hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
+        if hit is not None:
+            best[a] = min(best[a], hit[0] * solver.span[a])
+    best.setflags(write=False)
+    return best
+
+
+_BANNER_SHOWN = False
+
+
+def _highs() -> highspy.Highs:
+    """A silent HiGHS instance (the library prints a banner, to the process's standard output,
+    when the first one is made: it is sent to /dev/null)."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    # offers at the edge of a demand must meet it to within the acceptance rule's 1e-9
+    h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+    h.setOptionValue("dual_feasibility_tolerance", 1e-10)
+    return h
+
+
+class _Solver:
+    """One linear program per problem (and patrons' pull), kept between calls so that HiGHS
+    starts each solve from the last basis (a re-solve with new demands takes about 0.1 ms).
+
+    Columns: the weights of ``_Program``, its line variables (relaxed to [0, 1]) and ``z``.
+    Rows: the program's rows, then per actor a *soft* row ``u_a - s_a z >= floor`` and a *hard*
+    row ``u_a >= level``, inactive (lower bound -inf) unless a call sets them. The red-line
+    disjunctions are kept exactly by branching on a line the relaxed solution breaks (branch
+    and bound, best bound pruning); ordinal issues are snapped to their heaviest level and the
+    program solved again with them fixed.
+    """
+
+    def __init__(self, problem: Problem, mech: Mechanics | None, span: FloatArray | None = None) -> None:
+        self.problem = problem
+        prog = _program(problem)
+        self.prog = prog
+        self.vals = _cell_values(problem, mech)
+        self.k = _affine(problem, mech)[1]
+        self.span = _span(problem) if span is None else span
+        n, n_l = len(prog.cells), prog.n_lines
+        self.n, self.n_vars = n, n + n_l + 1
+        self.z = self.n_vars - 1
+        n_a = problem.n_actors
+        h = _highs()
+        self.h = h
+        lb = np.zeros(self.n_vars)
+        ub = np.ones(self.n_vars)
+        lb[-1], ub[-1] = -1e4, 1e4
+        self.lb0, self.ub0 = lb, ub
+        h.addVars(self.n_vars, lb, ub)
+        self.cost_z = np.zeros(self.n_vars)
+        self.cost_z[-1] = -1.0
+        self.all_cols = np.arange(self.n_vars, dtype=np.int32)
+        h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
+        for r in range(prog.rows.shape[0]):
+            idx = np.flatnonzero(prog.rows[r])
+            h.addRow(prog.lo[r], prog.hi[r], len(idx), idx.astype(np.int32), prog.rows[r, idx])
+        self.row0 = prog.rows.shape[0]
+        cols = np.arange(n, dtype=np.int32)
+        for a in range(n_a):  # soft rows
+            h.addRow(-np.inf, np.inf, n + 1, np.append(cols, self.z).astype(np.int32),
+                     np.append(self.vals[a], -self.span[a]))
+        for a in range(n_a):  # hard rows
+            h.addRow(-np.inf, np.inf, n, cols, self.vals[a])
+        self.active: set[int] = set()
+        self.n_a = n_a
+        # a utility that is not concave (curvature < 1) is worth less between grid points than the
+        # weights count, so its issues are searched on their grid points alone, as ordinal ones are
+        prefs = problem.prefs
+        convex = bool(np.any(getattr(prefs, "curvature", np.ones(1)) < 1.0))
+        on_grid = np.ones(problem.space.n_issues, dtype=bool) if convex else problem.space.ordinal_mask
+        self.ordinal = [int(i) for i in np.flatnonzero(on_grid)]
+        self.cells_of = [np.flatnonzero(prog.issue == i) for i in range(problem.space.n_issues)]
+        self.inf = highspy.kHighsInf
+        self.cold = True
+        self.runs = 0  # programs solved (for the bench)
+
+    # -- one relaxed solve --------------------------------------------------------------------
+    def _run(self, lb: FloatArray, ub: FloatArray) -> tuple[float, FloatArray] | None:
+        h = self.h
+        h.changeColsBounds(self.n_vars, self.all_cols, lb, ub)
+        if self.cold:  # each call starts cold, so its answer does not depend on earlier calls
+            h.clearSolver()
+            self.cold = False
+        h.run()
+        self.runs += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value)
+        return float(x[-1]), x
+
+    def _package(self, x: FloatArray) -> FloatArray:
+        pk = np.bincount(self.prog.issue, weights=x[: self.n] * self.prog.value, minlength=self.problem.space.n_issues)
+        return np.clip(pk, 0.0, 1.0)
+
+    def _split(self, x: FloatArray) -> dict[int, float]:
+        """Ordinal issues whose weight is split between levels: each to its heaviest level."""
+        out: dict[int, float] = {}
+        w = x[: self.n]
+        heavy = np.zeros(self.problem.space.n_issues)
+        np.maximum.at(heavy, self.prog.issue, w)
+        for i in self.ordinal:
+            if heavy[i] < 1.0 - 1e-7:
+                cells = self.cells_of[i]
+                out[i] = float(self.prog.value[cells[int(w[cells].argmax())]])
+        return out
+
+    def _lowest(self, x: FloatArray, i: int) -> float:
+        cells = self.cells_of[i]
+        return float(self.prog.value[cells][x[cells] > 1e-9].min())
+
+    def _highest(self, x: FloatArray, i: int) -> float:
+        cells = self.cells_of[i]
+        return float(self.prog.value[cells][x[cells] > 1e-9].max())
+
+    def _fix(self, ub: FloatArray, fixed: dict[int, float]) -> bool:
+        """Hold each fixed issue at its value (its other weights 0); False if a value is not admissible."""
+        for i, v in fixed.items():
+            cells = self.cells_of[i]
+            hit = np.abs(self.prog.value[cells] - v) <= 1e-9
+            if not np.any(hit & (ub[cells] > 0)):
+                return False
+            ub[cells[~hit]] = 0.0
+        return True
+
+    def solve(
+        self,
+        soft: dict[int, float],
+        hard: dict[int, float],
+        fixed: dict[int, float],
+        polish: bool = True,
+    ) -> tuple[float, FloatArray] | None:
+        """``max z`` s.t. ``u_a - s_a z >= soft[a]`` and ``u_a >= hard[a]`` over the packages no
+        party's red line forbids, ``fixed`` issues held; then (``polish``) with that ``z`` kept,
+        the largest total normalised utility of the actors named (Pareto), staying at the status
+        quo on issues nobody weighs. ``(z, package)``, or ``None`` if nothing is feasible."""
+        h = self.h
+        rows = set(soft) | {self.n_a + a for a in hard}
+        for r in self.active - rows:
+            h.changeRowBounds(self.row0 + r, -self.inf, self.inf)
+        for a, f in soft.items():
+            h.changeRowBounds(self.row0 + a, f - self.k[a], self.inf)
+        for a, level in hard.items():
+            h.changeRowBounds(self.row0 + self.n_a + a, level - self.k[a], self.inf)
+        self.active = rows
+        self.cold = True
+        lb, ub = self.lb0.copy(), self.ub0.copy()
+        if not self._fix(ub, fixed):
+            return None
+        best: list[Any] = [None]  # (z, x, lb, ub) of the best leaf
+
+        def dive(lb: FloatArray, ub: FloatArray) -> None:
+            """Round every split ordinal issue to its heaviest level until none is split; branch
+            on lines as the search does, but down the first side only."""
+            ub = ub.copy()
+            lb = lb.copy()
+            for _ in range(len(self.ordinal) + self.prog.n_lines + 1):
+                hit = self._run(lb, ub)
+                if hit is None:
+                    return
+                z, x = hit
+                split = self._split(x)
+                if split:
+                    if not self._fix(ub, split):
+                        return
+                    continue
+                broken = self._broken(self._package(x), lb, ub)
+                if broken is None:
+                    if best[0] is None or z > best[0][0]:
+                        best[0] = (z, x, lb, ub)
+                    return
+                lb[broken] = ub[broken] = 0.0
+
+        def node(lb: FloatArray, ub: FloatArray, depth: int) -> None:
+            if self.runs - start >= NODE_LIMIT and best[0] is not None:
+                return
+            hit = self._run(lb, ub)
+            if hit is None:
+                return
+            z, x = hit
+            if best[0] is not None and z <= best[0][0] + GAP and not (best[0][0] < -MEET_TOL <= z):
+                return  # (a bound that could still make the demands compatible is explored)
+            split = self._split(x)
+            if split:  # branch on the first split issue: its levels up to its value, then those above
+                i = next(iter(split))
+                v = self._package(x)[i]
+                on = self.prog.issue == i
+                low = on & (self.prog.value > v + 1e-9)  # excluded on the low side
+                high = on & (self.prog.value <= v + 1e-9)  # excluded on the high side
+                sides = [low, high] if v - self._lowest(x, i) <= self._highest(x, i) - v else [high, low]
+                for cut in sides:
+                    ub2 = ub.copy()
+                    ub2[: self.n][cut] = 0.0
+                    node(lb, ub2, depth + 1)
+                return
+            pk = self._package(x)
+            broken = self._broken(pk, lb, ub)
+            if broken is None:
+                best[0] = (z, x, lb, ub)
+                return
+            for side in (0.0, 1.0):  # the line off (its condition fails), then on (its bound holds)
+                lb2, ub2 = lb.copy(), ub.copy()
+                lb2[broken] = ub2[broken] = side
+                node(lb2, ub2, depth + 1)
+
+        start = self.runs
+        dive(lb, ub)  # a first incumbent, so that the search below prunes early
+        node(lb, ub, 0)
+        if best[0] is None:
+            return None
+        z, x, lb, ub = best[0]
+        if polish:
+            lb, ub = lb.copy(), ub.copy()
+            self._fix(ub, {i: v for i, v in zip(self.ordinal, self._package(x)[self.ordinal], strict=True)})
+            lb[-1] = z
+            who = sorted(set(soft) | set(hard))
+            sq = self.problem.space.status_quo
+            prog = self.prog
+            cost = np.zeros(self.n_vars)
+            cost[: self.n] = -(self.vals[who] / self.span[who, None]).sum(axis=0)
+            cost[: self.n] += 1e-6 * np.abs(prog.value - sq[prog.issue])
+            h.changeColsCost(self.n_vars, self.all_cols, cost)
+            hit = self._run(lb, ub)
+            h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
+            if hit is not None and not self._split(hit[1]) and self._keeps(hit[1], x, soft, hard, z):
+                pk = self._package(hit[1])
+                if self._broken(pk, lb, ub) is None:
+                    return z, self._snap_exact(pk)
+        return z, self._snap_exact(self._package(x))
+
+    def _keeps(
+        self, new: FloatArray, old: FloatArray, soft: dict[int, float], hard: dict[int, float], z: float
+    ) -> bool:
+        """Whether the polished solution keeps every constraint as tightly as the first one met
+        it (the polish may not trade a demand's last 1e-9 for the tie-break)."""
+        u_new = self.vals @ new[: self.n] + self.k
+        u_old = self.vals @ old[: self.n] + self.k
+        for a, f in soft.items():
+            need = min(f + self.span[a] * z, u_old[a])
+            if u_new[a] < need - 1e-12:
+                return False
+        return all(u_new[a] >= min(level, u_old[a]) - 1e-12 for a, level in hard.items())
+
+    def _snap_exact(self, pk: FloatArray) -> FloatArray:
+        grid = self.problem.space.grid
+        for i in self.ordinal:  # clear the solver's rounding: exactly one level
+            pk[i] = grid[i][int(np.abs(grid[i] - pk[i]).argmin())]
+        return pk
+
+    def _broken(self, pk: FloatArray, lb: FloatArray, ub: FloatArray) -> int | None:
+        """The column of a conditional line the package breaks and that is not yet branched on."""
+        if self.prog.n_lines == 0:
+            return None
+        if bool(self.problem.feasible(pk[None, :])[0]):
+            return None
+        rl = self.problem.redlines
+        for j, kline in enumerate(self.prog.lines):
+            col = self.n + j
+            if lb[col] == ub[col]:
+                continue
+            active = rl._c_sign[kline] * (pk[rl._c_when[kline]] - rl._c_thr[kline]) > EPS
+            v = pk[rl._c_issue[kline]]
+            if active and not (rl._c_lo_eps[kline] <= v <= rl._c_hi_eps[kline]):
+                return col
+        # the package breaks a line already branched on only by the solver's rounding: take the first open one
+        for j in range(self.prog.n_lines):
+            col = self.n + j
+            if lb[col] != ub[col]:
+                return col
+        return None
+
+
+@lru_cache(maxsize=32)
+def _solver(problem: Problem, mech: Mechanics | None) -> _Solver:
+    return _Solver(problem, mech)
+
+
+def _objections(problem: Problem, mech: Mechanics | None, proposer: int, x: FloatArray) -> tuple[list[int], list[int]]:
+    """Issues to leave at the status quo because a certain veto, or a collective's member,
+    blocks ``x``: (veto issues, collective issues)."""
+    if mech is None:
+        return [], []
+    sq = problem.space.status_quo
+    certain = [i for i in mech.patrons_of(proposer) if i.veto and i.veto_strength >= 1.0]
+    kept = sorted({i for inf in certain for i in inf.veto if veto_objection(problem, inf, x, sq) is not None})
+    held: list[int] = []
+    if any(c.included for c in mech.collectives) and collective_refusals(problem, mech, x, sq):
+        held = sorted({i for c in mech.collectives if c.included for i in c.issues})
+    return kept, held
+
+
+def frontier_offer(
+    problem: Problem,
+    proposer: int,
+    demands: FloatArray,
+    mech: Mechanics | None = None,
+) -> Offer | None:
+    """The proposer's offer given every actor's current demand (``(A,)``, in the utility each
+    judges offers by: its patrons' gains weighed in). ``demands[proposer]`` is its own
+    ``max(aspiration, reservation)``. ``None``: nothing feasible beats no deal for it.
+
+    Offers are kept by their inputs (the replicates of a sweep point meet the same demands
+    round after round); each is what a fresh search gives, so keeping them changes nothing."""
+    d = np.ascontiguousarray(demands, dtype=float)
+    return _frontier_offer(problem, proposer, d.tobytes(), _mech_key(mech, proposer))
+
+
+@lru_cache(maxsize=4096)
+def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics | None) -> Offer | None:
+    demands = np.frombuffer(key, dtype=float)
+    solver = _solver(problem, mech)
+    parties = list(problem.parties)
+    others = [a for a in parties if a != proposer]
+    floor_p = float(problem.reservation[proposer])
+    own = max(float(demands[proposer]), floor_p)
+    sq = problem.space.status_quo
+    res = {a: float(problem.reservation[a]) for a in others}
+    fixed: dict[int, float] = {}
+    for _attempt in range(3):
+        # meet: every party's demand, the proposer's included, with the excess split equally
+        soft = {a: (own if a == proposer else float(demands[a])) for a in parties}
+        meet = solver.solve(soft, {}, fixed)
+        if meet is not None and meet[0] >= -MEET_TOL:
+            offer = Offer(meet[1], problem.utility(meet[1]), "meet", meet[0])
+        else:
+            prop = solver.solve(res, {proposer: own}, fixed)
+            if prop is not None:
+                offer = Offer(prop[1], problem.utility(prop[1]), "propose", prop[0])
+            else:  # its demand is above anything feasible: its own best, if that beats no deal
+                top = solver.solve({proposer: 0.0}, {}, fixed, polish=False)
+                if top is None:
+                    return None
+                level = top[0] * float(solver.span[proposer]) - 1e-9
+                if level < floor_p - 1e-9:
+                    return None
+                prop = solver.solve(res, {proposer: level}, fixed)
+                if prop is None:
+                    return None
+                offer = Offer(prop[1], problem.utility(prop[1]), "best", prop[0])
+        kept, held = _objections(problem, mech, proposer, offer.package)
+        if not kept and not held:
+            gains = offer.utilities[parties] > problem.reservation[parties] + 1e-9
+            if np.all(np.abs(offer.package - sq) <= 1e-9) and not gains.any():
+                return None  # the status quo is no offer when it is what no deal gives
+            return offer
+        for i in kept + held:
+            fixed[i] = float(sq[i])
+    return None
+
+
+def most_for(problem: Problem, actor: int, demands: dict[int, float], mech: Mechanics | None = None) -> float | None:
+    """The most ``actor`` can get (as it judges offers) from a feasible package that gives every
+    other party in ``demands`` at least its demand; ``None`` if no package does."""
+    solver = _solver(problem, _mech_key(mech, actor))
+    hit = solver.solve({actor: 0.0}, demands, {}, polish=False)
+    return None if hit is None else hit[0] * float(solver.span[actor])
+
+
+def demands_of(
+    problem: Problem, aspiration: FloatArray, margin: float = 0.0, proposer: int | None = None
+) -> FloatArray:
+    """Every actor's demand: ``max(aspiration, reservation)``, plus ``margin`` for all but the proposer."""
+    d = np.maximum(np.asarray(aspiration, dtype=float), problem.reservation)
+    if margin:
+        d = d + margin
+        if proposer is not None:
+            d[proposer] -= margin
+    return d
+
+
+def judged_utilities(problem: Problem, mech: Mechanics | None, u: FloatArray) -> FloatArray:
+    """Utilities as each actor judges an offer (its patrons' gains weighed in)."""
+    return u if mech is None else effective_utility(u, problem.reservation, mech)
