@@ -315,36 +315,49 @@ def sweep(
 ) -> None:
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
+    import signal
 
     from model import experiment as exm
     from model import results
-    from model.sweep import Sweep, executor
+    from model.sweep import Interrupted, Sweep, check_workers, executor, stop_on_signals
 
+    check_workers(workers, backend, scheduler)
     exp = exm.load(experiment_file)
     out_dir = out_dir or Path("results") / exp.spec.name
     sw = Sweep(exp, out_dir)
-    sw.out.mkdir(parents=True, exist_ok=True)
-    sw.check_resumable()
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
-    out.print(
-        f"[bold]{exp.spec.name}[/]: {len(exp.points)} points x {exp.spec.replicates} replicates = {sw.n_runs} runs "
-        f"in {sw.n_chunks} chunks of {sw.chunk_size}, backend {backend} ({n_workers} workers) -> {out_dir}/",
-        soft_wrap=True,
-    )
-    with _progress_bar() as progress:
+    # SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop the workers, mark the manifest and say so in one line
+    with stop_on_signals():
         try:
-            with executor(backend, n_workers, scheduler) as pool:
-                stats = sw.run(pool, progress=progress)
-        except KeyboardInterrupt:
-            done = sum(sw._chunk_len(c) for c in sw.done_chunks())
-            err.print(f"[yellow]interrupted[/]: {done} of {sw.n_runs} runs are on disk in {out_dir}/; "
-                      "run the same command again to resume.")
-            sys.exit(130)
+            with sw.lock():  # one sweep per folder: a second one is refused here, in one line
+                sw.check_resumable()
+                out.print(
+                    f"[bold]{exp.spec.name}[/]: {len(exp.points)} points x {exp.spec.replicates} replicates = "
+                    f"{sw.n_runs} runs in {sw.n_chunks} chunks of {sw.chunk_size}, backend {backend} "
+                    f"({n_workers} workers) -> {out_dir}/",
+                    soft_wrap=True,
+                )
+                with _progress_bar() as progress, executor(backend, n_workers, scheduler) as pool:
+                    stats = sw.run(pool, progress=progress)
+        except KeyboardInterrupt as e:
+            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+            name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            err.print(f"[yellow]interrupted{name}[/]: {sw.runs_done} of {sw.n_runs} runs are on disk in {out_dir}/; "
+                      "run the same command again to resume.", soft_wrap=True)
+            sys.exit(128 + signum)
     skipped = stats["runs_skipped_as_done"]
     out.print(f"Done: {stats['runs_done']} runs ({skipped} already on disk, skipped) in "
               f"{stats['seconds_this_session']:.1f} s; {stats['failures_this_session']} failed runs this session.")
     df = results.load(out_dir)
     _print_rates(df, [f"axis.{p}" for p in exp.axis_paths])
+    if stats["runs_failed_by_infrastructure"]:
+        err.print(f"[bold red]error:[/] {stats['runs_failed_by_infrastructure']} runs failed because their worker "
+                  f"process died (not because of the model): run the same command again to retry them.")
+        sys.exit(1)
+    if not df.empty and df["error"].notna().all():
+        first = str(df["error"].iloc[0])
+        err.print(f"[bold red]error:[/] every run failed; the first: {escape(first[:300])}", soft_wrap=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -615,13 +628,17 @@ def app(scenario_file: Path | None, port: int, host: str) -> None:
 
 
 def _manifest(results_dir: Path) -> dict[str, Any]:
+    import json
+
     from model import results
 
     try:
         mf = results.manifest(results_dir)
-    except (OSError, ValueError):
+    except (OSError, json.JSONDecodeError):
         msg = "no readable manifest.json: is this a sweep's results folder?"
         raise whole_input_error(str(results_dir), msg) from None
+    except ValueError:  # (JSON, but not a mapping with axes)
+        raise whole_input_error(str(results_dir), "manifest.json is not a sweep's manifest") from None
     if not isinstance(mf, dict) or not isinstance(mf.get("axes"), list) or "experiment" not in mf:
         raise whole_input_error(str(results_dir), "manifest.json is not a sweep's manifest")
     return mf
@@ -648,8 +665,9 @@ def _print_rates(df: Any, axes: list[str]) -> None:
         t.add_column(c, justify="right")
     for r in rates.itertuples(index=False):
         vals = list(r)
+        rate = vals[len(by)]
         t.add_row(*[f"{v:g}" if isinstance(v, float) else str(v) for v in vals[: len(by)]],
-                  f"{vals[len(by)]:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
+                  "–" if rate != rate else f"{rate:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
     out.print(t)
 
 

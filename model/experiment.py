@@ -69,6 +69,11 @@ Scalar = Annotated[
 #: Spawn key used for the design's own random numbers (never a run id).
 DESIGN_KEY = 2**62
 
+#: At most this many runs (points x replicates) in one experiment.
+MAX_RUNS = 10_000_000
+#: At most this much memory for a design's points, estimated before any is built (``design_bytes``).
+MAX_DESIGN_BYTES = 2**30
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -150,6 +155,61 @@ def latin_hypercube(dims: int, n: int, seed: int) -> np.ndarray:
     return qmc.LatinHypercube(d=dims, rng=rng).random(n)
 
 
+def _axis_count(ax: AxisSpec) -> int | None:
+    """How many levels ``_axis_levels`` gives, without building them for a long range (``None``: no steps)."""
+    if ax.values is not None:
+        return len(ax.values)
+    if ax.range is None or ax.steps is None:
+        return None
+    return len(_axis_levels(ax)) if ax.integer else ax.steps
+
+
+def design_size(exp: ExperimentSpec) -> int | None:
+    """The number of points ``design_points`` gives, counted without building them (``None`` if
+    the design is incomplete, e.g. a grid's range axis without steps: ``load`` reports that)."""
+    d = exp.design
+    n_axes = len(exp.axes)
+    if d.kind == "grid":
+        counts = [_axis_count(ax) for ax in exp.axes]
+        return None if any(c is None for c in counts) else math.prod(c for c in counts if c is not None)
+    if d.kind == "list":
+        return len(d.points or [])
+    if d.samples is None:
+        return None
+    if d.kind == "lhs":
+        return d.samples
+    if d.kind == "sobol":
+        return d.samples * (2 * n_axes + 2 if d.second_order else n_axes + 2)
+    return d.samples * (n_axes + 1)  # morris
+
+
+def design_bytes(n_points: int, n_axes: int) -> int:
+    """Memory a design of ``n_points`` points over ``n_axes`` axes takes (measured: a dict per
+    point, about 190 + 80 bytes per axis), with the sampler's own arrays."""
+    return n_points * (200 + 90 * n_axes + 16 * n_axes)
+
+
+def _size_faults(spec: ExperimentSpec, lines: LineMap) -> list[Fault]:
+    """Refuse, before anything is built, a design too large for memory or too many runs."""
+    n = design_size(spec)
+    if n is None:
+        return []
+    d = spec.design
+    where: tuple[str | int, ...] = ("axes",) if d.kind == "grid" else ("design", "points" if d.kind == "list" else
+                                                                      "samples")
+    what = ("the grid of the axes' levels" if d.kind == "grid" else f"the {d.kind} design")
+    need = design_bytes(n, len(spec.axes))
+    if need > MAX_DESIGN_BYTES:
+        return [fault(lines, where, f"{what} has {n:,} points, about {need / 2**30:,.1f} GiB in memory, above the "
+                      f"limit of {MAX_DESIGN_BYTES / 2**30:g} GiB for a design: use fewer points")]
+    runs = n * spec.replicates
+    if runs > MAX_RUNS:
+        loc = ("replicates",) if n <= MAX_RUNS else where
+        return [fault(lines, loc, f"{n:,} points x {spec.replicates:,} replicates = {runs:,} runs, above the limit "
+                      f"of {MAX_RUNS:,} runs in one experiment: use fewer replicates or points")]
+    return []
+
+
 def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
     """The experiment's points: one ``{path: value}`` per point, in a fixed order."""
     axes = exp.axes
@@ -205,7 +265,8 @@ class Experiment:
 
     @property
     def n_runs(self) -> int:
-        return len(self.points) * self.spec.replicates
+        n = design_size(self.spec)
+        return (len(self.points) if n is None else n) * self.spec.replicates
 
     @property
     def axis_paths(self) -> list[str]:
@@ -359,6 +420,9 @@ def load(path: str | Path) -> Experiment:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as e:
         raise InputError(file, validation_faults(e, data, lines, ExperimentSpec)) from None
+    too_large = _size_faults(spec, lines)  # counted, not built: before anything is allocated
+    if too_large:
+        raise InputError(file, too_large)
     scenario_path = (Path(path).parent / spec.scenario).resolve()
     rel = display_path(scenario_path)
     if not scenario_path.exists():  # (a folder or a special file: load_data says so)
@@ -384,6 +448,12 @@ def load(path: str | Path) -> Experiment:
     return exp
 
 
+def from_resolved(stored: dict[str, Any], file: str) -> Experiment:
+    """The experiment a sweep ran, from its results folder's record (``model.sweep.resolved_experiment``)."""
+    spec = ExperimentSpec.model_validate(stored["experiment"])
+    base = stored["scenario"]
+    scenario_file = str(stored.get("scenario_file") or file)
+    return Experiment(spec, base, scn.parse(copy.deepcopy(base), scenario_file), file, scenario_file)
 
 #: Fields only an experiment file has (a scenario file has none of them).
 EXPERIMENT_KEYS = ("scenario", "design", "axes", "replicates", "chunk_size")

@@ -9,18 +9,30 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from model.sweep import PART_GLOB
+from model.sweep import PART_GLOB, part_fault, part_records
 
 
 class DamagedResults(ValueError):
-    """A result part on disk cannot be read (damaged after it was written)."""
+    """A results folder's content is not what the sweep wrote (a part damaged, replaced or foreign,
+    or a manifest that does not describe the parts). The message is one line naming the file."""
+
+
+def _redo(d: Path, mf: dict[str, Any] | None) -> str:
+    exp = (mf or {}).get("experiment_file") or "EXPERIMENT.yaml"
+    return f"run `bargain sweep {exp} --out {d}` again to redo its runs"
 
 
 def load(results_dir: str | Path) -> pd.DataFrame:
     """All rows of a sweep, one per run, ordered by ``run_id``.
 
     Only finished parts are read (a part is renamed into place once fully written), so a
-    sweep that is still running or was interrupted loads what it has finished.
+    sweep that is still running or was interrupted loads what it has finished. Every part is
+    checked against the sha256 recorded when it was written, and the rows against the manifest.
+
+    Raises:
+        DamagedResults: (one line) a part is damaged, replaced by another, foreign or unrecorded,
+            the parts disagree, or the manifest names columns the parts lack; the message names
+            the file and how to redo it (the same sweep command, which redoes exactly those runs).
     """
     import pandas as pd
     import pyarrow as pa
@@ -28,27 +40,67 @@ def load(results_dir: str | Path) -> pd.DataFrame:
 
     d = Path(results_dir)
     parts = sorted(d.glob(PART_GLOB))
+    mf = _manifest_or_none(d)
     if not parts:
         if not (d / "manifest.json").exists():
             raise FileNotFoundError(f"{d} holds no sweep results (no manifest.json)")
         return pd.DataFrame()
-    tables = []
+    records = part_records(d, mf)
+    tables: list[pa.Table] = []
     for p in parts:
+        if records is not None:
+            why = part_fault(p, records.get(p.name))
+            if why:
+                raise DamagedResults(f"{p}: {why}; {_redo(d, mf)}")
         try:
-            tables.append(pq.read_table(p))
+            t = pq.read_table(p)
         except (pa.ArrowInvalid, OSError) as e:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise DamagedResults(f"{p}: not a readable Parquet part ({first}); re-run the sweep "
-                                 "into this folder to redo its runs") from None
+            raise DamagedResults(f"{p}: not a readable Parquet part ({first}); {_redo(d, mf)}") from None
+        if tables and not t.schema.equals(tables[0].schema):
+            raise DamagedResults(f"{p}: its columns differ from those of {parts[0].name} (a foreign part); "
+                                 f"{_redo(d, mf)}")
+        tables.append(t)
     table = pa.concat_tables(tables)
     df = table.to_pandas()
+    dup = df["run_id"][df["run_id"].duplicated()]
+    if len(dup):
+        run = int(dup.iloc[0])
+        holders = [p.name for p, t in zip(parts, tables, strict=True) if run in t.column("run_id").to_pylist()]
+        raise DamagedResults(f"{d / holders[-1]}: holds run {run}, which {holders[0]} holds too (a "
+                             f"part copied over another); {_redo(d, mf)}")
+    if mf is not None:
+        missing = [f"axis.{a}" for a in mf.get("axes") or [] if f"axis.{a}" not in df.columns]
+        if missing:
+            raise DamagedResults(f"{d / 'manifest.json'}: names axes the result parts lack ({', '.join(missing)}): "
+                                 "it does not describe this folder's parts")
     df["agreed"] = df["agreed"].astype("boolean")  # missing where a run failed
     df["rounds"] = df["rounds"].astype("Int64")
     return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
 
+def _manifest_or_none(d: Path) -> dict[str, Any] | None:
+    if not (d / "manifest.json").exists():
+        return None
+    try:
+        return manifest(d)
+    except (OSError, ValueError) as e:
+        raise DamagedResults(f"{d / 'manifest.json'}: not a readable sweep manifest ({e})") from None
+
+
 def manifest(results_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(results_dir) / "manifest.json").read_text())
+    """A sweep's manifest.
+
+    Raises:
+        OSError: it cannot be read. ValueError: it is not JSON, or not a sweep's manifest.
+    """
+    path = Path(results_dir) / "manifest.json"
+    mf = json.loads(path.read_text())
+    if not isinstance(mf, dict):
+        raise ValueError(f"{path}: a JSON {type(mf).__name__}, not a sweep's manifest (a mapping)")
+    if not isinstance(mf.get("axes"), list) or not all(isinstance(a, str) for a in mf["axes"]):
+        raise ValueError(f"{path}: names no axes (a list of paths): not a sweep's manifest")
+    return mf
 
 
 def axis_columns(df: pd.DataFrame) -> list[str]:
@@ -57,7 +109,7 @@ def axis_columns(df: pd.DataFrame) -> list[str]:
 
 def agreement_rates(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """For each combination of the ``by`` columns: the agreement rate over the runs that
-    finished, their number, and the number of runs that failed."""
+    finished (missing where every run failed), their number, and the number of runs that failed."""
     ok = df["error"].isna()
     agreed = df["agreed"].map({True: 1.0, False: 0.0}).astype("float64").where(ok)
     frame = df[by].assign(_agreed=agreed, _ok=ok.astype(int), _failed=(~ok).astype(int))

@@ -143,9 +143,7 @@ def test_the_protocol_contract_imports_only_the_core_and_itself_at_run_time(modu
     bad = []
     for name in imports_of(module, runtime_only=True):
         top = name.split(".")[0]
-        if top == "model" and not _under(name, ("model.core", *CONTRACT)):
-            bad.append(name)
-        elif top == "mesa":
+        if top == "model" and not _under(name, ("model.core", *CONTRACT)) or top == "mesa":
             bad.append(name)
     assert not bad, f"{module} imports {sorted(bad)} at run time: the protocols see the shell through their contract"
 

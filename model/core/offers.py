@@ -290,7 +290,7 @@ class _Solver:
         self.cells_of = [np.flatnonzero(prog.issue == i) for i in range(problem.space.n_issues)]
         self.inf = highspy.kHighsInf
         self.exact = True  # whether the last search ran to its end (not cut by the limits)
-        self.max_depth = min(n + n_l + 2, 400)  # every branch removes a weight or fixes a line (and the stack is finite)
+        self.max_depth = min(n + n_l + 2, 400)  # each branch removes a weight or fixes a line; a finite stack
         self.runs = 0  # programs solved (for the bench)
 
     # -- one relaxed solve --------------------------------------------------------------------
