@@ -20,7 +20,8 @@ PACKAGE = ROOT / "model"
 CORE_THIRD_PARTY = {"numpy", "scipy", "highspy"}
 
 #: The input layer: reading and checking files, paths into their data, the scenario schema.
-INPUT_LAYER = ("model.errors", "model.yamlio", "model.paths", "model.strategy_params", "model.scenario")
+INPUT_LAYER = ("model.errors", "model.yamlio", "model.paths", "model.strategy_params", "model.scenario",
+               "model.scenario.schema", "model.scenario.compiler", "model.scenario.checks", "model.scenario.loader")
 
 #: The protocol contract (``model/protocols/``): each protocol's parameters (part of the scenario
 #: schema, so the input layer reads them), its rules and its events. It plays the Mesa model through
@@ -143,9 +144,7 @@ def test_the_protocol_contract_imports_only_the_core_and_itself_at_run_time(modu
     bad = []
     for name in imports_of(module, runtime_only=True):
         top = name.split(".")[0]
-        if top == "model" and not _under(name, ("model.core", *CONTRACT)):
-            bad.append(name)
-        elif top == "mesa":
+        if (top == "model" and not _under(name, ("model.core", *CONTRACT))) or top == "mesa":
             bad.append(name)
     assert not bad, f"{module} imports {sorted(bad)} at run time: the protocols see the shell through their contract"
 
@@ -206,3 +205,12 @@ def test_the_calibration_design_is_the_experiments_latin_hypercube() -> None:
                 point[par.path] = round(v, 3)
             want.append(point)
         assert cal.design(space, n, seed) == want
+
+
+def test_the_scenario_package_imports_its_seams_in_order() -> None:
+    """``model/scenario/``: the schema, then compilation, then the checks, then loading; each module
+    imports only those before it (docs/architecture.md), and none imports the package itself."""
+    order = ["model.scenario.schema", "model.scenario.compiler", "model.scenario.checks", "model.scenario.loader"]
+    for k, module in enumerate(order):
+        inside = {i for i in imports_of(module, runtime_only=False) if _under(i, ("model.scenario",))}
+        assert inside <= set(order[:k]), f"{module} imports {sorted(inside - set(order[:k]))}"
