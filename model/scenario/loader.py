@@ -158,6 +158,24 @@ def load_data(
     name = str(path)
     here = Path(path).resolve()
     roots = _roots or (here.parent, PROJECT_SCENARIOS)
+    faults = _variant_faults(data, lines)
+    if faults:
+        raise InputError(name, faults)
+    base_ref: str = data["extends"]
+    shown_ref = shorten(base_ref)
+    base_path = (here.parent / base_ref).resolve()
+    _check_base_path(name, lines, shown_ref, base_path, here, _seen, roots)
+    base = _valid_base(name, lines, shown_ref, display_path(base_path), (*_seen, here), roots)
+    merged, new_lines = _merge_own_fields(base, data, lines)
+    faults = _apply_changes(merged, new_lines, data.get("set", {}), lines, shown_ref)
+    if faults:
+        raise InputError(name, faults)
+    merged.pop("extends", None)
+    return merged, new_lines
+
+
+def _variant_faults(data: dict[str, Any], lines: LineMap) -> list[Fault]:
+    """What is wrong with a variant's own keys: only ``VARIANT_KEYS``, a base's name, a ``set`` mapping."""
     faults = [fault(lines, (k,), f"a variant (extends:) may only set {', '.join(VARIANT_KEYS)}; change other "
                     "fields with set: {path: value}") for k in data if k not in VARIANT_KEYS]
     base_ref = data["extends"]
@@ -166,30 +184,46 @@ def load_data(
     changes = data.get("set", {})
     if not isinstance(changes, dict):
         faults.append(fault(lines, ("set",), "set needs a mapping from field paths to values"))
-    if faults:
-        raise InputError(name, faults)
-    shown_ref = shorten(base_ref)
-    base_path = (here.parent / base_ref).resolve()
-    if base_path in (*_seen, here):
+    return faults
+
+
+def _check_base_path(
+    name: str, lines: LineMap, shown_ref: str, base_path: Path, here: Path, seen: tuple[Path, ...],
+    roots: tuple[Path, ...],
+) -> None:
+    """The base is no file of the chain so far (a cycle), lies in an allowed folder, and the chain is
+    not too deep (``_TooDeep``, passed up to the file first read)."""
+    if base_path in (*seen, here):
         raise InputError(name, [fault(lines, ("extends",), f"{shown_ref} extends this file again: a cycle")])
     if not any(_inside(base_path, r) for r in roots) and not _extends_outside_allowed():
         raise InputError(name, [fault(lines, ("extends",), (
             f"{shown_ref} is outside the scenario's folder ({display_path(roots[0])}) and the project's "
             f"scenarios/ folder; to allow it, pass --allow-extends-outside or set {ALLOW_EXTENDS_ENV}=1"))])
-    if len(_seen) >= MAX_EXTENDS_DEPTH:  # this file is the deepest base allowed, and extends another
+    if len(seen) >= MAX_EXTENDS_DEPTH:  # this file is the deepest base allowed, and extends another
         raise _TooDeep(name)
-    base_name = display_path(base_path)
+
+
+def _valid_base(
+    name: str, lines: LineMap, shown_ref: str, base_name: str, seen: tuple[Path, ...], roots: tuple[Path, ...]
+) -> dict[str, Any]:
+    """The base's data (itself resolved against its own base), which must be valid on its own."""
     try:
-        base, _ = load_data(Path(base_name), (*_seen, here), roots)
+        base, _ = load_data(Path(base_name), seen, roots)
         parse(copy.deepcopy(base), base_name, None)  # the base must be valid on its own
     except InputError as e:
         raise InputError(name, [fault(lines, ("extends",), f"its base {shown_ref} is not valid: {e}")]) from None
     except _TooDeep as e:
-        if _seen:
+        if len(seen) > 1:  # not the file first read: pass it up
             raise
         raise InputError(name, [fault(lines, ("extends",), (
             f"the chain of bases is more than {MAX_EXTENDS_DEPTH} files deep: {e.where} extends yet another "
             "file; merge some of the variants"))]) from None
+    return base
+
+
+def _merge_own_fields(base: dict[str, Any], data: dict[str, Any], lines: LineMap) -> tuple[dict[str, Any], LineMap]:
+    """A copy of ``base`` with the variant's own ``name``, ``title``, ``description``, ``seed`` and
+    extra ``sources``, and the variant's lines of those."""
     merged = copy.deepcopy(base)
     new_lines: LineMap = {}
     for key in ("name", "title", "description", "seed"):
@@ -203,6 +237,15 @@ def load_data(
         for loc, ln in lines.items():
             if loc[:1] == ("sources",):
                 new_lines[loc] = ln
+    return merged, new_lines
+
+
+def _apply_changes(
+    merged: dict[str, Any], new_lines: LineMap, changes: dict[str, Any], lines: LineMap, shown_ref: str
+) -> list[Fault]:
+    """Apply the variant's ``set`` to ``merged`` in place (its lines to ``new_lines``); the faults:
+    paths that point nowhere, changes to the actors' or issues' ids."""
+    faults = []
     for key, value in changes.items():
         before = {k: copy.deepcopy(merged.get(k)) for k in ("actors", "issues")}
         try:
@@ -220,10 +263,7 @@ def load_data(
             for sub, ln in lines.items():
                 if sub[:2] == ("set", key) and len(sub) > 2:
                     new_lines[(*loc, *sub[2:])] = ln
-    if faults:
-        raise InputError(name, faults)
-    merged.pop("extends", None)
-    return merged, new_lines
+    return faults
 
 
 def load(path: str | Path) -> Scenario:
