@@ -20,7 +20,8 @@ PACKAGE = ROOT / "model"
 CORE_THIRD_PARTY = {"numpy", "scipy", "highspy"}
 
 #: The input layer: reading and checking files, paths into their data, the scenario schema.
-INPUT_LAYER = ("model.errors", "model.yamlio", "model.paths", "model.strategy_params", "model.scenario")
+INPUT_LAYER = ("model.errors", "model.yamlio", "model.paths", "model.strategy_params", "model.scenario",
+               "model.scenario.schema", "model.scenario.compiler", "model.scenario.checks", "model.scenario.loader")
 
 #: The protocol contract (``model/protocols/``): each protocol's parameters (part of the scenario
 #: schema, so the input layer reads them), its rules and its events. It plays the Mesa model through
@@ -143,7 +144,7 @@ def test_the_protocol_contract_imports_only_the_core_and_itself_at_run_time(modu
     bad = []
     for name in imports_of(module, runtime_only=True):
         top = name.split(".")[0]
-        if top == "model" and not _under(name, ("model.core", *CONTRACT)) or top == "mesa":
+        if (top == "model" and not _under(name, ("model.core", *CONTRACT))) or top == "mesa":
             bad.append(name)
     assert not bad, f"{module} imports {sorted(bad)} at run time: the protocols see the shell through their contract"
 
@@ -186,11 +187,14 @@ def test_paths_into_scenario_data_are_defined_once(name: str) -> None:
 
 
 def test_the_calibration_design_is_the_experiments_latin_hypercube() -> None:
-    """``model.experiment.latin_hypercube`` is the one sampler; calibration's design (which still draws
-    its own, until ``model/calibrate.py`` calls it) gives the same points from the same seed."""
+    """``model.experiment.latin_hypercube`` is the one sampler: calibration's design calls it (and
+    draws no design of its own), giving the same points from the same seed."""
     from model import calibrate as cal
     from model.experiment import latin_hypercube
 
+    assert _defined("latin_hypercube") == ["model.experiment"]
+    assert "latin_hypercube" in (PACKAGE / "calibrate" / "search.py").read_text(encoding="utf-8")
+    assert "LatinHypercube" not in (PACKAGE / "calibrate" / "search.py").read_text(encoding="utf-8")
     space = cal.search_space("BLR", "USA")
     for n, seed in ((1, 0), (7, 3), (40, 2**40)):
         u = latin_hypercube(len(space), n, seed)
@@ -204,3 +208,17 @@ def test_the_calibration_design_is_the_experiments_latin_hypercube() -> None:
                 point[par.path] = round(v, 3)
             want.append(point)
         assert cal.design(space, n, seed) == want
+
+
+@pytest.mark.parametrize("package, order", [
+    ("model.scenario", ["schema", "compiler", "checks", "loader"]),
+    ("model.calibrate", ["track", "distance", "search", "report"]),
+])
+def test_split_packages_import_their_seams_in_order(package: str, order: list[str]) -> None:
+    """``model/scenario/`` (the schema, compilation, the checks, loading) and ``model/calibrate/``
+    (the track, the distance, the search, the report): each module imports only those before it
+    (docs/architecture.md), and none imports its package itself."""
+    order = [f"{package}.{m}" for m in order]
+    for k, module in enumerate(order):
+        inside = {i for i in imports_of(module, runtime_only=False) if _under(i, (package,))}
+        assert inside <= set(order[:k]), f"{module} imports {sorted(inside - set(order[:k]))}"
