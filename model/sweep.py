@@ -152,15 +152,14 @@ _VECTORISED: weakref.WeakKeyDictionary[scn.Scenario, list[Any] | None] = weakref
 
 
 def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
-    from model.core import make_strategy
     from model.core.protocol import vectorisable
 
     if sc in _VECTORISED:
         return _VECTORISED[sc]
-    proto = sc.spec.protocol
-    strategies = [make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
-    ok = (proto.kind == "package" and proto.margin == 0.0 and sc.mech.package_neutral and vectorisable(strategies)
-          and proto.extensions == 0 and all(a.outside_option is None for a in sc.spec.actors))
+    proto = sc.params  # the compiled scenario: what a run reads (docs/architecture.md)
+    strategies = list(sc.strategies)
+    ok = (proto.kind == "package" and getattr(proto, "margin", 0.0) == 0.0 and sc.mech.package_neutral
+          and vectorisable(strategies) and getattr(proto, "extensions", 0) == 0 and bool(np.all(np.isnan(sc.outside))))
     _VECTORISED[sc] = strategies if ok else None
     return _VECTORISED[sc]
 
@@ -179,7 +178,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     from model.negotiation import METRICS
 
     p = sc.problem
-    proto = sc.spec.protocol
+    proto = sc.params
     metrics = dict.fromkeys(METRICS, 0.0)
     time_only = _vectorised_strategies(sc)
     if time_only is not None:
