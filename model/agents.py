@@ -13,7 +13,7 @@ from model.core import Situation, accepts
 from model.core.offers import Offer, applies, frontier_offer
 from model.core.search import choose_offer_index
 from model.core.space import FloatArray
-from model.core.strategies import Strategy
+from model.core.strategies import Strategy, meets
 from model.protocols.base import ACCEPTED, Response, ResponseReason
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class Actor(mesa.Agent):
             crossed = m.problem.redlines.crossed(offer, self.index)
             text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
             r = Response(False, ResponseReason.RED_LINE, note=text)
-        elif u < self.reservation - 1e-9:
+        elif not meets(u, self.reservation):
             r = Response(False, ResponseReason.BELOW_RESERVATION, u, self.reservation)
         elif not accepts(u, self.aspiration + m.margin, self.reservation + m.margin, True):
             r = Response(False, ResponseReason.BELOW_ASPIRATION, u, self.aspiration + m.margin)

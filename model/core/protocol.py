@@ -16,7 +16,7 @@ from model.core.offers import applies, demands_of, frontier_offer
 from model.core.problem import Problem
 from model.core.search import OfferTable, choose_offer_index, offer_table
 from model.core.space import FloatArray
-from model.core.strategies import Situation, Strategy, TimeDependent, continuation
+from model.core.strategies import Situation, Strategy, TimeDependent, continuation, meets
 
 
 @dataclass
@@ -36,7 +36,7 @@ def responses(problem: Problem, offer: FloatArray, aspiration: FloatArray) -> tu
     """
     u = problem.utility(offer)
     lines_ok = problem.redlines.satisfied(offer)[0]
-    accept = lines_ok & (u >= np.maximum(aspiration, problem.reservation) - 1e-9)
+    accept = lines_ok & meets(u, np.maximum(aspiration, problem.reservation))
     return accept, ~lines_ok
 
 
@@ -70,7 +70,7 @@ def run_package_protocol(
         else:
             offer, u = got
             # offers cross no party's red line by construction: utilities decide
-            accept = u >= np.maximum(aspiration, floor) - 1e-9
+            accept = meets(u, np.maximum(aspiration, floor))
             rejecters = [int(a) for a in parties if a != proposer and not accept[a]]
             if not rejecters:
                 return CoreOutcome(True, "agreement", t, offer.copy())
@@ -230,7 +230,7 @@ def _meets(problem: Problem, demand: FloatArray, proposer: int) -> FloatArray | 
     if o is None or o.kind != "meet":
         return None
     judges = [a for a in problem.parties if a != proposer]
-    return o.package if bool(np.all(o.utilities[judges] >= demand[judges] - 1e-9)) else None
+    return o.package if bool(np.all(meets(o.utilities[judges], demand[judges]))) else None
 
 
 def _first_meeting(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -364,6 +364,16 @@ def make_strategy(name: str, params: dict[str, float]) -> Strategy:
     return cls(**{k: float(v) for k, v in params.items()})
 
 
+#: How far below a need an offer may fall and still meet it (rounding in the utilities).
+ACCEPT_TOL = 1e-9
+
+
+def meets(utility: Any, need: Any) -> Any:
+    """Whether a utility meets a need, ``utility >= need - ACCEPT_TOL``: the one comparison every
+    acceptance (offers, tranches, settlements, reservations) uses; floats or arrays."""
+    return utility >= need - ACCEPT_TOL
+
+
 def accepts(utility: float, aspiration: float, floor: float, red_lines_ok: bool) -> bool:
     """The acceptance rule: no red line crossed, and the offer meets the aspiration and floor."""
-    return red_lines_ok and utility >= max(aspiration, floor) - 1e-9
+    return red_lines_ok and bool(meets(utility, max(aspiration, floor)))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 
 from model.core.eum import forecast_package, forecast_problem
+from model.core.strategies import meets
 from model.protocols.base import OutcomeReason, Protocol, ProtocolParams, Response, ResponseReason
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class EUMProtocol(Protocol):
             if not m.offer_lines_ok[a.index]:
                 line = p.redlines.crossed(final, a.index)[0]
                 a.response = Response(False, ResponseReason.RED_LINE, note=line.describe(p.space, p.actor_ids))
-            elif m.offer_utilities[a.index] < a.reservation - 1e-9:
+            elif not meets(m.offer_utilities[a.index], a.reservation):
                 a.response = Response(False, ResponseReason.BELOW_RESERVATION, float(m.offer_utilities[a.index]),
                                       a.reservation)
             else:

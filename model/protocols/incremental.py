@@ -36,6 +36,7 @@ from pydantic import Field, Strict
 
 from model.core.mechanics import certainly_vetoed, effective_utility
 from model.core.space import FloatArray
+from model.core.strategies import meets
 from model.core.tranche import choose_tranche
 from model.protocols.base import (
     OfferParams,
@@ -235,7 +236,7 @@ class IncrementalProtocol(Protocol):
             if not ok[a.index]:
                 line = p.redlines.crossed(m.state, a.index)[0]
                 out.append((a.actor_id, ResponseReason.RED_LINE, line.describe(p.space, p.actor_ids)))
-            elif u[a.index] < a.need + m.margin - 1e-9:
+            elif not meets(u[a.index], a.need + m.margin):
                 out.append((a.actor_id, ResponseReason.BELOW_ASPIRATION,
                             f"utility {u[a.index]:.3f} < aspiration {a.need + m.margin:.3f}"))
         return out
@@ -260,7 +261,7 @@ class IncrementalProtocol(Protocol):
         m = self.model
         u, ok = self._judge_state()
         return all(
-            ok[a.index] and not u[a.index] < a.need + m.margin - 1e-9 for a in m.actors if a.is_party
+            ok[a.index] and meets(u[a.index], a.need + m.margin) for a in m.actors if a.is_party
         )
 
     def finish_round(self, traded: bool, rejecters: list | None = None) -> None:
