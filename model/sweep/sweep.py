@@ -235,6 +235,7 @@ class Sweep:
         workers: int | None,
         progress: Callable[[int, int], None] | None,
     ) -> dict[str, Any]:
+        from model.report import write_json
 
         self.check_resumable()
         with on_disk(self.out, "clear temporary files in"):
@@ -243,122 +244,37 @@ class Sweep:
         started = _now()
         done = self.done_chunks()
         todo = [c for c in range(self.n_chunks) if c not in done]
-        runs_done = sum(self._chunk_len(c) for c in done)
-        self.runs_done = runs_done
-        skipped = runs_done
-        failures = 0
-        died = 0
+        skipped = self.runs_done = sum(self._chunk_len(c) for c in done)
         # the record of what is on disk, compacted to the parts just checked, and the experiment as run
         compact_journal(self.out, self._records)
-        from model.report import write_json
-
         with on_disk(self.out / RESOLVED_FILE):
             write_json(self.out / RESOLVED_FILE, resolved_experiment(self.exp))
-        first = self.manifest("running", started, {"runs_done": runs_done})
+        first = self.manifest("running", started, {"runs_done": skipped})
         self._reserve_space(len(json.dumps(first)))
         self._write_manifest(first)
         if progress:
-            progress(runs_done, self.n_runs)
+            progress(skipped, self.n_runs)
         window = max(2, 2 * (workers or pool.workers))
-        queue: list[Task] = [self.task(c) for c in reversed(todo[:window])]
-        later = iter(todo[window:])
-        retries: list[Task] = []  # single runs of chunks whose worker died, each run alone
-        partial: dict[int, list[dict[str, Any]]] = {}
-        expected: dict[int, int] = {}
-        inflight: dict[cf.Future[list[dict[str, Any]]], Task] = {}
+        session = _Session(self, pool, window, progress, skipped, [self.task(c) for c in reversed(todo[:window])],
+                           iter(todo[window:]))
         t0 = time.perf_counter()
         status = "interrupted"
         error: str | None = None
-
-        def finish(chunk: int, rows: list[dict[str, Any]]) -> None:
-            nonlocal runs_done, failures, died
-            rows.sort(key=lambda r: r["run_id"])
-            with on_disk(self.part_path(chunk)):
-                self.write_part(chunk, rows)
-            failures += sum(1 for r in rows if r["error"])
-            died += sum(1 for r in rows if str(r["error"] or "").startswith(WORKER_DIED))
-            runs_done += len(rows)
-            self.runs_done = runs_done
-            if progress:
-                progress(runs_done, self.n_runs)
-
-        def collect(chunk: int, rows: list[dict[str, Any]]) -> None:
-            partial[chunk].extend(rows)
-            if len(partial[chunk]) == expected[chunk]:
-                del expected[chunk]
-                finish(chunk, partial.pop(chunk))
-
         try:
-            while queue or retries or inflight:
-                if retries and not inflight:  # alone on the pool: a failure is this run's own
-                    t = retries.pop()
-                    try:
-                        f = pool.ex.submit(run_task, t)
-                    except cf.BrokenExecutor:  # a worker died after the last wait: a new pool, then again
-                        retries.append(t)
-                        pool.respawn()
-                        continue
-                    cf.wait([f])
-                    err = f.exception()
-                    if err is None:
-                        collect(t.chunk, f.result())
-                    else:
-                        run_id, point_id, rep, seed, point = t.runs[0]
-                        collect(t.chunk, [{"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed,
-                                           **{f"axis.{k}": v for k, v in point},
-                                           "error": f"{WORKER_DIED}{type(err).__name__}: {err}"}])
-                        if isinstance(err, cf.BrokenExecutor):
-                            pool.respawn()
-                    continue
-                while not retries and queue and len(inflight) < window:
-                    t = queue.pop()
-                    try:
-                        inflight[pool.ex.submit(run_task, t)] = t
-                    except cf.BrokenExecutor:  # a worker died after the last wait
-                        queue.append(t)
-                        if not inflight:  # nothing left to collect: replace the pool now
-                            pool.respawn()
-                        break  # otherwise the futures in flight report the break below
-                if not inflight:
-                    continue
-                finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-                broken = False
-                for f in finished:
-                    t = inflight.pop(f)
-                    err = f.exception()
-                    if err is None:
-                        finish(t.chunk, f.result())
-                        continue
-                    # the worker died under this chunk (or with the pool): run its runs again, one by one
-                    broken |= isinstance(err, cf.BrokenExecutor)
-                    expected[t.chunk] = len(t.runs)
-                    partial[t.chunk] = []
-                    retries.extend(Task(t.chunk, t.base, t.digest, t.scenario_file, (r,), t.kill_worker_at, t.columns)
-                                   for r in reversed(t.runs))
-                if broken:  # the other tasks in flight went down with the pool: queue them again
-                    for f, t in inflight.items():
-                        f.cancel()
-                        queue.append(t)
-                    inflight.clear()
-                    pool.respawn()
-                if len(queue) + len(inflight) < window:
-                    for c in later:
-                        queue.insert(0, self.task(c))
-                        if len(queue) + len(inflight) >= window:
-                            break
-            status = "incomplete" if died else "complete"
+            session.run()
+            status = "incomplete" if session.died else "complete"
         except (KeyboardInterrupt, InputError, OSError) as e:
             if not isinstance(e, KeyboardInterrupt):
                 status, error = "stopped", str(e)
             raise
         finally:
-            for f in inflight:
+            for f in session.inflight:
                 f.cancel()
             stats = {
-                "runs_done": runs_done,
+                "runs_done": session.runs_done,
                 "runs_skipped_as_done": skipped,
-                "failures_this_session": failures,
-                "runs_failed_by_infrastructure": died,
+                "failures_this_session": session.failures,
+                "runs_failed_by_infrastructure": session.died,
                 "worker_restarts": pool.respawns,
                 "seconds_this_session": round(time.perf_counter() - t0, 3),
                 **({"error": error} if error else {}),
@@ -370,6 +286,118 @@ class Sweep:
 
     def _chunk_len(self, c: int) -> int:
         return min(self.n_runs, (c + 1) * self.chunk_size) - c * self.chunk_size
+
+
+
+class _Session:
+    """One session of a sweep on a pool: the chunks waiting (``queue``, then ``later``), in flight
+    (at most ``window``), and retried one run per task (``retries``) after their worker died;
+    and the counts (runs done, failures, runs whose worker died)."""
+
+    def __init__(self, sweep: Sweep, pool: Pool, window: int, progress: Callable[[int, int], None] | None,
+                 runs_done: int, queue: list[Task], later: Iterator[int]) -> None:
+        self.sweep = sweep
+        self.pool = pool
+        self.window = window
+        self.progress = progress
+        self.runs_done = runs_done
+        self.queue = queue
+        self.later = later
+        self.retries: list[Task] = []  # single runs of chunks whose worker died, each run alone
+        self.partial: dict[int, list[dict[str, Any]]] = {}
+        self.expected: dict[int, int] = {}
+        self.inflight: dict[cf.Future[list[dict[str, Any]]], Task] = {}
+        self.failures = 0
+        self.died = 0
+
+    def run(self) -> None:
+        while self.queue or self.retries or self.inflight:
+            if self.retries and not self.inflight:  # alone on the pool: a failure is this run's own
+                self._run_alone()
+                continue
+            self._submit()
+            if self.inflight:
+                self._wait()
+
+    def _finish(self, chunk: int, rows: list[dict[str, Any]]) -> None:
+        sweep = self.sweep
+        rows.sort(key=lambda r: r["run_id"])
+        with on_disk(sweep.part_path(chunk)):
+            sweep.write_part(chunk, rows)
+        self.failures += sum(1 for r in rows if r["error"])
+        self.died += sum(1 for r in rows if str(r["error"] or "").startswith(WORKER_DIED))
+        self.runs_done += len(rows)
+        sweep.runs_done = self.runs_done
+        if self.progress:
+            self.progress(self.runs_done, sweep.n_runs)
+
+    def _collect(self, chunk: int, rows: list[dict[str, Any]]) -> None:
+        self.partial[chunk].extend(rows)
+        if len(self.partial[chunk]) == self.expected[chunk]:
+            del self.expected[chunk]
+            self._finish(chunk, self.partial.pop(chunk))
+
+    def _run_alone(self) -> None:
+        """Run the next retried run alone on the pool; if its worker dies again, record that."""
+        t = self.retries.pop()
+        try:
+            f = self.pool.ex.submit(run_task, t)
+        except cf.BrokenExecutor:  # a worker died after the last wait: a new pool, then again
+            self.retries.append(t)
+            self.pool.respawn()
+            return
+        cf.wait([f])
+        err = f.exception()
+        if err is None:
+            self._collect(t.chunk, f.result())
+            return
+        run_id, point_id, rep, seed, point = t.runs[0]
+        self._collect(t.chunk, [{"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed,
+                                 **{f"axis.{k}": v for k, v in point},
+                                 "error": f"{WORKER_DIED}{type(err).__name__}: {err}"}])
+        if isinstance(err, cf.BrokenExecutor):
+            self.pool.respawn()
+
+    def _submit(self) -> None:
+        """Submit queued chunks until the window is full."""
+        while not self.retries and self.queue and len(self.inflight) < self.window:
+            t = self.queue.pop()
+            try:
+                self.inflight[self.pool.ex.submit(run_task, t)] = t
+            except cf.BrokenExecutor:  # a worker died after the last wait
+                self.queue.append(t)
+                if not self.inflight:  # nothing left to collect: replace the pool now
+                    self.pool.respawn()
+                break  # otherwise the futures in flight report the break below
+
+    def _wait(self) -> None:
+        """Wait for a chunk in flight to finish; write it, or queue its runs again one by one if its
+        worker died; then top the queue up from ``later``."""
+        finished, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
+        broken = False
+        for f in finished:
+            t = self.inflight.pop(f)
+            err = f.exception()
+            if err is None:
+                self._finish(t.chunk, f.result())
+                continue
+            # the worker died under this chunk (or with the pool): run its runs again, one by one
+            broken |= isinstance(err, cf.BrokenExecutor)
+            self.expected[t.chunk] = len(t.runs)
+            self.partial[t.chunk] = []
+            self.retries.extend(Task(t.chunk, t.base, t.digest, t.scenario_file, (r,), t.kill_worker_at, t.columns)
+                                for r in reversed(t.runs))
+        if broken:  # the other tasks in flight went down with the pool: queue them again
+            for f, t in self.inflight.items():
+                f.cancel()
+                self.queue.append(t)
+            self.inflight.clear()
+            self.pool.respawn()
+        if len(self.queue) + len(self.inflight) < self.window:
+            for c in self.later:
+                self.queue.insert(0, self.sweep.task(c))
+                if len(self.queue) + len(self.inflight) >= self.window:
+                    break
 
 
 def rerun(results_dir: str | Path, run_id: int) -> dict[str, Any]:
