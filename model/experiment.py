@@ -302,69 +302,88 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
     out: list[Fault] = []
     paths = [ax.path for ax in spec.axes]
     for k, ax in enumerate(spec.axes):
-        loc = ("axes", k)
-        if paths.index(ax.path) != k:
-            out.append(fault(lines, (*loc, "path"), f"{ax.path!r} is already axis {paths.index(ax.path)}"))
-            continue
-        if (ax.values is None) == (ax.range is None):
-            out.append(fault(lines, loc, "an axis needs exactly one of values or range"))
-            continue
-        if ax.range is not None:
-            if not ax.range[0] < ax.range[1]:
-                out.append(fault(lines, (*loc, "range"), f"range must go from low to high, got {list(ax.range)}"))
-                continue
-            if spec.design.kind == "grid" and ax.steps is None:
-                out.append(fault(lines, loc, "a range axis in a grid design needs steps (how many values)"))
-                continue
-        if ax.values is not None and len({type(v) for v in ax.values} - {int, float}) > 0 and len(
-            {type(v) for v in ax.values}
-        ) > 1:
-            out.append(fault(lines, (*loc, "values"), "values must all be numbers, all text or all true/false"))
-            continue
-        probes: list[Any]
-        if ax.values is not None:
-            probes = list(ax.values)
-        else:
-            assert ax.range is not None
-            probes = [int(round(v)) for v in ax.range] if ax.integer else list(ax.range)
-        for value in probes:
-            data = copy.deepcopy(base)
-            try:
-                where = set_path(data, ax.path, value)
-            except PathError as e:
-                out.append(fault(lines, (*loc, "path"), f"{ax.path!r} points nowhere in {scenario_file}: {e}"))
-                break
-            if (what := scn.changed_ids(base, data)) is not None:
-                out.append(fault(lines, loc, f"{ax.path} = {echo(value)} changes {what}; an axis may not rename, "
-                                 "add or remove actors or issues"))
-                break
-            try:
-                scn.parse(data, file=scenario_file)
-            except InputError as e:
-                target = _render(where)
-                hit = next((p for p in e.problems if _under(p.path, target) or _under(target, p.path)), None)
-                new = _new_part(base, where)  # a mapping the path had to create: is it really there?
-                in_new = next((p for p in e.problems if new and _under(p.path, _render(new))
-                               and p.message.startswith("missing required field")), None)
-                nowhere = f"{ax.path!r} points nowhere in {scenario_file}"
-                if hit is not None and hit.message.startswith("unknown field"):
-                    why = hit.message.removeprefix("unknown field")
-                    out.append(fault(lines, (*loc, "path"), f"{nowhere}: {hit.path} is not a scenario field{why}"))
-                elif new and in_new is not None:
-                    keys = [str(key) for key in _at(base, new[:-1])]
-                    close = difflib.get_close_matches(str(new[-1]), keys, 1, 0.8)
-                    has = f"did you mean {close[0]!r}?" if close else f"has: {_short(keys)}"
-                    msg = f"{nowhere}: {_render(new[:-1]) or 'the scenario'} has no {new[-1]!r} ({has})"
-                    out.append(fault(lines, (*loc, "path"), msg))
-                else:
-                    p = hit or e.problems[0]
-                    hint = ""
-                    wants_int = p.message.startswith("input should be a valid integer")
-                    if ax.range is not None and not ax.integer and wants_int:
-                        hint = " (a range gives decimal numbers: add integer: true for whole numbers)"
-                    out.append(fault(lines, loc, f"{ax.path} = {echo(value)} is rejected by the scenario: "
-                                     f"{p.path + ': ' if p.path else ''}{p.message}{hint}"))
-                break
+        problem = _axis_shape_fault(spec, k, paths, lines) or _probe_axis(ax, ("axes", k), base, lines, scenario_file)
+        if problem is not None:
+            out.append(problem)
+    return out + _check_design(spec, paths, lines)
+
+
+def _axis_shape_fault(spec: ExperimentSpec, k: int, paths: list[str], lines: LineMap) -> Fault | None:
+    """What is wrong with axis ``k`` itself (its path repeated, values and range, steps), if anything."""
+    ax = spec.axes[k]
+    loc = ("axes", k)
+    if paths.index(ax.path) != k:
+        return fault(lines, (*loc, "path"), f"{ax.path!r} is already axis {paths.index(ax.path)}")
+    if (ax.values is None) == (ax.range is None):
+        return fault(lines, loc, "an axis needs exactly one of values or range")
+    if ax.range is not None:
+        if not ax.range[0] < ax.range[1]:
+            return fault(lines, (*loc, "range"), f"range must go from low to high, got {list(ax.range)}")
+        if spec.design.kind == "grid" and ax.steps is None:
+            return fault(lines, loc, "a range axis in a grid design needs steps (how many values)")
+    if ax.values is not None and len({type(v) for v in ax.values} - {int, float}) > 0 and len(
+        {type(v) for v in ax.values}
+    ) > 1:
+        return fault(lines, (*loc, "values"), "values must all be numbers, all text or all true/false")
+    return None
+
+
+def _probe_axis(ax: Any, loc: tuple[str | int, ...], base: dict[str, Any], lines: LineMap,
+                scenario_file: str) -> Fault | None:
+    """The first fault of setting the axis to its values (or its range's ends) in the base scenario."""
+    probes: list[Any]
+    if ax.values is not None:
+        probes = list(ax.values)
+    else:
+        assert ax.range is not None
+        probes = [int(round(v)) for v in ax.range] if ax.integer else list(ax.range)
+    for value in probes:
+        data = copy.deepcopy(base)
+        try:
+            where = set_path(data, ax.path, value)
+        except PathError as e:
+            return fault(lines, (*loc, "path"), f"{ax.path!r} points nowhere in {scenario_file}: {e}")
+        if (what := scn.changed_ids(base, data)) is not None:
+            return fault(lines, loc, f"{ax.path} = {echo(value)} changes {what}; an axis may not rename, "
+                         "add or remove actors or issues")
+        try:
+            scn.parse(data, file=scenario_file)
+        except InputError as e:
+            return _rejected(ax, loc, value, where, e, base, lines, scenario_file)
+    return None
+
+
+def _rejected(ax: Any, loc: tuple[str | int, ...], value: Any, where: tuple[str | int, ...], e: InputError,
+              base: dict[str, Any], lines: LineMap, scenario_file: str) -> Fault:
+    """The fault of an axis value the scenario rejects: a path to no field, a mapping the path had
+    to create (with the keys there are), or the scenario's own message."""
+    target = _render(where)
+    hit = next((p for p in e.problems if _under(p.path, target) or _under(target, p.path)), None)
+    new = _new_part(base, where)  # a mapping the path had to create: is it really there?
+    in_new = next((p for p in e.problems if new and _under(p.path, _render(new))
+                   and p.message.startswith("missing required field")), None)
+    nowhere = f"{ax.path!r} points nowhere in {scenario_file}"
+    if hit is not None and hit.message.startswith("unknown field"):
+        why = hit.message.removeprefix("unknown field")
+        return fault(lines, (*loc, "path"), f"{nowhere}: {hit.path} is not a scenario field{why}")
+    if new and in_new is not None:
+        keys = [str(key) for key in _at(base, new[:-1])]
+        close = difflib.get_close_matches(str(new[-1]), keys, 1, 0.8)
+        has = f"did you mean {close[0]!r}?" if close else f"has: {_short(keys)}"
+        msg = f"{nowhere}: {_render(new[:-1]) or 'the scenario'} has no {new[-1]!r} ({has})"
+        return fault(lines, (*loc, "path"), msg)
+    p = hit or e.problems[0]
+    hint = ""
+    wants_int = p.message.startswith("input should be a valid integer")
+    if ax.range is not None and not ax.integer and wants_int:
+        hint = " (a range gives decimal numbers: add integer: true for whole numbers)"
+    return fault(lines, loc, f"{ax.path} = {echo(value)} is rejected by the scenario: "
+                 f"{p.path + ': ' if p.path else ''}{p.message}{hint}")
+
+
+def _check_design(spec: ExperimentSpec, paths: list[str], lines: LineMap) -> list[Fault]:
+    """The design's faults: samples missing, a list design's points (none, or not the axes)."""
+    out: list[Fault] = []
     d = spec.design
     if d.kind in ("lhs", "sobol", "morris") and d.samples is None:
         article = "an" if d.kind == "lhs" else "a"

@@ -213,12 +213,28 @@ def test_the_calibration_design_is_the_experiments_latin_hypercube() -> None:
 @pytest.mark.parametrize("package, order", [
     ("model.scenario", ["schema", "compiler", "checks", "loader"]),
     ("model.calibrate", ["track", "distance", "search", "report"]),
+    ("model.sweep", ["rows", "executors", "storage", "sweep"]),
 ])
 def test_split_packages_import_their_seams_in_order(package: str, order: list[str]) -> None:
-    """``model/scenario/`` (the schema, compilation, the checks, loading) and ``model/calibrate/``
-    (the track, the distance, the search, the report): each module imports only those before it
-    (docs/architecture.md), and none imports its package itself."""
+    """``model/scenario/`` (the schema, compilation, the checks, loading), ``model/calibrate/``
+    (the track, the distance, the search, the report) and ``model/sweep/`` (the rows and what a
+    worker runs, the executors, the results folder, the sweep): each module imports only those
+    before it (docs/architecture.md), and none imports its package itself."""
     order = [f"{package}.{m}" for m in order]
     for k, module in enumerate(order):
         inside = {i for i in imports_of(module, runtime_only=False) if _under(i, (package,))}
         assert inside <= set(order[:k]), f"{module} imports {sorted(inside - set(order[:k]))}"
+
+
+def test_the_sweep_package_re_exports_every_name_and_workers_find_their_functions() -> None:
+    """``from model.sweep import ...`` gives every name it gave as one module, and what a worker
+    process unpickles (the task function, its task, the initializer) is importable by module path."""
+    import pickle
+
+    import model.sweep as sweep
+    from model.sweep import executors, rows
+
+    assert set(sweep.__all__) <= set(dir(sweep))
+    for f in (rows.run_task, rows.Task, executors._worker_init, executors._ready):
+        assert pickle.loads(pickle.dumps(f)) is f
+        assert f.__module__.startswith("model.sweep.")

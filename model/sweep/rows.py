@@ -1,0 +1,189 @@
+"""One run and one chunk of runs, and the one row layout they fill (``row_columns``): what a worker
+process runs. ``run_task`` is pickled by reference, so it stays importable from here."""
+
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from model import scenario as scn
+from model.alloc import keep_heap_slack
+from model.errors import InputError
+from model.experiment import Experiment
+
+#: How an error that is not the run's own starts (its worker process died under it): retried on resume.
+WORKER_DIED = "worker process died: "
+
+
+@dataclass(frozen=True)
+class Task:
+    """One chunk of runs, self-contained so that any worker can run it."""
+
+    chunk: int
+    base: dict[str, Any]
+    digest: str
+    scenario_file: str
+    runs: tuple[tuple[int, int, int, int, tuple[tuple[str, Any], ...]], ...]  # run, point, rep, seed, point
+    kill_worker_at: tuple[int, ...] = ()  # fault injection for tests: these runs kill their worker
+    columns: tuple[str, ...] = ()  # the result columns every run must give (the base scenario's layout)
+
+
+# --------------------------------------------------------------------------------------------
+# in the worker
+
+
+@lru_cache(maxsize=32)
+def _compiled(digest: str, point: tuple[tuple[str, Any], ...], base_json: str, scenario_file: str) -> scn.Scenario:
+    from model.experiment import set_path
+
+    data = json.loads(base_json)
+    for path, value in point:
+        set_path(data, path, value)
+    return scn.parse(data, file=scenario_file)
+
+
+# --------------------------------------------------------------------------------------------
+# the row layout: defined once, used by the row builder (``run_one``) and the Parquet schema
+
+#: The identifying columns of every row, before the axes.
+KEY_COLUMNS: tuple[tuple[str, str], ...] = (("run_id", "int64"), ("point_id", "int64"), ("replicate", "int64"),
+                                            ("seed", "int64"))
+#: A run's outcome columns, before the per-issue, per-actor and metric columns.
+OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = (("agreed", "bool"), ("reason", "string"), ("rounds", "int64"),
+                                                ("nash_product", "float64"), ("blocked_by", "string"))
+
+
+@lru_cache(maxsize=64)
+def result_columns(issue_ids: tuple[str, ...], actor_ids: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Every column ``run_one`` gives, in order, with its Parquet type: the outcome, then the
+    agreed package (``value.*``), the final state (``state.*``), the utilities (``utility.*``)
+    and the run's counts (``metric.*``, ``model.negotiation.METRICS``)."""
+    from model.negotiation import METRICS
+
+    return (*OUTCOME_COLUMNS, *((f"value.{i}", "float64") for i in issue_ids),
+            *((f"state.{i}", "float64") for i in issue_ids), *((f"utility.{a}", "float64") for a in actor_ids),
+            *((f"metric.{k}", "float64") for k in METRICS))
+
+
+def axis_type(ax: Any) -> str:
+    """The Parquet type of an axis column (an ``AxisSpec``)."""
+    if ax.values is None:
+        return "int64" if ax.integer else "float64"
+    vals = list(ax.values)
+    if all(isinstance(v, bool) for v in vals):
+        return "bool"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return "int64"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
+        return "float64"
+    return "string"
+
+
+def row_columns(exp: Experiment) -> tuple[tuple[str, str], ...]:
+    """The full row layout of a sweep of ``exp``: keys, axes, results (``result_columns`` of the
+    base scenario) and the error."""
+    p = exp.base_scenario.problem
+    return (*KEY_COLUMNS, *((f"axis.{ax.path}", axis_type(ax)) for ax in exp.spec.axes),
+            *result_columns(tuple(p.space.ids), tuple(p.actor_ids)), ("error", "string"))
+
+
+class LayoutError(ValueError):
+    """A run gave other result columns than the sweep's layout (an axis renamed an issue or an actor)."""
+
+
+#: Per compiled scenario: the time-dependent strategies when a run of it is computed as arrays
+#: (``run_package_vectorised``), else ``None``. Their schedules depend on their arguments only,
+#: so one list serves every run; a Mesa run builds its own agents.
+_VECTORISED: weakref.WeakKeyDictionary[scn.Scenario, list[Any] | None] = weakref.WeakKeyDictionary()
+
+
+def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
+    from model.core.protocol import vectorisable
+
+    if sc in _VECTORISED:
+        return _VECTORISED[sc]
+    proto = sc.params  # the compiled scenario: what a run reads (docs/architecture.md)
+    strategies = list(sc.strategies)
+    ok = (proto.kind == "package" and getattr(proto, "margin", 0.0) == 0.0 and sc.mech.package_neutral
+          and vectorisable(strategies) and getattr(proto, "extensions", 0) == 0 and bool(np.all(np.isnan(sc.outside))))
+    _VECTORISED[sc] = strategies if ok else None
+    return _VECTORISED[sc]
+
+
+def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
+    """Run one negotiation and return its result columns.
+
+    A ``package`` run whose strategies depend on time only, with no mechanism that draws or
+    judges beyond the parties' own utilities (influence, collectives' consent, ratification
+    noise, spoilers, a margin), is computed as arrays (``model.core.protocol.run_package_vectorised``,
+    the same outcome as the Mesa model for the same seed, tested); every other run goes through
+    the Mesa model round by round. Every run reports the same columns, whatever its protocol.
+    """
+    from model.core import nash_product
+    from model.core.protocol import run_package_vectorised
+    from model.negotiation import METRICS
+
+    p = sc.problem
+    proto = sc.params
+    metrics = dict.fromkeys(METRICS, 0.0)
+    time_only = _vectorised_strategies(sc)
+    if time_only is not None:
+        c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk,
+                                   np.random.default_rng(seed))
+        agreed, reason, rounds, package = c.agreed, c.reason, c.rounds, c.package
+        blocked = sorted({p.actor_ids[a] for a in c.rejecters})
+        state = package if agreed and package is not None else p.space.status_quo
+    else:
+        from model.negotiation import Negotiation
+
+        m = Negotiation(sc, rng=seed, collect=False)
+        o = m.run()
+        agreed, reason, rounds, package = o.agreed, o.reason, o.rounds, o.package
+        blocked = sorted({b[0] for b in o.blocked_by})
+        metrics.update(o.metrics)
+        state = o.state if o.state is not None else p.space.status_quo
+        p = m.problem  # (shocks may have changed it)
+    deal = package if agreed and package is not None else None
+    util = p.utility(deal) if deal is not None else p.reservation
+    n = len(p.space.ids)
+    # (``tolist`` gives the same Python floats as ``float`` of each element)
+    values = np.asarray(deal, dtype=float).tolist() if deal is not None else [float("nan")] * n
+    cells = [bool(agreed), reason, int(rounds), float(nash_product(p, deal)) if deal is not None else 0.0,
+             ",".join(blocked), *values, *np.asarray(state, dtype=float).tolist(),
+             *np.asarray(util, dtype=float).tolist(), *(float(metrics[k]) for k in METRICS)]
+    columns = result_columns(tuple(p.space.ids), tuple(p.actor_ids))
+    row = dict(zip((c for c, _ in columns), cells, strict=True))
+    return row
+
+
+def run_task(task: Task) -> list[dict[str, Any]]:
+    """Run every run of a chunk; a run that raises becomes a row with its error."""
+    keep_heap_slack()  # once per process: see model.alloc
+    base_json = json.dumps(task.base, sort_keys=True, default=str)
+    rows = []
+    for run_id, point_id, rep, seed, point in task.runs:
+        if run_id in task.kill_worker_at:
+            os.kill(os.getpid(), 9)  # as an out-of-memory kill or a crash in native code would
+        row: dict[str, Any] = {"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed}
+        row.update({f"axis.{k}": v for k, v in point})
+        try:
+            sc = _compiled(task.digest, point, base_json, task.scenario_file)
+            result = run_one(sc, seed)
+            if task.columns and tuple(result) != task.columns:
+                extra = sorted(set(result) - set(task.columns)) or sorted(set(task.columns) - set(result))
+                raise LayoutError(f"this point gives other result columns than the base scenario ({', '.join(extra)}"
+                                  "): an axis may not rename or add issues or actors")
+            row.update(result)
+            row["error"] = None
+        except InputError as e:
+            row["error"] = f"invalid scenario at this point: {e}"
+        except Exception as e:  # noqa: BLE001 - recorded, and the sweep goes on
+            row["error"] = f"{type(e).__name__}: {e}"
+        rows.append(row)
+    return rows
