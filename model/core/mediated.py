@@ -401,28 +401,7 @@ def _revise(
     if not objections:
         return text, False, objections
 
-    # candidates (a) each objection alone (feasible by construction), (b) all together; built
-    # as lists (a handful of short rows), with the issues each one moved
-    moves = list(objections.values())
-    row = text.tolist()
-    base: list[list[int]] = []
-    touched: list[list[int]] = []
-    for i, v in moves:
-        base.append(row.copy())
-        base[-1][i] = v
-        touched.append([i])
-    if len(moves) > 1:
-        asked: dict[int, int] = {}
-        clash = False
-        for i, v in moves:
-            clash |= asked.setdefault(i, v) != v
-        if not clash:
-            both = row.copy()
-            for i, v in asked.items():
-                both[i] = v
-            if view.feasible(np.array(both)):
-                base.append(both)
-                touched.append(list(asked))
+    base, touched = _candidate_rows(text, list(objections.values()), view)
     texts = np.array(base)
     parties = tb.party_list
     reservation, span = problem.reservation, tb.span
@@ -454,7 +433,45 @@ def _revise(
             s = (u - reservation) / span
             s_rows = s.tolist()
 
-    # the choice
+    k = _choice(s_now, s, s_rows, objectors, parties)
+    if k is not None:
+        new = cands[k].copy()
+        tb.add_text(problem, new, u[k].copy(), True)
+        return new, True, objections
+    return text, False, objections
+
+
+def _candidate_rows(text: np.ndarray, moves: list[Move], view: _View) -> tuple[list[list[int]], list[list[int]]]:
+    """Candidates (a) each objection alone (feasible by construction), (b) all together if they
+    do not clash and stay feasible; as lists (a handful of short rows), with the issues each moved."""
+    row = text.tolist()
+    base: list[list[int]] = []
+    touched: list[list[int]] = []
+    for i, v in moves:
+        base.append(row.copy())
+        base[-1][i] = v
+        touched.append([i])
+    if len(moves) > 1:
+        asked: dict[int, int] = {}
+        clash = False
+        for i, v in moves:
+            clash |= asked.setdefault(i, v) != v
+        if not clash:
+            both = row.copy()
+            for i, v in asked.items():
+                both[i] = v
+            if view.feasible(np.array(both)):
+                base.append(both)
+                touched.append(list(asked))
+    return base, touched
+
+
+def _choice(
+    s_now: FloatArray, s: FloatArray, s_rows: list[list[float]], objectors: list[int], parties: list[int]
+) -> int | None:
+    """The candidate that raises the objectors' worst normalised surplus most (then the parties'
+    total), if it improves on the text; ``None`` if none does."""
+    s_now_l = s_now.tolist()
     cur = (min(s_now_l[a] for a in objectors), float(s_now[parties].sum()))
     worst = [min(s_c[a] for a in objectors) for s_c in s_rows]
     total = s[:, parties].sum(axis=1).tolist()
@@ -462,7 +479,5 @@ def _revise(
     t_top = max(t for w, t in zip(worst, total, strict=True) if w >= w_top) - _TOL
     k = next(n for n, (w, t) in enumerate(zip(worst, total, strict=True)) if w >= w_top and t >= t_top)
     if worst[k] > cur[0] + _TOL or (worst[k] >= cur[0] - _TOL and total[k] > cur[1] + _TOL):
-        new = cands[k].copy()
-        tb.add_text(problem, new, u[k].copy(), True)
-        return new, True, objections
-    return text, False, objections
+        return k
+    return None
