@@ -116,6 +116,7 @@ class EventKind(StrEnum):
     EXTENSION_REFUSED = "extension refused"
     FRAMEWORK = "framework"
     SUSPENSION = "suspension"
+    EUM_ROUND = "eum round"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -8,27 +8,67 @@ forecast (the capability-and-salience weighted median of positions); issues an e
 holds stay at the status quo. After ``max_rounds`` rounds
 the forecast is put to the parties: it is an agreement if it crosses none of their red lines and
 gives every party at least its reservation utility; otherwise the summary says who it fails.
+
+``forecast`` chooses what is put to the parties. ``scholz`` (the default): the median after
+exactly ``max_rounds`` rounds, Bueno de Mesquita's forecast as replicated by Scholz et al.
+(kept as the default so that every existing ``eum`` result and the replication stay exactly as
+they were). ``stable``: the forecast of ``model.core.eum.stable`` (the median once the positions
+settle, the mean of the medians over a cycle once they repeat, else the time average of the
+median), which does not hinge on the parity of the horizon; the talks end at the round where
+every issue has settled or cycled (the stop round), and every round records each actor's
+position on every issue as an ``eum round`` event.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, Strict
 
 from model.core.eum import forecast_package, forecast_problem
+from model.core.eum.stable import DEFAULT_TOL, StableForecast, stable_forecast
 from model.core.strategies import meets
-from model.protocols.base import OutcomeReason, Protocol, ProtocolParams, Response, ResponseReason
+from model.protocols.base import (
+    Event,
+    EventKind,
+    OutcomeReason,
+    Protocol,
+    ProtocolParams,
+    Response,
+    ResponseReason,
+)
 
 if TYPE_CHECKING:
     from model.negotiation import Negotiation
 
 
 class EUMParams(ProtocolParams):
-    """The EUM reads only ``max_rounds`` (the common settings shape the actors' aspirations,
-    which its forecast does not use)."""
+    """The EUM reads ``max_rounds``, ``forecast`` and ``tolerance`` (the common settings shape the
+    actors' aspirations, which its forecast does not use).
+
+    ``forecast``: ``scholz`` (the median after ``max_rounds`` rounds) or ``stable`` (see the
+    module docstring); ``tolerance``: how close positions must be to count as settled or
+    repeated (``stable`` only; on the [0, 1] scale)."""
 
     kind: Literal["eum"] = "eum"
+    forecast: Literal["scholz", "stable"] = "scholz"
+    tolerance: Annotated[float, Strict(), Field(ge=0.0, le=0.1)] = DEFAULT_TOL
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EUMRound(Event):
+    """The positions after a round of the EUM: ``positions`` as (issue, ((actor, position), ...))
+    for the actors that take part in each issue."""
+
+    kind: ClassVar[EventKind] = EventKind.EUM_ROUND
+    positions: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
+
+    @property
+    def text(self) -> str:
+        return "positions: " + "; ".join(
+            iid + " " + ", ".join(f"{aid} {x:.4g}" for aid, x in row) for iid, row in self.positions)
 
 
 class EUMProtocol(Protocol):
@@ -43,6 +83,36 @@ class EUMProtocol(Protocol):
         self.forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
         # the forecast median of every issue after every round, (max_rounds + 1, I)
         self._medians = np.array([f.median for f in self.forecasts], dtype=float).T.reshape(model.max_rounds + 1, -1)
+        self.stable = isinstance(params, EUMParams) and params.forecast == "stable"
+        tol = params.tolerance if isinstance(params, EUMParams) else DEFAULT_TOL
+        #: each issue's stable forecast (``stable`` only; empty under ``scholz``)
+        self.stable_forecasts: list[StableForecast] = (
+            [stable_forecast(f.positions[:, list(f.participants)], f.median, tol) for f in self.forecasts]
+            if self.stable else [])
+        #: the round the talks end: the horizon, or (``stable``) when every issue has settled or cycled
+        self.stop = max((f.stop for f in self.stable_forecasts), default=model.max_rounds)
+
+    def final_package(self) -> np.ndarray:
+        """The forecast put to the parties: Scholz's last median, or each issue's stable forecast."""
+        if self.stable:
+            return np.array([f.value for f in self.stable_forecasts], dtype=float)
+        return forecast_package(self.forecasts)
+
+    def _record_positions(self, t: int) -> None:
+        ids = self.model.problem.actor_ids
+        rows = tuple((f.issue, tuple((ids[a], round(float(f.positions[t, a]), 6)) for a in f.participants))
+                     for f in self.forecasts if len(f.participants) >= 2)
+        self.model.record(EUMRound(t, None, rows))
+
+    def _headline(self, final: np.ndarray) -> str:
+        moved = ", ".join(f"{iid} {final[i]:.3g}" for i, iid in enumerate(self.model.problem.space.ids))
+        if not self.stable:
+            return f"EUM forecast after {self.model.max_rounds} rounds (Scholz, Calbert & Smith 2011): {moved}"
+        rules = {"settled": 0, "cycle": 0, "average": 0}
+        for f in self.stable_forecasts:
+            rules[f.rule] += 1
+        how = ", ".join(f"{n} {r}" for r, n in rules.items() if n)
+        return f"stable EUM forecast after {self.stop} rounds ({how}): {moved}"
 
     def held(self, package: np.ndarray) -> np.ndarray:
         """Issues kept off the table (an excluded collective's) stay at the status quo."""
@@ -61,9 +131,11 @@ class EUMProtocol(Protocol):
         t = m.round
         offer = self.package_at(t)
         m.table(offer)
-        if t < m.max_rounds:
+        if self.stable:
+            self._record_positions(t)
+        if t < self.stop:
             return
-        final = self.held(m.problem.space.snap(forecast_package(self.forecasts)))  # ordinal: nearest level
+        final = self.held(m.problem.space.snap(self.final_package()))  # ordinal: nearest level
         m.table(final)
         p = m.problem
         rejecters = []
@@ -80,8 +152,7 @@ class EUMProtocol(Protocol):
                 a.response = Response(True, ResponseReason.ACCEPTED)
                 continue
             rejecters.append(a)
-        moved = ", ".join(f"{iid} {final[i]:.3g}" for i, iid in enumerate(p.space.ids))
-        head = f"EUM forecast after {m.max_rounds} rounds (Scholz, Calbert & Smith 2011): {moved}"
+        head = self._headline(final)
         if not rejecters:
             m.state = final.copy()
             m.end(True, OutcomeReason.FORECAST, final, head + "; every party prefers it to no deal and none of its "

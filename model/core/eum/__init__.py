@@ -52,7 +52,8 @@ an earlier round's is finished by copying), bit for bit the same numbers
 
 **Modules.** ``rounds``: the input, the switches and one round (the specification); ``engine``:
 :func:`run` and the batch; ``forecast``: a whole problem, issue by issue; ``scholz``: the paper's
-Table 1. Every public name is importable from ``model.core.eum``.
+Table 1; ``stable``: the stable forecast (a stopping rule, and a forecast that does not hinge
+on the parity of the horizon). Every public name is importable from ``model.core.eum``.
 """
 
 from model.core.eum.engine import EUMRun, run
@@ -61,6 +62,7 @@ from model.core.eum.forecast import (
     forecast_issue,
     forecast_package,
     forecast_problem,
+    ideal_positions,
     spec_inputs,
 )
 from model.core.eum.rounds import (
@@ -80,14 +82,23 @@ from model.core.eum.rounds import (
     weighted_median,
 )
 from model.core.eum.scholz import SCHOLZ_TABLE1_ROWS, load_actors, scholz_example
+from model.core.eum.stable import (
+    CYCLING_EXAMPLE,
+    StableForecast,
+    cycling_example,
+    horizon_report,
+    stable_forecast,
+)
 
 __all__ = [
     "CAPITULATION",
+    "CYCLING_EXAMPLE",
     "COMPROMISE",
     "CONFRONTATION",
     "MOVE_NAMES",
     "NONE",
     "SCHOLZ_TABLE1_ROWS",
+    "StableForecast",
     "Actors",
     "EUMOptions",
     "EUMRun",
@@ -95,14 +106,18 @@ __all__ = [
     "basic_utilities",
     "best_offers",
     "challenge_utilities",
+    "cycling_example",
     "forecast_issue",
     "forecast_package",
     "forecast_problem",
+    "horizon_report",
+    "ideal_positions",
     "load_actors",
     "risk_exponents",
     "run",
     "scholz_example",
     "spec_inputs",
+    "stable_forecast",
     "success_probability",
     "weighted_mean",
     "weighted_median",

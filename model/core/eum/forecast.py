@@ -64,7 +64,7 @@ def spec_inputs(spec: Any) -> tuple[FloatArray, FloatArray]:
     return capability, salience
 
 
-def _ideal_positions(prefs: Preferences | TablePreferences) -> FloatArray:
+def ideal_positions(prefs: Preferences | TablePreferences) -> FloatArray:
     """Every actor's ideal position on every issue, ``(A, I)``.
 
     :class:`~model.core.preferences.Preferences` store them; for value tables
@@ -178,7 +178,7 @@ def forecast_problem(
         one :class:`IssueForecast` per issue, in the order of ``problem.space.ids``. An issue no
         actor weighs is forecast at its status quo.
     """
-    ideal = _ideal_positions(problem.prefs)
+    ideal = ideal_positions(problem.prefs)
     n_actors, n_issues = ideal.shape
     sal = np.asarray(problem.prefs.weight if salience is None else salience, dtype=float)
     cap = np.asarray(capability, dtype=float)
