@@ -670,6 +670,9 @@ def _print_rates(df: Any, axes: list[str]) -> None:
                   "–" if rate != rate else f"{rate:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
     out.print(t)
 
+from model.cli_backtest import backtest as _backtest  # noqa: E402 - registered beside the commands above
+
+main.add_command(_backtest)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
