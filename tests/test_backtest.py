@@ -244,7 +244,7 @@ def test_the_report_is_reproducible_by_seed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("change, field, words", [
-    (lambda d: d["terms"]["sinai_withdrawal"].update(value=1.5), "terms.sinai_withdrawal.value", "less than or equal to 1"),
+    (lambda d: d["terms"]["sinai_withdrawal"].update(value=1.5), "terms.sinai_withdrawal.value", "or equal to 1"),
     (lambda d: d["terms"].update(golan={"value": 0.5, "source": "x"}), "terms.golan", "unknown issue"),
     (lambda d: d["terms"].pop("normalization"), "terms", "no term for normalization"),
     (lambda d: d.update(case="camp_david"), "case", "not the name of its folder"),
