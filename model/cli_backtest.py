@@ -24,8 +24,10 @@ from rich.table import Table
 from model import __version__
 from model.errors import whole_input_error
 
-#: Where the shipped cases are (from the project's root).
+#: Where the shipped cases are: ``backtest/cases`` of the folder the command runs in, else of the
+#: project this module belongs to (a source checkout).
 DEFAULT_CASES = Path("backtest") / "cases"
+PROJECT_CASES = Path(__file__).resolve().parents[1] / DEFAULT_CASES
 
 #: The files ``--out`` gets, replaced together (none of an earlier back-test's is left beside them).
 OUTPUT_FILES = ("backtest.md", "overall.csv", "cases.csv", "issues.csv", "runs.csv", "horizon.csv",
@@ -174,7 +176,7 @@ def backtest(cases_dir: Path | None, out_dir: Path, n_seeds: int, protocols_text
     """Score the model's protocols and the baselines against real negotiations.
 
     CASES_DIR holds one folder per case (scenario.yaml and outcome.yaml; docs/backtest.md);
-    by default the shipped cases in backtest/cases.
+    by default the shipped cases in backtest/cases (of the current folder, else of the project).
     """
     from model.backtest import BASELINES, load_cases, plot_backtest
     from model.backtest import backtest as run_backtest
@@ -182,9 +184,9 @@ def backtest(cases_dir: Path | None, out_dir: Path, n_seeds: int, protocols_text
     from model.report import csv_writer, figure_writer, json_writer
 
     protocols = _protocols(protocols_text)
-    root = cases_dir if cases_dir is not None else DEFAULT_CASES
+    root = cases_dir if cases_dir is not None else DEFAULT_CASES if DEFAULT_CASES.is_dir() else PROJECT_CASES
     if cases_dir is None and not root.is_dir():
-        raise whole_input_error(str(root), "no cases here: give the folder of cases (CASES_DIR)")
+        raise whole_input_error(str(DEFAULT_CASES), "no cases here: give the folder of cases (CASES_DIR)")
     cases = load_cases(root)
     seeds = list(range(n_seeds))
     with _progress_bar() as progress:
