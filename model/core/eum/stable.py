@@ -5,7 +5,7 @@ rounds. The rounds need not converge: in the example of Scholz et al. (2011) Bel
 swinging between France and the Netherlands, and the median is 0.70 after 10 rounds but 0.967
 after 9 (on this project's [0, 1] scale); in a small 5-actor example
 (:data:`CYCLING_EXAMPLE`) the positions repeat every two rounds and the median alternates
-0.5 / 0.123 forever. The forecast then depends on whether the horizon is odd or even, which
+0.5 / 0.1205 for ever. The forecast then depends on whether the horizon is odd or even, which
 says nothing about the negotiation.
 
 The *stable* forecast reads the whole path of positions, row 0 (the start) to row ``H`` (the
@@ -129,7 +129,7 @@ def spread(values: FloatArray) -> float:
 
 
 def cycling_example() -> Actors:
-    """The 5-actor example of :data:`CYCLING_EXAMPLE`, whose median alternates 0.5 / 0.123."""
+    """The 5-actor example of :data:`CYCLING_EXAMPLE`, whose median alternates 0.5 / 0.1205."""
     rows = CYCLING_EXAMPLE
     return Actors(
         names=tuple(r[0] for r in rows),
