@@ -59,6 +59,9 @@ from model.scenario import Scenario
 __all__ = ["ACCEPTED", "METRICS", "Actor", "Negotiation", "Outcome", "Response"]
 
 
+#: Expected utilities of two candidate offers closer than this are a tie (the first is kept).
+EV_TIE = 1e-8
+
 #: Measures every run reports, whatever its protocol (sweeps need the same columns throughout).
 #: ``delivered_share`` is the mean fraction delivered over the ``deliveries`` made (0 when none
 #: was due).
@@ -347,7 +350,8 @@ class Negotiation(mesa.Model):
         """``actor``'s offer when some information is private: among the candidate offers at the
         belief quantiles (``model.core.offers.offers_against_beliefs``), the one that maximises
         ``P(all accept | its beliefs) u_own + (1 - P) v``, ``v`` its value of going on (the
-        disagreement value in the last round). Ties: the first (the most generous quantile)."""
+        disagreement value in the last round). Ties (within ``EV_TIE``, the offers' own 1e-9
+        margins): the one more likely accepted."""
         b = self.beliefs
         assert b is not None
         i = actor.index
@@ -363,22 +367,34 @@ class Negotiation(mesa.Model):
         cands = offers_against_beliefs(self.believed_problem(i), i, floor_sets, self.mech)
         left = self.max_rounds - self.round
         going_on = float(self.config.flow[i]) if left <= 0 else self.value_of_going_on(i, left)
+        judged = [self._chances(i, c, stated) for c in cands]
+        # the likeliest to be accepted first, so that a tie goes to it (the screening rule's tie)
+        ranked = sorted(range(len(cands)), key=lambda k: -judged[k][0])
         best: tuple[float, Offer, dict[int, float]] | None = None
-        for c in cands:
-            judged = judged_utilities(self.problem, self.mech, c.utilities)
-            each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) for j in self.problem.parties
-                    if j != i}
-            for ln in self.problem.redlines.crossed(c.package):
-                k = self.problem.redlines.lines.index(ln)
-                if ln.actor != i and k in b.info.private_lines:
-                    each[ln.actor] = each.get(ln.actor, 1.0) * (1.0 - b.believes_line(i, k))
-            ev = expected_value(float(np.prod(list(each.values()))), float(judged[i]), going_on)
-            if best is None or ev > best[0] + 1e-12:
-                best = (ev, c, each)
+        for k in ranked:
+            p_all, own, each = judged[k]
+            ev = expected_value(p_all, own, going_on)
+            if best is None or ev > best[0] + EV_TIE:
+                best = (ev, cands[k], each)
         if best is None:
             return None
         self._p_accept = best[2]
         return best[1]
+
+    def _chances(self, i: int, offer: Offer, stated: list[float]) -> tuple[float, float, dict[int, float]]:
+        """``i``'s belief that every other party accepts ``offer`` (independent parties: the
+        product of each one's chance that its floor is met and that it holds no private line
+        the offer crosses), ``i``'s own (judged) utility of it, and each party's chance."""
+        b = self.beliefs
+        assert b is not None
+        judged = judged_utilities(self.problem, self.mech, offer.utilities)
+        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) for j in self.problem.parties
+                if j != i}
+        for ln in self.problem.redlines.crossed(offer.package):
+            k = self.problem.redlines.lines.index(ln)
+            if ln.actor != i and k in b.info.private_lines:
+                each[ln.actor] = each.get(ln.actor, 1.0) * (1.0 - b.believes_line(i, k))
+        return float(np.prod(list(each.values()))), float(judged[i]), each
 
     def observe_answers(self, proposer: int, offer: FloatArray) -> None:
         """Everyone learns from the answers to ``proposer``'s offer: a red line named, a floor

@@ -161,7 +161,7 @@ def _check_information(a: int, act: ActorSpec, bad: Bad) -> None:
     n = len(act.red_lines)
     for k, idx in enumerate(inf.red_lines):
         if idx >= n:
-            has = f"indices 0 to {n - 1}" if n else "none"
+            has = "none" if n == 0 else ("index 0" if n == 1 else f"indices 0 to {n - 1}")
             bad((*loc, "red_lines", k), f"{act.id} has no red line {idx} (its red lines: {has})")
         elif idx in inf.red_lines[:k]:
             bad((*loc, "red_lines", k), f"red line {idx} is listed twice")
