@@ -418,8 +418,9 @@ class Negotiation(mesa.Model):
                 b.observe_answer(j, r.accepted, self.effective_list[j], self.actors[j].aspiration, self.margin)
             else:
                 continue
-            if not r.accepted and b.private(j) is not None and self._p_accept.get(j, 1.0) >= 0.5:
+            if not r.accepted and b.private(j) is not None and self._p_accept.get(j, 0.0) >= 0.5:
                 b.refused.add((proposer, j))
+        self._p_accept = {}  # (read once: the next proposer's offer sets its own)
 
     def information_summary(self) -> dict[str, object]:
         """Misjudgement as an outcome: whether a zone of agreement existed under the true
