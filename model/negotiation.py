@@ -25,7 +25,7 @@ import numpy as np
 
 from model.agents import Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
-from model.core.beliefs import QUANTILES, Beliefs, expected_value, zone_of_agreement
+from model.core.beliefs import QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
     Influence,
     Trust,
@@ -127,6 +127,8 @@ class Negotiation(mesa.Model):
         self.protocol = make_protocol(self, params)
         self._believed: dict[tuple[int, ...], tuple[Problem, Problem]] = {}
         self._p_accept: dict[int, float] = {}  # the proposer's P(accept) per party, of its latest offer
+        self._mediator_belief: dict[int, float] = {}  # the mediator's belief mean of private reservations
+        self._mediator_seen: tuple[Problem, Problem] | None = None
         self.beliefs = self._draw_beliefs(scenario)
         # parties whose outside option beats the status quo may walk away (if the protocol lets them)
         outside, flow = scenario.outside, scenario.flow
@@ -318,7 +320,24 @@ class Negotiation(mesa.Model):
         if info is None or not info.any_private:
             return None
         owners = {k: self.problem.redlines.lines[k].actor for k in info.private_lines}
-        return Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng)
+        beliefs = Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng)
+        signal = getattr(sc.params, "mediator_signal", None)
+        if signal is not None and signal < 1.0:  # the mediator's own signal of each private reservation
+            self._mediator_belief = mediator_means(info, self.problem.reservation, float(signal), self.rng)
+        return beliefs
+
+    def mediator_problem(self) -> Problem:
+        """The problem as the mediator sees it: private reservations at its belief means."""
+        got = self._mediator_belief
+        if not got:
+            return self.problem
+        p = self.problem
+        if self._mediator_seen is None or self._mediator_seen[0] is not p:
+            res = p.reservation.copy()
+            for j, r in got.items():
+                res[j] = r
+            self._mediator_seen = (p, p.with_preferences(p.prefs, res))
+        return self._mediator_seen[1]
 
     @property
     def private_lines(self) -> bool:

@@ -196,6 +196,49 @@ def test_private_red_line_is_refused_and_revealed() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# the mediator's information
+
+
+def _mediated_private(signal: float, estimate: float = 0.6) -> scenario.Scenario:
+    data = scenario.load_data(ROOT / "scenarios" / "belarus_private_veto.yaml")[0]
+    d = copy.deepcopy(data)
+    d["protocol"] = {"kind": "mediated", "mediator_signal": signal, "max_rounds": 18}
+    d["actors"][1]["information"]["estimate"] = estimate
+    return scenario.parse(d)
+
+
+def test_mediator_drafts_with_its_belief_of_private_reservations() -> None:
+    """A fully informed mediator (signal 1) drafts on the true problem; one with no signal drafts
+    with the public prior's mean for Minsk's reservation, and its first text differs (the
+    normalised surplus it maximises moves with that belief)."""
+    informed = Negotiation(_mediated_private(1.0), rng=1, collect=False)
+    assert informed.mediator_problem() is informed.problem
+    blind = Negotiation(_mediated_private(0.0), rng=1, collect=False)
+    info = blind.config.information
+    assert info is not None and info.private[1] is not None
+    prior_mean = float(info.private[1].prior @ info.private[1].types)
+    assert blind.mediator_problem().reservation[1] == pytest.approx(prior_mean)
+    assert np.array_equal(blind.mediator_problem().reservation[[0, 2]], blind.problem.reservation[[0, 2]])
+    informed.step()
+    blind.step()
+    assert informed.offer is not None and blind.offer is not None
+    assert not np.array_equal(informed.offer, blind.offer)
+
+
+def test_mediator_signal_precision_narrows_its_error() -> None:
+    """Over the same seeds, a more precise mediator signal puts its belief mean closer to the truth
+    (a prior far off the truth: centred on 0.6 against about 0.37)."""
+    truth = float(_mediated_private(1.0).problem.reservation[1])
+
+    def error(signal: float) -> float:
+        sc = _mediated_private(signal, estimate=0.6)
+        return float(np.mean([abs(Negotiation(sc, rng=s, collect=False).mediator_problem().reservation[1] - truth)
+                              for s in range(30)]))
+
+    assert error(0.9) < error(0.5) < error(0.1)
+
+
+# --------------------------------------------------------------------------------------------
 # misjudgement as an outcome: agreement falls as information worsens, a zone existing
 
 

@@ -27,6 +27,7 @@ line names the line: every observer then knows it exists. ``j``'s aspirations st
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -141,6 +142,21 @@ def line_posterior(prior: float, signal: float, rng: np.random.Generator) -> flo
     yes = prior * (right if says else wrong)
     no = (1.0 - prior) * (wrong if says else right)
     return yes / (yes + no) if yes + no > 0 else prior
+
+
+def mediator_means(info: Information, truth: FloatArray, signal: float, rng: np.random.Generator) -> dict[int, float]:
+    """A mediator's belief mean of each private reservation after its own signal of precision
+    ``signal`` (1: the truth itself, not its nearest type)."""
+    out: dict[int, float] = {}
+    for p in info.private:
+        if p is None or not p.reservation_private:
+            continue
+        if signal >= 1.0:
+            out[p.actor] = float(truth[p.actor])
+        else:
+            w = signal_posterior(dataclasses.replace(p, signal=signal), float(truth[p.actor]), rng)
+            out[p.actor] = float(w @ p.types)
+    return out
 
 
 @dataclass
