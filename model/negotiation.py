@@ -15,6 +15,7 @@ state, and the log of events that explains the outcome.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from model.core.mechanics import (
 from model.core.offers import Offer, judged_utilities, most_for, offers_against_beliefs
 from model.core.preferences import Preferences
 from model.core.problem import Problem
-from model.core.redlines import conflict_explanation
+from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
 from model.core.strategies import Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
 from model.core.tranche import partial_values
@@ -356,10 +357,6 @@ class Negotiation(mesa.Model):
         got = self._believed.get(drop)
         if got is not None and got[0] is p:
             return got[1]
-        import dataclasses
-
-        from model.core.redlines import RedLineSet
-
         kept = [ln for k, ln in enumerate(p.redlines.lines) if k not in drop]
         out = dataclasses.replace(p, redlines=RedLineSet(kept, p.redlines.n_actors, p.redlines.n_issues))
         self._believed[drop] = (p, out)
