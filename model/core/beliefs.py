@@ -259,7 +259,7 @@ def expected_value(p_accept: float, own: float, going_on: float) -> float:
     return p_accept * own + (1.0 - p_accept) * going_on
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def zone_of_agreement(problem: Problem) -> bool:
     """Whether a zone of agreement exists under the TRUE information: some package within every
     party's red lines gives every party at least its reservation utility."""
