@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING
 import mesa
 
 from model.core import Situation, accepts
-from model.core.offers import Offer, applies, frontier_offer
+from model.core.offers import Offer, applies, frontier_offer, most_for
 from model.core.search import choose_offer_index
 from model.core.space import FloatArray
 from model.core.strategies import Strategy, meets
 from model.protocols.base import ACCEPTED, Response, ResponseReason
 
 if TYPE_CHECKING:
+    from model.core.problem import Problem
     from model.negotiation import Negotiation
+    from model.scenario import Scenario
 
 
 class Actor(mesa.Agent):
@@ -52,10 +54,12 @@ class Actor(mesa.Agent):
         """Re-read best and reservation utilities from the model's problem (after a shock).
         ``schedule``: this actor's aspirations over the rounds when already known."""
         p = self.model.problem
-        self.best = float(p.utopia[self.index])
+        self.best = best_hoped(self.model.config, p, self.index)
         self.reservation = float(p.reservation[self.index])
+        #: the floor its stated demands concede toward: its reservation, unless that is private
+        self.posture = posture_floor(self.model.config, self.index, self.reservation)
         if schedule is None:
-            schedule = _schedule_of(self.strategy, self.best, self.reservation, self.model.deadline, self.kappa)
+            schedule = _schedule_of(self.strategy, self.best, self.posture, self.model.deadline, self.kappa)
         self._schedule = schedule
 
     @property
@@ -83,7 +87,7 @@ class Actor(mesa.Agent):
         else:
             r = self.received
             self.aspiration = self.strategy.aspiration(Situation(
-                t, self.model.deadline, self.best, self.reservation,
+                t, self.model.deadline, self.best, self.posture,
                 previous=self.previous,
                 received=r[-1] if r else math.nan,
                 received_before=r[-2] if len(r) > 1 else math.nan,
@@ -102,6 +106,8 @@ class Actor(mesa.Agent):
         offers nothing a certain veto blocks."""
         self.proposed = True
         m = self.model
+        if m.beliefs is not None and applies(m.problem):  # some information private: offers against beliefs
+            return m.propose_against_beliefs(self)
         if applies(m.problem):
             return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
         hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
@@ -130,6 +136,33 @@ class Actor(mesa.Agent):
             r = ACCEPTED
         self.response = r
         return r
+
+
+def posture_floor(sc: Scenario, actor: int, reservation: float) -> float:
+    """The floor an actor's stated demands (its aspiration schedule) concede toward: its
+    reservation, or, when that is private, no higher than the low end of the public prior
+    (``model.core.beliefs.POSTURE_QUANTILE``), so that what it says reveals no more than the prior."""
+    info = sc.information
+    pi = None if info is None else info.private[actor]
+    if pi is None or not pi.reservation_private:
+        return reservation
+    return min(pi.posture(), reservation)
+
+
+def best_hoped(sc: Scenario, problem: Problem, actor: int) -> float:
+    """The best an actor may hope for (where its aspiration starts): its utopia, the most it can
+    get with every other party at its reservation; when some of those are private, at the floor
+    their stated demands concede toward instead (``posture_floor``): the truth is not used."""
+    info = sc.information
+    best = float(problem.utopia[actor])
+    if info is None or not applies(problem):
+        return best
+    others = [j for j in problem.parties if j != actor]
+    if not any(info.private[j] is not None and info.private[j].reservation_private for j in others):  # type: ignore[union-attr]
+        return best
+    floors = {j: posture_floor(sc, j, float(problem.reservation[j])) for j in others}
+    got = most_for(problem, actor, floors)
+    return best if got is None else min(float(problem.best_utility[actor]), got)
 
 
 def _schedule_of(

@@ -15,6 +15,7 @@ state, and the log of events that explains the outcome.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from collections.abc import Sequence
@@ -23,8 +24,9 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from model.agents import Actor, _schedule_of
+from model.agents import Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
+from model.core.beliefs import QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
     Influence,
     Trust,
@@ -33,9 +35,10 @@ from model.core.mechanics import (
     effective_utility,
     veto_objection,
 )
-from model.core.offers import most_for
+from model.core.offers import Offer, judged_utilities, most_for, offers_against_beliefs
 from model.core.preferences import Preferences
-from model.core.redlines import conflict_explanation
+from model.core.problem import Problem
+from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
 from model.core.strategies import Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
 from model.core.tranche import partial_values
@@ -56,6 +59,9 @@ from model.scenario import Scenario
 
 __all__ = ["ACCEPTED", "METRICS", "Actor", "Negotiation", "Outcome", "Response"]
 
+
+#: Expected utilities of two candidate offers closer than this are a tie (the first is kept).
+EV_TIE = 1e-8
 
 #: Measures every run reports, whatever its protocol (sweeps need the same columns throughout).
 #: ``delivered_share`` is the mean fraction delivered over the ``deliveries`` made (0 when none
@@ -120,6 +126,11 @@ class Negotiation(mesa.Model):
         self.counterparts = shared.counterparts
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
+        self._believed: dict[tuple[int, ...], tuple[Problem, Problem]] = {}
+        self._p_accept: dict[int, float] = {}  # the proposer's P(accept) per party, of its latest offer
+        self._mediator_belief: dict[int, float] = {}  # the mediator's belief mean of private reservations
+        self._mediator_seen: tuple[Problem, Problem] | None = None
+        self.beliefs = self._draw_beliefs(scenario)
         # parties whose outside option beats the status quo may walk away (if the protocol lets them)
         outside, flow = scenario.outside, scenario.flow
         self.walkers = [i for i in self.problem.parties if self.protocol.walk_aways
@@ -300,6 +311,143 @@ class Negotiation(mesa.Model):
         elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
             text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
             self.end(False, OutcomeReason.BREAKDOWN, offer, text, blocked)
+
+    # ---------------------------------------------------------------------------------------
+    # private information (model.core.beliefs; docs/model.md, "What parties do not know")
+
+    def _draw_beliefs(self, sc: Scenario) -> Beliefs | None:
+        """The parties' beliefs at the start (``None`` when everything is public: no draw)."""
+        info = sc.information
+        if info is None or not info.any_private:
+            return None
+        owners = {k: self.problem.redlines.lines[k].actor for k in info.private_lines}
+        beliefs = Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng)
+        signal = getattr(sc.params, "mediator_signal", None)
+        if signal is not None and signal < 1.0:  # the mediator's own signal of each private reservation
+            self._mediator_belief = mediator_means(info, self.problem.reservation, float(signal), self.rng)
+        return beliefs
+
+    def mediator_problem(self) -> Problem:
+        """The problem as the mediator sees it: private reservations at its belief means."""
+        got = self._mediator_belief
+        if not got:
+            return self.problem
+        p = self.problem
+        if self._mediator_seen is None or self._mediator_seen[0] is not p:
+            res = p.reservation.copy()
+            for j, r in got.items():
+                res[j] = r
+            self._mediator_seen = (p, p.with_preferences(p.prefs, res))
+        return self._mediator_seen[1]
+
+    @property
+    def private_lines(self) -> bool:
+        """Whether some red line is private (an offer may then cross one: answers check them)."""
+        return self.beliefs is not None and bool(self.beliefs.info.private_lines)
+
+    def believed_problem(self, i: int) -> Problem:
+        """The problem as ``i`` sees it: the private red lines of others it believes absent left out."""
+        p = self.problem
+        b = self.beliefs
+        assert b is not None
+        drop = tuple(k for k in b.info.private_lines
+                     if b.line_owner[k] != i and b.believes_line(i, k) < 0.5)
+        if not drop:
+            return p
+        got = self._believed.get(drop)
+        if got is not None and got[0] is p:
+            return got[1]
+        kept = [ln for k, ln in enumerate(p.redlines.lines) if k not in drop]
+        out = dataclasses.replace(p, redlines=RedLineSet(kept, p.redlines.n_actors, p.redlines.n_issues))
+        self._believed[drop] = (p, out)
+        return out
+
+    def propose_against_beliefs(self, actor: Actor) -> Offer | None:
+        """``actor``'s offer when some information is private: among the candidate offers at the
+        belief quantiles (``model.core.offers.offers_against_beliefs``), the one that maximises
+        ``P(all accept | its beliefs) u_own + (1 - P) v``, ``v`` its value of going on (the
+        disagreement value in the last round). Ties (within ``EV_TIE``, the offers' own 1e-9
+        margins): the one more likely accepted."""
+        b = self.beliefs
+        assert b is not None
+        i = actor.index
+        stated = [a.aspiration for a in self.actors]
+        base = self.demands(i)
+        uncertain = [j for j in self.problem.parties if j != i and (i, j) in b.res]
+        floor_sets = []
+        for q in QUANTILES if uncertain else (1.0,):
+            d = base.copy()
+            for j in uncertain:
+                d[j] = b.floor_at(i, j, q, stated[j], self.margin)
+            floor_sets.append(d)
+        cands = offers_against_beliefs(self.believed_problem(i), i, floor_sets, self.mech)
+        left = self.max_rounds - self.round
+        going_on = float(self.config.flow[i]) if left <= 0 else self.value_of_going_on(i, left)
+        judged = [self._chances(i, c, stated) for c in cands]
+        # the likeliest to be accepted first, so that a tie goes to it (the screening rule's tie)
+        ranked = sorted(range(len(cands)), key=lambda k: -judged[k][0])
+        best: tuple[float, Offer, dict[int, float]] | None = None
+        for k in ranked:
+            p_all, own, each = judged[k]
+            ev = expected_value(p_all, own, going_on)
+            if best is None or ev > best[0] + EV_TIE:
+                best = (ev, cands[k], each)
+        if best is None:
+            return None
+        self._p_accept = best[2]
+        return best[1]
+
+    def _chances(self, i: int, offer: Offer, stated: list[float]) -> tuple[float, float, dict[int, float]]:
+        """``i``'s belief that every other party accepts ``offer`` (independent parties: the
+        product of each one's chance that its floor is met and that it holds no private line
+        the offer crosses), ``i``'s own (judged) utility of it, and each party's chance."""
+        b = self.beliefs
+        assert b is not None
+        judged = judged_utilities(self.problem, self.mech, offer.utilities)
+        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) for j in self.problem.parties
+                if j != i}
+        for ln in self.problem.redlines.crossed(offer.package):
+            k = self.problem.redlines.lines.index(ln)
+            if ln.actor != i and k in b.info.private_lines:
+                each[ln.actor] = each.get(ln.actor, 1.0) * (1.0 - b.believes_line(i, k))
+        return float(np.prod(list(each.values()))), float(judged[i]), each
+
+    def observe_answers(self, proposer: int, offer: FloatArray) -> None:
+        """Everyone learns from the answers to ``proposer``'s offer: a red line named, a floor
+        above or not above what the offer gave. A refusal of an offer the proposer believed
+        would more likely than not be accepted counts as a misjudgement of the refuser."""
+        b = self.beliefs
+        if b is None:
+            return
+        lines = b.info.private_lines
+        for j in self.problem.parties:
+            r = self.actors[j].response
+            if j == proposer or r is None:
+                continue
+            if r.reason == ResponseReason.RED_LINE:
+                for ln in self.problem.redlines.crossed(offer, j):
+                    k = self.problem.redlines.lines.index(ln)
+                    if k in lines:
+                        b.reveal_line(k)
+            elif r.reason in (ResponseReason.ACCEPTED, ResponseReason.BELOW_RESERVATION,
+                              ResponseReason.BELOW_ASPIRATION):
+                b.observe_answer(j, r.accepted, self.effective_list[j], self.actors[j].aspiration, self.margin)
+            else:
+                continue
+            if not r.accepted and b.private(j) is not None and self._p_accept.get(j, 0.0) >= 0.5:
+                b.refused.add((proposer, j))
+        self._p_accept = {}  # (read once: the next proposer's offer sets its own)
+
+    def information_summary(self) -> dict[str, object]:
+        """Misjudgement as an outcome: whether a zone of agreement existed under the true
+        information, and who misjudged whom (``"USA->BLR;..."``) and how many such pairs."""
+        zone = zone_of_agreement(self.problem)
+        if self.beliefs is None:
+            return {"zone_existed": zone, "misjudged": "", "misjudged_count": 0}
+        ids = self.problem.actor_ids
+        pairs = self.beliefs.misjudged(self.problem.reservation)
+        return {"zone_existed": zone, "misjudged": ";".join(f"{ids[i]}->{ids[j]}" for i, j in pairs),
+                "misjudged_count": len(pairs)}
 
     # ---------------------------------------------------------------------------------------
     # delivery and trust (step-by-step protocols)
@@ -506,7 +654,8 @@ def _shared(sc: Scenario) -> _Shared:
     strategies = sc.strategies
     kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
     schedules = tuple(
-        _schedule_of(s, float(p.utopia[i]), float(p.reservation[i]), max_rounds, float(kappa[i]))
+        _schedule_of(s, best_hoped(sc, p, i), posture_floor(sc, i, float(p.reservation[i])), max_rounds,
+                     float(kappa[i]))
         for i, s in enumerate(strategies)
     )
     parties = [int(a) for a in p.parties]

@@ -122,6 +122,7 @@ def summarize(m: Negotiation) -> dict[str, Any]:
         "state": {iid: round(float(v), 6) for iid, v in zip(p.space.ids, o.state, strict=True)}
         if o.state is not None else None,
         "metrics": o.metrics,
+        "information": m.information_summary(),
         "events": [event_row(e) for e in o.events],
         "actors": {},
     }

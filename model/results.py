@@ -76,6 +76,9 @@ def load(results_dir: str | Path) -> pd.DataFrame:
                                  "it does not describe this folder's parts")
     df["agreed"] = df["agreed"].astype("boolean")  # missing where a run failed
     df["rounds"] = df["rounds"].astype("Int64")
+    if "zone_existed" in df.columns:  # (missing where a run failed, as above)
+        df["zone_existed"] = df["zone_existed"].astype("boolean")
+        df["misjudged_count"] = df["misjudged_count"].astype("Int64")
     return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
 

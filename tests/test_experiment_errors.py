@@ -141,8 +141,8 @@ CASES = [
          "allowed: capability, consent"),
     case("unknown-protocol-field", axis("protocol.speed", "values: [0.5]"), "axes[0].path", 5,
          "'protocol.speed' points nowhere", "protocol.speed is not a scenario field",
-         "allowed: breakdown_risk, discount, extension_rounds, extensions, forecast, gesture, kind, margin, "
-         "max_rounds, mediator_step, order, phases, step, step_growth, tolerance"),
+         "allowed: breakdown_risk, discount, extension_rounds, extensions, forecast, gesture, kind, "
+         "margin, max_rounds, mediator_signal, mediator_step, order, phases, step, step_growth, tolerance"),
     case("unknown-stance-issue", axis("actors.BLR.issues.russia_alignmnt.salience", "values: [0.5]"),
          "axes[0].path", 5, "points nowhere", "actors[1].issues has no 'russia_alignmnt'",
          "(did you mean 'russia_alignment'?)"),

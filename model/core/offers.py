@@ -607,3 +607,34 @@ def demands_of(
 def judged_utilities(problem: Problem, mech: Mechanics | None, u: FloatArray) -> FloatArray:
     """Utilities as each actor judges an offer (its patrons' gains weighed in)."""
     return u if mech is None else effective_utility(u, problem.reservation, mech)
+
+
+def offers_against_beliefs(
+    problem: Problem, proposer: int, floor_sets: list[FloatArray], mech: Mechanics | None = None
+) -> list[Offer]:
+    """A proposer's candidate offers when others' floors are private (``model.core.beliefs``).
+
+    ``floor_sets``: demand vectors, each the others' *believed* floors at one belief quantile and
+    the proposer's own demand. For each: the frontier offer of those demands (the rule above), and,
+    when the proposer's demand is more than those floors leave it, the offer that gives every
+    other party exactly its believed floor and the proposer the rest (``most_for``). Distinct
+    packages, in the order found. The public path (``frontier_offer`` on the true demands) is
+    untouched: this is only called when some information is private."""
+    out: list[Offer] = []
+    seen: set[bytes] = set()
+    parties = list(problem.parties)
+
+    def add(hit: Offer | None) -> None:
+        if hit is not None and hit.package.tobytes() not in seen:
+            seen.add(hit.package.tobytes())
+            out.append(hit)
+
+    for d in floor_sets:
+        add(frontier_offer(problem, proposer, d, mech))
+        others = {a: float(d[a]) for a in parties if a != proposer}
+        level = most_for(problem, proposer, others, mech) if others else None
+        if level is not None and level < float(d[proposer]) - 1e-9:
+            d2 = np.array(d, dtype=float)
+            d2[proposer] = level - 1e-9
+            add(frontier_offer(problem, proposer, d2, mech))
+    return out

@@ -67,14 +67,16 @@ class PackageProtocol(Protocol):
             m.fail_round(None, [proposer])
             return
         offer = hit.package
-        # offers cross no party's red line (by construction) and carry their utilities
-        m.table(offer, hit.utilities, parties_ok=True)
+        # offers cross no party's red line (by construction, unless some are private: then the
+        # answers check them) and carry their utilities
+        m.table(offer, hit.utilities, parties_ok=not m.private_lines)
         vetoed = m.veto_check(proposer.index, offer)  # a patron's veto binds its client's own offers too
         if vetoed is not None:
             proposer.response = vetoed
             m.fail_round(offer, [proposer])
             return
         rejecters = m.consult(offer, proposer.index)
+        m.observe_answers(proposer.index, offer)  # (nothing to learn when everything is public)
         if not rejecters:
             self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
         else:

@@ -147,7 +147,41 @@ def _check_actors(spec: ScenarioSpec, issues: dict[str, IssueSpec], bad: Bad) ->
         for r, rl in enumerate(act.red_lines):
             _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
         _check_strategy(a, act, bad)
+        _check_information(a, act, bad)
     return actors
+
+
+def _check_information(a: int, act: ActorSpec, bad: Bad) -> None:
+    """Actor ``a``'s private information: its private red lines exist (each named once), and a
+    prior given by types has increasing types and weights of the same number summing to 1."""
+    inf = act.information
+    if inf is None:
+        return
+    loc: Loc = ("actors", a, "information")
+    n = len(act.red_lines)
+    for k, idx in enumerate(inf.red_lines):
+        if idx >= n:
+            has = "none" if n == 0 else ("index 0" if n == 1 else f"indices 0 to {n - 1}")
+            bad((*loc, "red_lines", k), f"{act.id} has no red line {idx} (its red lines: {has})")
+        elif idx in inf.red_lines[:k]:
+            bad((*loc, "red_lines", k), f"red line {idx} is listed twice")
+    if inf.reservation == "public":
+        for name in ("estimate", "types", "prior"):
+            if getattr(inf, name) is not None:
+                bad((*loc, name), f"{name} describes a private reservation, but reservation is public "
+                    "(set reservation: private)")
+        return
+    if inf.prior is not None and inf.types is None:
+        bad((*loc, "prior"), "prior weights need the types they weigh (give types)")
+    if inf.types is not None:
+        if any(b <= t for t, b in zip(inf.types, inf.types[1:], strict=False)):
+            bad((*loc, "types"), "types must increase")
+        if inf.estimate is not None:
+            bad((*loc, "estimate"), "give either types (and prior) or an estimate (and width), not both")
+        if inf.prior is not None and len(inf.prior) != len(inf.types):
+            bad((*loc, "prior"), f"{len(inf.prior)} prior weights for {len(inf.types)} types")
+        elif inf.prior is not None and abs(sum(inf.prior) - 1.0) > 1e-6:
+            bad((*loc, "prior"), f"the prior weights add up to {sum(inf.prior):g}, not 1")
 
 
 def _check_stances(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> float:

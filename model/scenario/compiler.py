@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from model import core
+from model.core.beliefs import Information, PrivateInfo, grid_prior
 from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechanics, Spoiler
 from model.core.redlines import RedLine, RedLineSet
 from model.core.strategies import Strategy
@@ -88,6 +89,8 @@ class Scenario:
     #: each actor's capability and *raw* saliences (the EUM's inputs; ``problem`` keeps normalised weights)
     capability: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     raw_salience: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    #: who keeps what private, and the public priors (``None``: everything public)
+    information: Information | None = None
 
     def __post_init__(self) -> None:
         if self.params is None:
@@ -131,7 +134,35 @@ def _run_inputs(spec: ScenarioSpec, problem: core.Problem) -> dict[str, Any]:
         ]),
         "capability": capability,
         "raw_salience": raw_salience,
+        "information": _information(spec),
     }
+
+
+def _information(spec: ScenarioSpec) -> Information | None:
+    """The actors' private information and the public priors over it (``None``: all public).
+    A private red line is named by its index in the problem's red-line set (the actors' lines in
+    the order the compiler adds them: actor by actor, each in its file order)."""
+    out: list[PrivateInfo | None] = []
+    offset = 0
+    for a, act in enumerate(spec.actors):
+        inf = act.information
+        if inf is None or (inf.reservation == "public" and not inf.red_lines):
+            out.append(None)
+        else:
+            types, prior = np.zeros(0), np.zeros(0)
+            if inf.reservation == "private":
+                if inf.types is not None:
+                    types = np.array(inf.types, dtype=float)
+                    w = np.full(len(types), 1.0 / len(types)) if inf.prior is None else np.array(inf.prior, dtype=float)
+                    prior = w / w.sum()
+                else:
+                    types, prior = grid_prior(0.5 if inf.estimate is None else inf.estimate, inf.width)
+            lines = tuple(offset + k for k in sorted(set(inf.red_lines)))
+            out.append(PrivateInfo(a, types, prior, inf.signal, lines, inf.red_line_prior))
+        offset += len(act.red_lines)
+    if all(p is None for p in out):
+        return None
+    return Information(tuple(out))
 
 
 def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, Strict, field_validator, model_serializer
+from pydantic.functional_serializers import SerializerFunctionWrapHandler
 
 from model.protocols import DEFAULT_KIND, ProtocolSpec
 from model.protocols.base import Identifier, Unit
@@ -127,6 +128,28 @@ class WinSetSpec(_Spec):
     source: Text | None = None
 
 
+class InformationSpec(_Spec):
+    """What this actor keeps to itself and what the others believe about it (docs/model.md,
+    "What parties do not know").
+
+    ``reservation: private``: the others do not know its reservation utility; they start from a
+    public prior, a normal centred on ``estimate`` with standard deviation ``width`` over a grid
+    of types on [0, 1], or the explicit ``types`` with ``prior`` weights. ``red_lines``: indices
+    (0-based, in this actor's ``red_lines``) of the lines the others do not know it holds; each
+    is believed held with probability ``red_line_prior``. ``signal``: the precision in [0, 1] of
+    the private signal each other actor receives of the truth (0: none; 1: the truth)."""
+
+    reservation: Literal["public", "private"] = "public"
+    estimate: Unit | None = None
+    width: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.2
+    types: Annotated[list[Unit], Field(min_length=2, max_length=101)] | None = None
+    prior: Annotated[list[Unit], Field(min_length=2, max_length=101)] | None = None
+    signal: Unit = 0.0
+    red_lines: list[Annotated[int, Strict(), Field(ge=0, le=1000)]] = Field(default_factory=list)
+    red_line_prior: Unit = 0.5
+    source: Text | None = None
+
+
 class ActorSpec(_Spec):
     id: Identifier
     name: Text
@@ -146,7 +169,18 @@ class ActorSpec(_Spec):
     delivery: DeliverySpec = Field(default_factory=DeliverySpec)
     influence: list[InfluenceSpec] = Field(default_factory=list)
     win_set: WinSetSpec = Field(default_factory=WinSetSpec)
+    #: What it keeps private (``None``: everything public, as without this block).
+    information: InformationSpec | None = None
     source: Text | None = None
+
+    @model_serializer(mode="wrap")
+    def _public_unsaid(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """Leave ``information`` out while it is unset, so that a scenario's digest (and what
+        is written back) is what it was before the field existed."""
+        data = handler(self)
+        if self.information is None and isinstance(data, dict):
+            data.pop("information", None)
+        return data
 
 
 #: ``protocol:`` in a scenario: the parameters of one protocol, told apart by ``kind`` (the

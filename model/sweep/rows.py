@@ -68,7 +68,13 @@ def result_columns(issue_ids: tuple[str, ...], actor_ids: tuple[str, ...]) -> tu
 
     return (*OUTCOME_COLUMNS, *((f"value.{i}", "float64") for i in issue_ids),
             *((f"state.{i}", "float64") for i in issue_ids), *((f"utility.{a}", "float64") for a in actor_ids),
-            *((f"metric.{k}", "float64") for k in METRICS))
+            *((f"metric.{k}", "float64") for k in METRICS), *INFORMATION_COLUMNS)
+
+
+#: Misjudgement as an outcome (``Negotiation.information_summary``): whether a zone of agreement
+#: existed under the true information, who misjudged whom (``"USA->BLR;..."``) and how many pairs.
+INFORMATION_COLUMNS: tuple[tuple[str, str], ...] = (("zone_existed", "bool"), ("misjudged", "string"),
+                                                    ("misjudged_count", "int64"))
 
 
 def axis_type(ax: Any) -> str:
@@ -111,7 +117,8 @@ def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
     proto = sc.params  # the compiled scenario: what a run reads (docs/architecture.md)
     strategies = list(sc.strategies)
     ok = (proto.kind == "package" and getattr(proto, "margin", 0.0) == 0.0 and sc.mech.package_neutral
-          and vectorisable(strategies) and getattr(proto, "extensions", 0) == 0 and bool(np.all(np.isnan(sc.outside))))
+          and vectorisable(strategies) and getattr(proto, "extensions", 0) == 0 and bool(np.all(np.isnan(sc.outside)))
+          and sc.information is None)  # private information: the Mesa model (beliefs), not the arrays
     _VECTORISED[sc] = strategies if ok else None
     return _VECTORISED[sc]
 
@@ -126,6 +133,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     the Mesa model round by round. Every run reports the same columns, whatever its protocol.
     """
     from model.core import nash_product
+    from model.core.beliefs import zone_of_agreement
     from model.core.protocol import run_package_vectorised
     from model.negotiation import METRICS
 
@@ -139,6 +147,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
         agreed, reason, rounds, package = c.agreed, c.reason, c.rounds, c.package
         blocked = sorted({p.actor_ids[a] for a in c.rejecters})
         state = package if agreed and package is not None else p.space.status_quo
+        info: dict[str, Any] = {"zone_existed": zone_of_agreement(p), "misjudged": "", "misjudged_count": 0}
     else:
         from model.negotiation import Negotiation
 
@@ -148,6 +157,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
         blocked = sorted({b[0] for b in o.blocked_by})
         metrics.update(o.metrics)
         state = o.state if o.state is not None else p.space.status_quo
+        info = m.information_summary()
         p = m.problem  # (shocks may have changed it)
     deal = package if agreed and package is not None else None
     util = p.utility(deal) if deal is not None else p.reservation
@@ -156,7 +166,8 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     values = np.asarray(deal, dtype=float).tolist() if deal is not None else [float("nan")] * n
     cells = [bool(agreed), reason, int(rounds), float(nash_product(p, deal)) if deal is not None else 0.0,
              ",".join(blocked), *values, *np.asarray(state, dtype=float).tolist(),
-             *np.asarray(util, dtype=float).tolist(), *(float(metrics[k]) for k in METRICS)]
+             *np.asarray(util, dtype=float).tolist(), *(float(metrics[k]) for k in METRICS),
+             bool(info["zone_existed"]), str(info["misjudged"]), int(info["misjudged_count"])]
     columns = result_columns(tuple(p.space.ids), tuple(p.actor_ids))
     row = dict(zip((c for c, _ in columns), cells, strict=True))
     return row
