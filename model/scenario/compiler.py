@@ -243,3 +243,18 @@ def _mechanics(spec: ScenarioSpec, space: core.OutcomeSpace, salience: np.ndarra
         salience=salience,
         sq_reservation=np.array([act.reservation == "status_quo" for act in spec.actors]),
     )
+
+
+def compile_phase(sc: Scenario, state: np.ndarray, params: ProtocolParams, issues: list[str]) -> Scenario:
+    """One phase of a ``sequence`` (``model.protocols.sequence``): ``sc`` with ``state`` as its
+    status quo (reservations at the status quo move with it), ``params`` as its protocol, and
+    every issue not in ``issues`` held where it is (off the table, as a collective's excluded
+    issues are)."""
+    spec = sc.spec
+    new_issues = [iss.model_copy(update={"status_quo": float(v)}) for iss, v in zip(spec.issues, state, strict=True)]
+    phase = compile_spec(spec.model_copy(update={"issues": new_issues, "protocol": params}), sc.file)
+    off = {i for i, iss in enumerate(spec.issues) if iss.id not in issues}
+    if not off:
+        return phase
+    fixed = tuple(sorted(set(phase.problem.fixed) | off))
+    return dataclasses.replace(phase, problem=dataclasses.replace(phase.problem, fixed=fixed))

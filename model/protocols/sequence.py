@@ -1,0 +1,126 @@
+"""``sequence``: interim agreements, then the main talks: phases played one after another.
+
+Each phase is a whole negotiation under its own protocol (any registered kind but ``sequence``)
+over the issues it puts on the table (``issues``; all when omitted), the others held where they
+stand. A phase starts from the state the phases before it left, as its status quo (reservations
+at the status quo move with it), and from the trust they left, as its prior: the Beta counts
+carry over exactly, so what was delivered in one phase is evidence in the next. A ``package``
+phase's deal is implemented before it counts (``implement`` is on in a phase whatever the file
+says: an interim deal becomes the status quo only as far as it is delivered, and its delivery
+is what moves trust; give the controllers' ``delivery`` reliability in the actors).
+
+The sequence ends after its last phase: it is agreed iff the last phase is, for that phase's
+reason; the state holds everything delivered in every phase, and ``Outcome.phases`` each phase's
+outcome. A phase that fails leaves the state and trust where they were and the next one starts.
+Rounds are counted across phases (a phase's round 1 follows the last round of the one before);
+spoilers fire inside the phases, by the phase's own round numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from model.protocols.base import Identifier, OutcomeReason, Protocol, ProtocolParams
+from model.protocols.eum import EUMParams
+from model.protocols.framework import FrameworkParams
+from model.protocols.incremental import IncrementalParams
+from model.protocols.mediated import MediatedParams
+from model.protocols.package import PackageParams
+
+if TYPE_CHECKING:
+    from model.negotiation import Negotiation
+
+#: the issues a phase puts on the table (``None``: every issue)
+PhaseIssues = Annotated[list[Identifier] | None, Field(min_length=1, max_length=500)]
+
+
+class PackagePhase(PackageParams):
+    issues: PhaseIssues = None
+
+
+class IncrementalPhase(IncrementalParams):
+    issues: PhaseIssues = None
+
+
+class FrameworkPhase(FrameworkParams):
+    issues: PhaseIssues = None
+
+
+class MediatedPhase(MediatedParams):
+    issues: PhaseIssues = None
+
+
+class EUMPhase(EUMParams):
+    issues: PhaseIssues = None
+
+
+#: One phase: a protocol's parameters (told apart by ``kind``; ``package`` when omitted) plus the
+#: issues on the table. A ``sequence`` inside a sequence is not among the kinds.
+PhaseSpec = Annotated[
+    PackagePhase | IncrementalPhase | FrameworkPhase | MediatedPhase | EUMPhase, Field(discriminator="kind")
+]
+
+
+class SequenceParams(ProtocolParams):
+    """The phases, in order. The sequence's own ``max_rounds`` is not used: each phase has its
+    own (the total is their sum); ``discount``, ``breakdown_risk`` and ``order`` are each phase's."""
+
+    kind: Literal["sequence"] = "sequence"
+    phases: Annotated[list[PhaseSpec], Field(min_length=1, max_length=20)]
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _default_kind(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"kind": "package", **p} if isinstance(p, dict) and "kind" not in p else p for p in v]
+        return v
+
+    @property
+    def total_rounds(self) -> int:
+        """The rounds of every phase together (without deadline extensions)."""
+        return sum(p.max_rounds for p in self.phases)
+
+
+def phase_params(phase: ProtocolParams) -> ProtocolParams:
+    """What a phase runs: its parameters, a ``package`` phase's with ``implement`` on."""
+    if isinstance(phase, PackageParams) and not phase.implement:
+        return phase.model_copy(update={"implement": True})
+    return phase
+
+
+class SequenceProtocol(Protocol):
+    name = "sequence"
+    Params: ClassVar[type[ProtocolParams]] = SequenceParams
+    needs_zone = False  # each phase checks its own
+    phased = True
+
+    def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
+        super().__init__(model, params)
+        assert isinstance(params, SequenceParams)
+        self.phases = list(params.phases)
+        self.done = 0
+        model.max_rounds = params.total_rounds
+
+    def round(self) -> None:
+        """Play the next phase whole; after the last, end the sequence."""
+        m = self.model
+        phase = self.phases[self.done]
+        self.done += 1
+        issues = getattr(phase, "issues", None)
+        out = m.play_phase(self.done, phase_params(phase), issues)
+        m.phase_results.append({
+            "phase": self.done, "protocol": phase.kind,
+            "issues": list(issues) if issues is not None else list(m.problem.space.ids),
+            "agreed": out.agreed, "reason": str(out.reason), "rounds": out.rounds,
+            "explanation": out.explanation,
+            "state": {iid: round(float(v), 6) for iid, v in zip(m.problem.space.ids, m.state, strict=True)},
+        })
+        if self.done < len(self.phases):
+            return
+        m.max_rounds = max(m.max_rounds, m.round)  # (a phase's extensions)
+        heads = "; ".join(f"phase {r['phase']} ({r['protocol']}): {r['reason']}" for r in m.phase_results)
+        package = m.state.copy() if out.agreed else None
+        m.end(out.agreed, OutcomeReason(out.reason), package, f"{heads}. Last phase: {out.explanation}",
+              [(a, str(r), d) for a, r, d in out.blocked_by])
