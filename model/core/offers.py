@@ -36,8 +36,9 @@ their bound cannot beat the best found (branch and bound over the union of boxes
 A client under a patron's pull judges offers by its effective utility (affine in the
 utilities, so still linear); under a trust discount (``Mechanics.promises``) each actor judges
 promised moves by its expected value (affine in each issue's value, so the programs stay exact
-for linear utilities; the patron's gain a client weighs in is the patron's own judged gain); a package a patron's certain veto blocks, or that a collective's
-member refuses, is re-solved with those issues left at the status quo, as the grid search does.
+for linear utilities; the patron's gain a client weighs in is the patron's own judged gain);
+a package a patron's certain veto blocks, or that a collective's member refuses, is re-solved
+with those issues left at the status quo, as the grid search does.
 """
 
 from __future__ import annotations

@@ -74,6 +74,10 @@ class SequenceParams(ProtocolParams):
     @classmethod
     def _default_kind(cls, v: Any) -> Any:
         if isinstance(v, list):
+            for k, p in enumerate(v):
+                if isinstance(p, dict) and p.get("kind") == "sequence":
+                    raise ValueError(f"phase {k} is itself a sequence: a sequence's phases are other protocols "
+                                     "(list every phase in this one list)")
             return [{"kind": "package", **p} if isinstance(p, dict) and "kind" not in p else p for p in v]
         return v
 

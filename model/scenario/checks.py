@@ -209,14 +209,26 @@ def _check_strategy(a: int, act: ActorSpec, bad: Bad) -> None:
 
 
 def _check_order(spec: ScenarioSpec, actors: dict[str, int], bad: Bad) -> None:
-    """The proposers' order names known actors that are parties."""
-    if spec.protocol.order is None:
-        return
-    for k, aid in enumerate(spec.protocol.order):
+    """The proposers' order names known actors that are parties (a sequence's phases' orders too)."""
+    _check_proposers(("protocol",), spec.protocol.order, spec, actors, bad)
+    phases = getattr(spec.protocol, "phases", None) or []
+    ids = [iss.id for iss in spec.issues]
+    for k, phase in enumerate(phases):
+        loc: Loc = ("protocol", "phases", k)
+        _check_proposers(loc, phase.order, spec, actors, bad)
+        for j, iid in enumerate(phase.issues or []):
+            if iid not in ids:
+                bad((*loc, "issues", j), f"unknown issue {iid!r} (known: {short_list(ids)})")
+            elif iid in phase.issues[:j]:
+                bad((*loc, "issues", j), f"issue {iid!r} is listed twice")
+
+
+def _check_proposers(loc: Loc, order: list[str] | None, spec: ScenarioSpec, actors: dict[str, int], bad: Bad) -> None:
+    for k, aid in enumerate(order or []):
         if aid not in actors:
-            bad(("protocol", "order", k), f"unknown actor {aid!r} (known: {short_list(list(actors))})")
+            bad((*loc, "order", k), f"unknown actor {aid!r} (known: {short_list(list(actors))})")
         elif not spec.actors[actors[aid]].consent:
-            bad(("protocol", "order", k), f"{aid} is not a party (consent: false) and cannot propose")
+            bad((*loc, "order", k), f"{aid} is not a party (consent: false) and cannot propose")
 
 
 # --------------------------------------------------------------------------------------------
