@@ -9,6 +9,7 @@ phase's deal is implemented before it counts (``implement`` is on in a phase wha
 says: an interim deal becomes the status quo only as far as it is delivered, and its delivery
 is what moves trust; give the controllers' ``delivery`` reliability in the actors).
 
+A phase with ``skip: true`` is left out (the same file then runs, say, the main talks alone).
 The sequence ends after its last phase: it is agreed iff the last phase is, for that phase's
 reason; the state holds everything delivered in every phase, and ``Outcome.phases`` each phase's
 outcome. A phase that fails leaves the state and trust where they were and the next one starts.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, Strict, field_validator, model_validator
 
 from model.protocols.base import Identifier, OutcomeReason, Protocol, ProtocolParams
 from model.protocols.eum import EUMParams
@@ -34,26 +35,34 @@ if TYPE_CHECKING:
 
 #: the issues a phase puts on the table (``None``: every issue)
 PhaseIssues = Annotated[list[Identifier] | None, Field(min_length=1, max_length=500)]
+#: a phase left out (``true``): the sequence without it, e.g. the main talks without the interim
+#: deal, from the same file (an experiment axis can switch it)
+Skip = Annotated[bool, Strict()]
 
 
 class PackagePhase(PackageParams):
     issues: PhaseIssues = None
+    skip: Skip = False
 
 
 class IncrementalPhase(IncrementalParams):
     issues: PhaseIssues = None
+    skip: Skip = False
 
 
 class FrameworkPhase(FrameworkParams):
     issues: PhaseIssues = None
+    skip: Skip = False
 
 
 class MediatedPhase(MediatedParams):
     issues: PhaseIssues = None
+    skip: Skip = False
 
 
 class EUMPhase(EUMParams):
     issues: PhaseIssues = None
+    skip: Skip = False
 
 
 #: One phase: a protocol's parameters (told apart by ``kind``; ``package`` when omitted) plus the
@@ -81,10 +90,21 @@ class SequenceParams(ProtocolParams):
             return [{"kind": "package", **p} if isinstance(p, dict) and "kind" not in p else p for p in v]
         return v
 
+    @model_validator(mode="after")
+    def _one_played(self) -> SequenceParams:
+        if not self.played:
+            raise ValueError("every phase is skipped: at least one must be played")
+        return self
+
+    @property
+    def played(self) -> list[ProtocolParams]:
+        """The phases played, in order (those not skipped)."""
+        return [p for p in self.phases if not p.skip]
+
     @property
     def total_rounds(self) -> int:
-        """The rounds of every phase together (without deadline extensions)."""
-        return sum(p.max_rounds for p in self.phases)
+        """The rounds of the phases played together (without deadline extensions)."""
+        return sum(p.max_rounds for p in self.played)
 
 
 def phase_params(phase: ProtocolParams) -> ProtocolParams:
@@ -103,7 +123,8 @@ class SequenceProtocol(Protocol):
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         super().__init__(model, params)
         assert isinstance(params, SequenceParams)
-        self.phases = list(params.phases)
+        self.phases = params.played
+        self.numbers = [k + 1 for k, p in enumerate(params.phases) if not p.skip]  # as the file numbers them
         self.done = 0
         model.max_rounds = params.total_rounds
 
@@ -111,11 +132,12 @@ class SequenceProtocol(Protocol):
         """Play the next phase whole; after the last, end the sequence."""
         m = self.model
         phase = self.phases[self.done]
+        number = self.numbers[self.done]
         self.done += 1
         issues = getattr(phase, "issues", None)
-        out = m.play_phase(self.done, phase_params(phase), issues)
+        out = m.play_phase(number, phase_params(phase), issues)
         m.phase_results.append({
-            "phase": self.done, "protocol": phase.kind,
+            "phase": number, "protocol": phase.kind,
             "issues": list(issues) if issues is not None else list(m.problem.space.ids),
             "agreed": out.agreed, "reason": str(out.reason), "rounds": out.rounds,
             "explanation": out.explanation,
@@ -126,5 +148,5 @@ class SequenceProtocol(Protocol):
         m.max_rounds = max(m.max_rounds, m.round)  # (a phase's extensions)
         heads = "; ".join(f"phase {r['phase']} ({r['protocol']}): {r['reason']}" for r in m.phase_results)
         package = m.state.copy() if out.agreed else None
-        m.end(out.agreed, OutcomeReason(out.reason), package, f"{heads}. Last phase: {out.explanation}",
-              [(a, str(r), d) for a, r, d in out.blocked_by])
+        text = f"{heads}. Last phase (its own rounds): {out.explanation}"
+        m.end(out.agreed, OutcomeReason(out.reason), package, text, [(a, str(r), d) for a, r, d in out.blocked_by])

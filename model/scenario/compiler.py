@@ -249,10 +249,15 @@ def compile_phase(sc: Scenario, state: np.ndarray, params: ProtocolParams, issue
     """One phase of a ``sequence`` (``model.protocols.sequence``): ``sc`` with ``state`` as its
     status quo (reservations at the status quo move with it), ``params`` as its protocol, and
     every issue not in ``issues`` held where it is (off the table, as a collective's excluded
-    issues are)."""
+    issues are). A red line on an issue off the table does not bind the phase: an interim deal
+    leaves that issue where it is and so cannot cross it (the main talks, where it is on the
+    table, still must keep it); a red line on an issue on the table whose condition is on an
+    issue off the table is judged with that issue where it stands."""
     spec = sc.spec
     new_issues = [iss.model_copy(update={"status_quo": float(v)}) for iss, v in zip(spec.issues, state, strict=True)]
-    phase = compile_spec(spec.model_copy(update={"issues": new_issues, "protocol": params}), sc.file)
+    on = set(issues)
+    actors = [a.model_copy(update={"red_lines": [rl for rl in a.red_lines if rl.issue in on]}) for a in spec.actors]
+    phase = compile_spec(spec.model_copy(update={"issues": new_issues, "actors": actors, "protocol": params}), sc.file)
     off = {i for i, iss in enumerate(spec.issues) if iss.id not in issues}
     if not off:
         return phase
