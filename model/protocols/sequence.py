@@ -128,6 +128,15 @@ class SequenceProtocol(Protocol):
         self.done = 0
         model.max_rounds = params.total_rounds
 
+    def trust_now(self) -> dict[str, dict[str, float]]:
+        """Each party's trust in every other party that controls an issue, as the phase left it."""
+        m = self.model
+        ids = m.problem.actor_ids
+        parties = list(m.problem.parties)
+        controllers = sorted({int(c) for c in m.mech.controller if c >= 0})
+        mean = m.trust.mean
+        return {ids[a]: {ids[b]: round(float(mean[a, b]), 6) for b in controllers if b != a} for a in parties}
+
     def round(self) -> None:
         """Play the next phase whole; after the last, end the sequence."""
         m = self.model
@@ -142,6 +151,7 @@ class SequenceProtocol(Protocol):
             "agreed": out.agreed, "reason": str(out.reason), "rounds": out.rounds,
             "explanation": out.explanation,
             "state": {iid: round(float(v), 6) for iid, v in zip(m.problem.space.ids, m.state, strict=True)},
+            "trust": self.trust_now(),
         })
         if self.done < len(self.phases):
             return
