@@ -413,7 +413,8 @@ def test_cli_validate_prints_every_fault_and_exits_2(tmp_path: Path) -> None:
     assert r.stderr.splitlines() == [
         f"error: {two}:16: actors[0].issues.a.salience: input should be a valid number (got 'high')",
         f"error: {two}:28: protocol.colour: unknown field (allowed: breakdown_risk, discount, extension_rounds, "
-        "extensions, gesture, kind, margin, max_rounds, mediator_step, order, phases, step, step_growth)",
+        "extensions, gesture, implement, kind, margin, max_rounds, mediator_step, order, phases, renegotiations, step, "
+        "step_growth, trust_discount)",
         f"error: {syntax}:2: not valid YAML: while parsing a flow sequence (from line 1): "
         "expected ',' or ']', but got '<stream end>'",
     ]

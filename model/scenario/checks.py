@@ -18,6 +18,7 @@ from model import core
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
 from model.errors import Fault
+from model.protocols.sequence import SequenceParams
 from model.scenario.compiler import _built_space, _red_line, _space_key, _SpaceKey
 from model.scenario.schema import ActorSpec, EffectSpec, IssueSpec, RedLineSpec, ScenarioSpec, level_value
 from model.strategy_params import PARAMS as STRATEGY_PARAMS
@@ -211,7 +212,7 @@ def _check_strategy(a: int, act: ActorSpec, bad: Bad) -> None:
 def _check_order(spec: ScenarioSpec, actors: dict[str, int], bad: Bad) -> None:
     """The proposers' order names known actors that are parties (a sequence's phases' orders too)."""
     _check_proposers(("protocol",), spec.protocol.order, spec, actors, bad)
-    phases = getattr(spec.protocol, "phases", None) or []
+    phases = spec.protocol.phases if isinstance(spec.protocol, SequenceParams) else []
     ids = [iss.id for iss in spec.issues]
     for k, phase in enumerate(phases):
         loc: Loc = ("protocol", "phases", k)
