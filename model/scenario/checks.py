@@ -217,10 +217,11 @@ def _check_order(spec: ScenarioSpec, actors: dict[str, int], bad: Bad) -> None:
     for k, phase in enumerate(phases):
         loc: Loc = ("protocol", "phases", k)
         _check_proposers(loc, phase.order, spec, actors, bad)
-        for j, iid in enumerate(phase.issues or []):
+        on = phase.issues or []
+        for j, iid in enumerate(on):
             if iid not in ids:
                 bad((*loc, "issues", j), f"unknown issue {iid!r} (known: {short_list(ids)})")
-            elif iid in phase.issues[:j]:
+            elif iid in on[:j]:
                 bad((*loc, "issues", j), f"issue {iid!r} is listed twice")
 
 
