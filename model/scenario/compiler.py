@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,7 +246,25 @@ def _mechanics(spec: ScenarioSpec, space: core.OutcomeSpace, salience: np.ndarra
     )
 
 
+#: Phases compiled, per scenario, by (state, protocol, issues): the replicates of a sweep point
+#: meet the same phases, and a phase compiled once keeps its offer programs (built per problem).
+_PHASES: weakref.WeakKeyDictionary[Scenario, dict[tuple[bytes, str, tuple[str, ...]], Scenario]] = (
+    weakref.WeakKeyDictionary())
+
+
 def compile_phase(sc: Scenario, state: np.ndarray, params: ProtocolParams, issues: list[str]) -> Scenario:
+    """``_compile_phase``, kept: the same inputs give the same (immutable) compiled phase."""
+    key = (np.asarray(state, dtype=float).tobytes(), params.model_dump_json(), tuple(issues))
+    known = _PHASES.setdefault(sc, {})
+    got = known.get(key)
+    if got is None:
+        if len(known) >= 64:
+            known.clear()
+        got = known[key] = _compile_phase(sc, state, params, issues)
+    return got
+
+
+def _compile_phase(sc: Scenario, state: np.ndarray, params: ProtocolParams, issues: list[str]) -> Scenario:
     """One phase of a ``sequence`` (``model.protocols.sequence``): ``sc`` with ``state`` as its
     status quo (reservations at the status quo move with it), ``params`` as its protocol, and
     every issue not in ``issues`` held where it is (off the table, as a collective's excluded
