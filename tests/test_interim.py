@@ -217,7 +217,6 @@ def commit(q: float, renegotiations: int = 0, rounds: int = 12) -> dict[str, Any
     return data
 
 
-@pytest.mark.slow
 def test_breaches_happen_at_the_reneging_probability() -> None:
     """U reneges (delivers nothing) with probability q = 0.3: over 150 seeds the share of runs
     ending in breach lies in the binomial 99.9% interval; each breach lowers M's trust in U by
@@ -308,3 +307,28 @@ def test_the_belarus_files_load_and_run(name: str) -> None:
     o = Negotiation(sc, rng=1, collect=False).run()
     assert o.rounds <= 18 and not math.isnan(float(o.metrics["deliveries"]))
     assert o.metrics["deliveries"] >= 1  # every deal here is implemented
+
+
+@pytest.mark.slow
+def test_bargain_run_writes_a_sequences_phases_events_and_plots(tmp_path: Path) -> None:
+    """``bargain run`` on a sequence: ``outcome.json`` holds each phase's outcome, ``events.csv``
+    the phase events, and the plots that read the per-round records are written."""
+    import csv
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from model.cli import main
+
+    f = tmp_path / "swap.yaml"
+    f.write_text(yaml.safe_dump(swap(copy.deepcopy(INTERIM)), sort_keys=False))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(f), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "outcome.json").read_text())
+    assert data["protocol"] == "sequence" and [p["phase"] for p in data["phases"]] == [1, 2]
+    assert data["phases"][0]["trust"]["M"]["U"] == pytest.approx(0.6)
+    kinds = [row["kind"] for row in csv.DictReader((out / "events.csv").open())]
+    assert kinds.count("phase") == 2 and kinds.count("phase end") == 2
+    assert all((out / name).stat().st_size > 0 for name in ("trajectory.png", "issues.png", "utility_space.png"))
