@@ -100,6 +100,7 @@ class Negotiation(mesa.Model):
         self.order = list(scenario.order)
         self.offer: FloatArray | None = None
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.offer_judged = self.offer_utilities  # as each judges promises (the same array without a trust discount)
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
         self.state = self.problem.space.status_quo.astype(float).copy()
@@ -210,11 +211,12 @@ class Negotiation(mesa.Model):
         self.offer = offer
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
-            self.offer_effective = self.offer_utilities
+            self.offer_judged = self.offer_effective = self.offer_utilities
             self.offer_lines_ok = _all_true(self.problem.n_actors)
         else:
             self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
-            self.offer_effective = effective_utility(self._judged(offer), self.problem.reservation, self.mech)
+            self.offer_judged = self._judged(offer)
+            self.offer_effective = effective_utility(self.offer_judged, self.problem.reservation, self.mech)
             if parties_ok and self._all_parties:
                 self.offer_lines_ok = _all_true(self.problem.n_actors)
             else:
@@ -230,7 +232,7 @@ class Negotiation(mesa.Model):
         responders = self._responders.get(proposer)
         if responders is None:
             responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
-        u = self.offer_utilities.tolist()
+        u = self.offer_judged.tolist()  # what each counts on (its promises discounted by its trust, if at all)
         for a in responders:
             a.received.append(u[a.index])
         rejecters = [a for a in responders if not a.respond(offer).accepted]
