@@ -150,6 +150,34 @@ def test_the_discount_counts_own_issues_and_issues_without_a_controller_in_full(
     assert run(data).outcome.package[0] == pytest.approx(0.5, abs=1e-9)  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("curvature", [1.0, 2.0, 0.5])
+def test_the_judged_utility_is_the_expected_utility_of_the_delivery_lottery(curvature: float) -> None:
+    """``judged_utility`` against its definition: each issue's move delivered or not,
+    independently, with probability ``f[a, k]``; the expected utility over all 2^I outcomes.
+    For linear utilities it is also the utility of the expected delivered package when no ideal
+    point lies between the status quo and the deal."""
+    import itertools
+
+    from model.core.mechanics import judged_utility, promise_factors
+
+    data = swap({"max_rounds": 5})
+    for a in data["actors"]:
+        a["curvature"] = curvature
+    p = scenario.parse(data).problem
+    x = np.array([0.7, 0.4, 0.9])
+    sq = p.space.status_quo
+    f = promise_factors(np.array([1, 0, 0]), np.array([[1.0, 0.3], [0.6, 1.0]]), 1.0)
+    expected = np.zeros(2)
+    for hit in itertools.product([0, 1], repeat=3):
+        pk = np.where(np.array(hit, dtype=bool), x, sq)
+        prob = np.prod(np.where(np.array(hit)[None, :] == 1, f, 1.0 - f), axis=1)
+        expected += prob * p.utility(pk)
+    np.testing.assert_allclose(judged_utility(p, x, f), expected, atol=1e-12)
+    if curvature == 1.0:
+        np.testing.assert_allclose(judged_utility(p, x, f), [p.utility(sq + f[a] * (x - sq))[a] for a in range(2)],
+                                   atol=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # interim deals
 
