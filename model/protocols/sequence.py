@@ -11,8 +11,10 @@ is what moves trust; give the controllers' ``delivery`` reliability in the actor
 
 A phase with ``skip: true`` is left out (the same file then runs, say, the main talks alone).
 The sequence ends after its last phase: it is agreed iff the last phase is, for that phase's
-reason; the state holds everything delivered in every phase, and ``Outcome.phases`` each phase's
-outcome. A phase that fails leaves the state and trust where they were and the next one starts.
+reason, and its package is the last phase's deal (every issue: those off that phase's table where
+the phases before left them); the state holds everything delivered in every phase, and
+``Outcome.phases`` each phase's outcome. A phase that fails leaves the state and trust where
+they were and the next one starts.
 Rounds are counted across phases (a phase's round 1 follows the last round of the one before);
 spoilers fire inside the phases, by the phase's own round numbers.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import Field, Strict, field_validator, model_validator
 
 from model.protocols.base import Identifier, OutcomeReason, Protocol, ProtocolParams
@@ -157,6 +160,6 @@ class SequenceProtocol(Protocol):
             return
         m.max_rounds = max(m.max_rounds, m.round)  # (a phase's extensions)
         heads = "; ".join(f"phase {r['phase']} ({r['protocol']}): {r['reason']}" for r in m.phase_results)
-        package = m.state.copy() if out.agreed else None
+        package = None if out.package is None or not out.agreed else np.asarray(out.package, dtype=float).copy()
         text = f"{heads}. Last phase (its own rounds): {out.explanation}"
         m.end(out.agreed, OutcomeReason(out.reason), package, text, [(a, str(r), d) for a, r, d in out.blocked_by])
