@@ -395,7 +395,12 @@ class Negotiation(mesa.Model):
         follow the ones played; its events, counts, end state and trust come back here."""
         on = list(self.problem.space.ids) if issues is None else list(issues)
         sc = compile_phase(self.config, self.state, params, on)
+        # the phase draws from this run's generator, continuing its stream (Mesa takes a seed for
+        # its ``random`` from a generator it is given: that draw is undone, so that a sequence of
+        # one phase draws as the phase's protocol run alone)
+        drawn = self.rng.bit_generator.state
         sub = Negotiation(sc, rng=self.rng, collect=False)
+        self.rng.bit_generator.state = drawn
         sub.trust.alpha, sub.trust.beta = self.trust.alpha.copy(), self.trust.beta.copy()
         offset = self.round - 1
         self.record(PhaseStarted(offset + 1, None, number, params.kind, tuple(on)))

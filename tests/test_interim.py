@@ -21,7 +21,7 @@ from model.core.protocol import run_package_vectorised
 from model.errors import InputError
 from model.negotiation import Negotiation
 from model.paths import set_path
-from model.protocols.base import AGREED_REASONS, OutcomeReason, PhaseEnded, PhaseStarted, Renegotiation
+from model.protocols.base import AGREED_REASONS, Delivery, OutcomeReason, PhaseEnded, PhaseStarted, Renegotiation
 from tests.factories import small
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +118,24 @@ def test_full_trust_under_the_discount_and_a_one_phase_sequence_change_nothing()
         assert (m.outcome.agreed, m.outcome.reason, m.outcome.rounds) == (True, OutcomeReason.AGREEMENT,
                                                                          plain.outcome.rounds)
         np.testing.assert_allclose(m.state, plain.state, atol=1e-9)
+
+
+def test_a_sequence_of_one_phase_is_that_phase_alone_draw_for_draw() -> None:
+    """A phase draws from the run's generator where the protocol run alone would: with U's
+    delivery drawn (full with probability 0.5), every seed gives the same breaches, state,
+    rounds and events (the phase events aside)."""
+    alone = scenario.parse(swap({"max_rounds": 12, "trust_discount": 1.0, "implement": True, "renegotiations": 1},
+                                full=0.5))
+    one = scenario.parse(swap({"kind": "sequence", "phases": [
+        {"max_rounds": 12, "trust_discount": 1.0, "implement": True, "renegotiations": 1}]}, full=0.5))
+    kept = set()
+    for seed in range(12):
+        a, b = Negotiation(alone, rng=seed).run(), Negotiation(one, rng=seed).run()
+        kept |= {e.share >= 1.0 for e in a.events if isinstance(e, Delivery) and e.actor == "U"}
+        assert (b.agreed, b.reason, b.rounds) == (a.agreed, a.reason, a.rounds)
+        np.testing.assert_array_equal(b.state, a.state)
+        assert [e for e in b.events if not isinstance(e, PhaseStarted | PhaseEnded)] == a.events
+    assert kept == {True, False}  # U's promise was drawn kept and broken
 
 
 # --------------------------------------------------------------------------------------------
