@@ -19,7 +19,8 @@ import dataclasses
 import math
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import mesa
 import numpy as np
@@ -29,10 +30,13 @@ from model.core.analysis import best_compromise
 from model.core.beliefs import QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
     Influence,
+    Mechanics,
     Trust,
     collective_refusals,
     draw_delivery,
     effective_utility,
+    judged_utility,
+    promise_factors,
     veto_objection,
 )
 from model.core.offers import Offer, judged_utilities, most_for, offers_against_beliefs
@@ -50,12 +54,15 @@ from model.protocols.base import (
     Outcome,
     OutcomeReason,
     Pause,
+    PhaseEnded,
+    PhaseStarted,
+    ProtocolParams,
     Response,
     ResponseReason,
     Resume,
     SpoilerFired,
 )
-from model.scenario import Scenario
+from model.scenario import Scenario, compile_phase
 
 __all__ = ["ACCEPTED", "METRICS", "Actor", "Negotiation", "Outcome", "Response"]
 
@@ -99,6 +106,7 @@ class Negotiation(mesa.Model):
         self.order = list(scenario.order)
         self.offer: FloatArray | None = None
         self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.offer_judged = self.offer_utilities  # as each judges promises (the same array without a trust discount)
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
         self.state = self.problem.space.status_quo.astype(float).copy()
@@ -107,6 +115,7 @@ class Negotiation(mesa.Model):
         self.proposer_id = ""
         self.outcome: Outcome | None = None
         self.events: list[Event] = []
+        self.phase_results: list[dict[str, Any]] = []  # sequence: each phase's outcome
         self.counts = dict.fromkeys(METRICS, 0.0)
         self._ideal = self.problem.prefs.ideal.copy() if isinstance(self.problem.prefs, Preferences) else None
         self._salience = self.mech.salience.copy()
@@ -159,7 +168,7 @@ class Negotiation(mesa.Model):
         if not self.running:
             return
         self.round += 1
-        if self.mech.spoilers:
+        if self.mech.spoilers and not self.protocol.phased:
             self._fire_spoilers()
         for a in self.actors:
             a.update_aspiration()
@@ -213,11 +222,12 @@ class Negotiation(mesa.Model):
         self.offer = offer
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
-            self.offer_effective = self.offer_utilities
+            self.offer_judged = self.offer_effective = self.offer_utilities
             self.offer_lines_ok = _all_true(self.problem.n_actors)
         else:
             self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
-            self.offer_effective = effective_utility(self.offer_utilities, self.problem.reservation, self.mech)
+            self.offer_judged = self._judged(offer)
+            self.offer_effective = effective_utility(self.offer_judged, self.problem.reservation, self.mech)
             if parties_ok and self._all_parties:
                 self.offer_lines_ok = _all_true(self.problem.n_actors)
             else:
@@ -233,7 +243,7 @@ class Negotiation(mesa.Model):
         responders = self._responders.get(proposer)
         if responders is None:
             responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
-        u = self.offer_utilities.tolist()
+        u = self.offer_judged.tolist()  # what each counts on (its promises discounted by its trust, if at all)
         for a in responders:
             a.received.append(u[a.index])
         rejecters = [a for a in responders if not a.respond(offer).accepted]
@@ -489,6 +499,75 @@ class Negotiation(mesa.Model):
         if paused.any():
             self.counts["pause_rounds"] += 1
 
+    # ---------------------------------------------------------------------------------------
+    # trust in package talks, renegotiation and phases (``package``'s trust discount and
+    # implementation, ``sequence``)
+
+    def _judged(self, offer: FloatArray) -> FloatArray:
+        """Each actor's utility of ``offer`` as it judges promises: its raw utility, or under a
+        trust discount the expected utility of what will be delivered (``judged_utility``)."""
+        if self.mech.promises is None:
+            return self.offer_utilities
+        return judged_utility(self.problem, offer, self.mech.promises)
+
+    def refresh_promises(self, weight: float) -> None:
+        """Set the factors each actor counts promised moves with from its trust now
+        (``promise_factors``). The mechanisms are replaced only when the factors change, and
+        mechanisms with the same factors are shared, so the offer programs are built once each."""
+        f = promise_factors(self.mech.controller, self.trust.mean, weight)
+        if self.mech.promises is not None and np.array_equal(self.mech.promises, f):
+            return
+        base = self.config.mech
+        f.setflags(write=False)
+        key = f.tobytes()
+        known = _PROMISED.setdefault(base, {})
+        got = known.get(key)
+        if got is None:
+            if len(known) > 256:
+                known.clear()
+            got = known[key] = replace(base, promises=f)
+        self.mech = got
+
+    def reset_status_quo(self, sq: FloatArray) -> None:
+        """The talks resume from ``sq`` as the new status quo (after a breach): the problem is
+        rebuilt around it (reservations at the status quo move with it) and every actor
+        re-reads its best and reservation utilities."""
+        self._status_quo = np.asarray(sq, dtype=float).copy()
+        self.state = self._status_quo.copy()
+        self._rebuild()
+
+    def play_phase(self, number: int, params: ProtocolParams, issues: Sequence[str] | None) -> Outcome:
+        """Phase ``number`` of a ``sequence``: a whole negotiation under ``params`` over ``issues``
+        (``None``: all), the others held at the state now, from the state now as its status quo
+        and with the trust now as its prior (the Beta counts carried over exactly). Its rounds
+        follow the ones played; its events, counts, end state and trust come back here."""
+        on = list(self.problem.space.ids) if issues is None else list(issues)
+        sc = compile_phase(self.config, self.state, params, on)
+        # the phase draws from this run's generator, continuing its stream (Mesa takes a seed for
+        # its ``random`` from a generator it is given: that draw is undone, so that a sequence of
+        # one phase draws as the phase's protocol run alone)
+        drawn = self.rng.bit_generator.state
+        sub = Negotiation(sc, rng=self.rng, collect=False)
+        self.rng.bit_generator.state = drawn
+        sub.trust.alpha, sub.trust.beta = self.trust.alpha.copy(), self.trust.beta.copy()
+        offset = self.round - 1
+        self.record(PhaseStarted(offset + 1, None, number, params.kind, tuple(on)))
+        before = self.state.copy()
+        out = sub.run()
+        for e in out.events:
+            self.record(replace(e, round=e.round + offset))
+        for k, v in sub.counts.items():
+            self.counts[k] += v
+        self.trust.alpha, self.trust.beta = sub.trust.alpha.copy(), sub.trust.beta.copy()
+        if out.state is not None:
+            self.state = np.asarray(out.state, dtype=float).copy()
+        self.round = offset + max(out.rounds, 1)
+        ids = self.problem.space.ids
+        moves = tuple((ids[i], float(before[i]), float(self.state[i]))
+                      for i in range(len(ids)) if abs(self.state[i] - before[i]) > 1e-12)
+        self.record(PhaseEnded(self.round, None, number, str(out.reason), out.agreed, moves))
+        return out
+
     def record(self, event: Event) -> None:
         """Add ``event`` to the log that explains the outcome."""
         self.events.append(event)
@@ -572,7 +651,8 @@ class Negotiation(mesa.Model):
             metrics["delivered_share"] /= metrics["deliveries"]
         self.outcome = Outcome(agreed, OutcomeReason(reason), self.round, package, text,
                                blocked_by=list(blocked_by), proposer=self.proposer_id or None,
-                               state=self.state.copy(), metrics=metrics, events=list(self.events))
+                               state=self.state.copy(), metrics=metrics, events=list(self.events),
+                               phases=list(self.phase_results))
         self.running = False
 
     def _deadline_explanation(self, rejecters: list[Actor]) -> str:
@@ -623,6 +703,10 @@ def _all_true(n: int) -> np.ndarray:
 
 
 _ALL_TRUE: dict[int, np.ndarray] = {}
+
+#: Mechanisms with promise factors, by the scenario's mechanisms and the factors' bytes (runs of
+#: one scenario with the same trust share one, and so the offer programs built for it).
+_PROMISED: weakref.WeakKeyDictionary[Mechanics, dict[bytes, Mechanics]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)

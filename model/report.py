@@ -126,6 +126,8 @@ def summarize(m: Negotiation) -> dict[str, Any]:
         "events": [event_row(e) for e in o.events],
         "actors": {},
     }
+    if o.phases:  # sequence: each phase's outcome
+        out["phases"] = o.phases
     if pk is not None:
         out["package"] = {
             iss.id: {

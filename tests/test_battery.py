@@ -144,6 +144,26 @@ class TestEUM(ProtocolBattery):
     kind = "eum"
 
 
+class TestSequence(ProtocolBattery):
+    """An interim package on the first two issues, then the package on all (half the rounds each),
+    every promise delivered (with a shortfall a party's reservation in the main talks is its
+    utility of what was delivered, which may be below the one the invariant checks)."""
+
+    kind = "sequence"
+
+    @pytest.fixture(params=[*SMALLS, "baseline"])
+    def compiled(self, request: pytest.FixtureRequest) -> scenario.Scenario:
+        data = baseline_data() if request.param == "baseline" else copy.deepcopy(SMALLS[request.param])
+        proto = {k: v for k, v in data.get("protocol", {}).items() if k in ("discount", "breakdown_risk", "order")}
+        half = max(1, data.get("protocol", {}).get("max_rounds", 60) // 2)
+        first = [iss["id"] for iss in data["issues"][:2]]
+        data["protocol"] = {"kind": "sequence", "phases": [
+            {**proto, "issues": first, "max_rounds": half}, {**proto, "max_rounds": half}]}
+        for a in data["actors"]:
+            a["delivery"] = {"full": 1.0}
+        return scenario.parse(data)
+
+
 class TestPackageWithExtensionsAndOutsideOptions(ProtocolBattery):
     """The package protocol's own hooks: deadline extensions and walking away (the cases of
     tests/test_engine_theory.py)."""

@@ -141,8 +141,9 @@ CASES = [
          "allowed: capability, consent"),
     case("unknown-protocol-field", axis("protocol.speed", "values: [0.5]"), "axes[0].path", 5,
          "'protocol.speed' points nowhere", "protocol.speed is not a scenario field",
-         "allowed: breakdown_risk, discount, extension_rounds, extensions, forecast, gesture, kind, "
-         "margin, max_rounds, mediator_signal, mediator_step, order, phases, step, step_growth, tolerance"),
+         "allowed: breakdown_risk, discount, extension_rounds, extensions, forecast, gesture, implement, kind, "
+         "margin, max_rounds, mediator_signal, mediator_step, order, phases, renegotiations, step, step_growth, "
+         "tolerance, trust_discount"),
     case("unknown-stance-issue", axis("actors.BLR.issues.russia_alignmnt.salience", "values: [0.5]"),
          "axes[0].path", 5, "points nowhere", "actors[1].issues has no 'russia_alignmnt'",
          "(did you mean 'russia_alignment'?)"),
@@ -162,7 +163,7 @@ CASES = [
          "protocol.max_rounds = 6.5 is rejected by the scenario", "valid integer"),
     case("protocol-kind-auction", axis("protocol.kind", "values: [package, auction]"), "axes[0]", 5,
          "protocol.kind = 'auction' is rejected by the scenario",
-         "input should be 'package', 'incremental', 'framework', 'mediated' or 'eum' (got 'auction')"),
+         "input should be 'package', 'incremental', 'framework', 'mediated', 'eum' or 'sequence' (got 'auction')"),
     case("unknown-strategy", axis("actors.BLR.strategy.name", "values: [tit_for_two_tats]"), "axes[0]", 5,
          "actors.BLR.strategy.name = 'tit_for_two_tats' is rejected by the scenario",
          "unknown strategy 'tit_for_two_tats' (known: boulware, conceder"),

@@ -40,7 +40,7 @@ def test_each_kind_compiles_to_its_own_parameters() -> None:
     sc = scenario.parse(small(protocol={"kind": "incremental", "max_rounds": 9, "step": 0.2}))
     assert isinstance(sc.params, IncrementalParams) and sc.params.step == 0.2 and sc.params.max_rounds == 9
     assert sc.params is sc.spec.protocol
-    assert set(PROTOCOLS) == {"package", "incremental", "framework", "mediated", "eum"}
+    assert set(PROTOCOLS) == {"package", "incremental", "framework", "mediated", "eum", "sequence"}
 
 
 def test_a_field_of_another_protocol_is_one_line_naming_file_line_and_field(tmp_path: Path) -> None:
@@ -49,7 +49,8 @@ def test_a_field_of_another_protocol_is_one_line_naming_file_line_and_field(tmp_
         scenario.load(f)
     assert len(e.value.lines()) == 1
     line = e.value.lines()[0]
-    assert re.match(rf"^{re.escape(str(f))}:\d+: protocol\.phases: phases is a setting of the framework protocol, "
+    assert re.match(rf"^{re.escape(str(f))}:\d+: protocol\.phases: phases is a setting of the framework and sequence "
+                    r"protocols, "
                     r"not of package", line), line
 
 

@@ -413,8 +413,8 @@ def test_cli_validate_prints_every_fault_and_exits_2(tmp_path: Path) -> None:
     assert r.stderr.splitlines() == [
         f"error: {two}:16: actors[0].issues.a.salience: input should be a valid number (got 'high')",
         f"error: {two}:28: protocol.colour: unknown field (allowed: breakdown_risk, discount, extension_rounds, "
-        "extensions, forecast, gesture, kind, margin, max_rounds, mediator_signal, mediator_step, order, phases, "
-        "step, step_growth, tolerance)",
+        "extensions, forecast, gesture, implement, kind, margin, max_rounds, mediator_signal, mediator_step, order, "
+        "phases, renegotiations, step, step_growth, tolerance, trust_discount)",
         f"error: {syntax}:2: not valid YAML: while parsing a flow sequence (from line 1): "
         "expected ',' or ']', but got '<stream end>'",
     ]

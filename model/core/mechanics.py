@@ -20,6 +20,12 @@ ratification and spoiler events. Pure numpy; the Mesa shell (``model.negotiation
   consent: none of the member's red lines crossed and at least its reservation utility. An actor's
   domestic win-set moves its floor to ``reservation - slack``; ratification at home fails when its
   utility falls below that plus a normal shock of s.d. ``noise``.
+- **Promises under distrust** (``promise_factors``, ``judged_utility``): when a package protocol
+  discounts promises, actor ``a`` counts the move of issue ``k`` away from the status quo with the
+  factor ``f_ak = 1 - w * (1 - trust_a(controller_k))`` (1 for its own issues and issues without a
+  controller): the expected utility of the deal if each controller delivers its move with the
+  probability ``a`` trusts it to (all or nothing per issue). It is affine in each issue's value,
+  so the offer programs stay exact for linear utilities.
 - **Spoilers** fire in each round with probability ``rate`` or in scheduled rounds, and shift
   trust, change a salience or an ideal position, or move the status quo of an issue.
 """
@@ -131,6 +137,9 @@ class Mechanics:
     spoilers: tuple[Spoiler, ...] = ()
     salience: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     sq_reservation: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: ``(A, I)`` the factor each actor counts each issue's promised move with (``promise_factors``);
+    #: ``None``: every promise counts in full (the default: no trust discount)
+    promises: FloatArray | None = None
 
     @classmethod
     def neutral(cls, problem: Problem) -> Mechanics:
@@ -203,6 +212,35 @@ class Trust:
         return np.array(
             [bool(cs) and bool(np.any(mean[a, cs] < self.threshold[a] - 1e-12)) for a, cs in enumerate(counterparts)]
         )
+
+
+def promise_factors(controller: np.ndarray, trust: FloatArray, weight: float) -> FloatArray:
+    """``(A, I)``: how much actor ``a`` counts the promised move of issue ``k``,
+    ``1 - weight * (1 - trust[a, controller[k]])``; 1 where ``a`` controls ``k`` itself or nobody
+    does (the move takes effect at once)."""
+    ctrl = np.asarray(controller, dtype=int)
+    n_a = trust.shape[0]
+    f = np.ones((n_a, len(ctrl)))
+    has = ctrl >= 0
+    if has.any():
+        t = trust[:, ctrl[has]]  # (A, issues with a controller)
+        f[:, has] = 1.0 - weight * (1.0 - t)
+        own = np.arange(n_a)[:, None] == ctrl[None, :]
+        f[own] = 1.0
+    return f
+
+
+def judged_utility(problem: Problem, package: FloatArray, factors: FloatArray) -> FloatArray:
+    """``(A,)``: each actor's expected utility of ``package`` when the move of issue ``k`` from
+    the status quo happens with probability ``factors[a, k]`` (else the issue stays put):
+    ``sum_k w_ak * (f_ak * v_ak(x_k) + (1 - f_ak) * v_ak(sq_k))``. For a linear utility that
+    does not turn between ``sq_k`` and ``x_k`` it equals the utility of the expected delivered
+    package ``sq + f * (x - sq)``; with curvature above 1 it is below it (Jensen: the
+    all-or-nothing lottery is worth less than its mean to a concave utility)."""
+    sq = problem.space.status_quo
+    pts = np.stack([np.asarray(package, dtype=float), sq], axis=1)  # (I, 2)
+    wv = problem.prefs.weight[:, :, None] * problem.prefs.issue_values(pts)  # (A, I, 2)
+    return np.asarray((factors * wv[:, :, 0] + (1.0 - factors) * wv[:, :, 1]).sum(axis=1))
 
 
 def effective_utility(u: FloatArray, reservation: FloatArray, mech: Mechanics) -> FloatArray:

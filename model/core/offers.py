@@ -34,8 +34,11 @@ feasible red-line box is its own program; boxes are visited best bound first and
 their bound cannot beat the best found (branch and bound over the union of boxes).
 
 A client under a patron's pull judges offers by its effective utility (affine in the
-utilities, so still linear); a package a patron's certain veto blocks, or that a collective's
-member refuses, is re-solved with those issues left at the status quo, as the grid search does.
+utilities, so still linear); under a trust discount (``Mechanics.promises``) each actor judges
+promised moves by its expected value (affine in each issue's value, so the programs stay exact
+for linear utilities; the patron's gain a client weighs in is the patron's own judged gain);
+a package a patron's certain veto blocks, or that a collective's member refuses, is re-solved
+with those issues left at the status quo, as the grid search does.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def applies(problem: Problem) -> bool:
 def _mech_key(mech: Mechanics | None, proposer: int) -> Mechanics | None:
     if mech is None:
         return None
-    return mech if (mech.influence or any(c.included for c in mech.collectives)) else None
+    return mech if (mech.influence or any(c.included for c in mech.collectives) or mech.promises is not None) else None
 
 
 @lru_cache(maxsize=64)
@@ -179,10 +182,24 @@ def _program(problem: Problem) -> _Program:
 
 @lru_cache(maxsize=64)
 def _cell_values(problem: Problem, mech: Mechanics | None) -> FloatArray:
-    """Effective weighted values of every admissible cell: ``(A, n_cells)`` (plus ``k`` of ``_affine``)."""
+    """Effective weighted values of every admissible cell: ``(A, n_cells)`` (plus ``k`` of ``_affine``).
+    Under a trust discount (``mech.promises``) each actor's values are its expected ones,
+    ``f * v(g) + (1 - f) * v(sq)`` per issue (``model.core.mechanics.judged_utility``): a constant
+    added to every cell of an issue adds it to the utility, as each issue's weights sum to one."""
     wv = problem.weighted_values
+    if mech is not None and mech.promises is not None:
+        wv = _promised_values(problem, mech.promises)
     m, _ = _affine(problem, mech)
     return (m @ wv.reshape(wv.shape[0], -1))[:, _program(problem).cells]
+
+
+def _promised_values(problem: Problem, factors: FloatArray) -> FloatArray:
+    """``(A, I, G)`` weighted values with each issue's move from the status quo counted with
+    ``factors[a, i]``: ``f * w v(g) + (1 - f) * w v(sq)``."""
+    sq = problem.space.status_quo[:, None]
+    at_sq = problem.prefs.weight[:, :, None] * problem.prefs.issue_values(sq)  # (A, I, 1)
+    f = factors[:, :, None]
+    return np.asarray(f * problem.weighted_values + (1.0 - f) * at_sq)
 
 
 def _span(problem: Problem) -> FloatArray:

@@ -54,12 +54,13 @@ class OutcomeReason(StrEnum):
     PARTLY_IMPLEMENTED = "partly implemented"  # framework
     FORECAST = "forecast"  # eum
     FORECAST_REJECTED = "forecast rejected"  # eum
+    BREACH = "breach"  # package with implementation: a promise broken, no renegotiation left
 
 
 #: Outcome reasons that count as agreed.
 AGREED_REASONS = frozenset({
     OutcomeReason.AGREEMENT, OutcomeReason.IMPLEMENTATION_STALLED, OutcomeReason.PARTLY_IMPLEMENTED,
-    OutcomeReason.FORECAST,
+    OutcomeReason.FORECAST, OutcomeReason.BREACH,
 })
 
 
@@ -117,6 +118,9 @@ class EventKind(StrEnum):
     FRAMEWORK = "framework"
     SUSPENSION = "suspension"
     EUM_ROUND = "eum round"
+    RENEGOTIATION = "renegotiation"
+    PHASE = "phase"
+    PHASE_END = "phase end"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -273,6 +277,50 @@ class Suspension(Event):
         return f"{self.actor} suspends its phase (trust below its threshold)"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Renegotiation(Event):
+    """After a breach the talks resume from the delivered state (``left``: renegotiations still allowed)."""
+
+    kind: ClassVar[EventKind] = EventKind.RENEGOTIATION
+    breached_by: tuple[str, ...]
+    left: int
+
+    @property
+    def text(self) -> str:
+        return (f"{', '.join(self.breached_by)} fell short of the deal: talks resume from the delivered state "
+                f"as the new status quo ({self.left} renegotiation{'s' if self.left != 1 else ''} left)")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PhaseStarted(Event):
+    """Phase ``number`` of a ``sequence`` opens: its protocol and the issues on the table."""
+
+    kind: ClassVar[EventKind] = EventKind.PHASE
+    number: int
+    protocol: str
+    issues: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return f"phase {self.number} ({self.protocol}) opens on {', '.join(self.issues)}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PhaseEnded(Event):
+    """Phase ``number`` of a ``sequence`` ends: how, and what stands as the next status quo."""
+
+    kind: ClassVar[EventKind] = EventKind.PHASE_END
+    number: int
+    reason: str
+    agreed: bool
+    moves: tuple[Move, ...]
+
+    @property
+    def text(self) -> str:
+        head = f"phase {self.number} ends: {self.reason}"
+        return head + (f"; the new status quo moves {_moves(self.moves)}" if self.moves else "; the status quo stands")
+
+
 # --------------------------------------------------------------------------------------------
 # the outcome
 
@@ -291,6 +339,7 @@ class Outcome:
     state: FloatArray | None = None  # what was implemented by the end (step-by-step protocols)
     metrics: dict[str, float] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)  # what happened, in order (each also a (round, text))
+    phases: list[dict[str, Any]] = field(default_factory=list)  # sequence: each phase's outcome, in order
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,6 +397,9 @@ class Protocol:
     stepwise: ClassVar[bool] = False
     #: whether a party whose outside option beats going on walks away (``walk_away``)
     walk_aways: ClassVar[bool] = False
+    #: whether the protocol plays whole negotiations of its own (``sequence``): the spoilers then
+    #: fire inside those, not around them
+    phased: ClassVar[bool] = False
 
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         self.model = model

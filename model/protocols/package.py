@@ -8,6 +8,14 @@ rejects; all accept, no patron vetoes, every collective whose issues move consen
 agreement. Otherwise, with the protocol's breakdown risk the talks end; at the deadline they end
 in breakdown, unless the parties extend it (``extensions``). A party whose outside option beats
 what it expects from going on walks away.
+
+Two settings, both off by default, bring trust and commitment in (docs/model.md, "Trust,
+commitment and interim deals"): with ``trust_discount`` ``w > 0`` each party judges a package by
+its expected delivered value, counting the move of an issue another party controls with
+``1 - w * (1 - trust)`` (``model.core.mechanics.judged_utility``); with ``implement`` an agreed
+package is then delivered by the issues' controllers, each with its ``delivery`` reliability, and
+a shortfall (a breach) updates trust; ``renegotiations`` lets the talks resume from the delivered
+state as the new status quo that many times, else the run ends in ``breach``.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, Strict
+from pydantic import Field, Strict, model_validator
 
 from model.core.space import FloatArray
 from model.protocols.base import (
@@ -25,8 +33,10 @@ from model.protocols.base import (
     OutcomeReason,
     Protocol,
     ProtocolParams,
+    Renegotiation,
     Response,
     ResponseReason,
+    Unit,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +49,20 @@ class PackageParams(OfferParams):
     #: time (every party must expect more from going on than from walking away).
     extensions: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
     extension_rounds: Annotated[int, Strict(), Field(ge=1, le=1000)] = 6
+    #: how much a party discounts promises from a partner it distrusts (0: not at all, 1: it
+    #: counts each promised move with its trust in the issue's controller)
+    trust_discount: Unit = 0.0
+    #: whether an agreed package is delivered by the issues' controllers (with their ``delivery``
+    #: reliability) before it counts; a shortfall is a breach
+    implement: Annotated[bool, Strict()] = False
+    #: after a breach, how many times the talks may resume from the delivered state
+    renegotiations: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
+
+    @model_validator(mode="after")
+    def _renegotiation_needs_implementation(self) -> PackageParams:
+        if self.renegotiations and not self.implement:
+            raise ValueError("renegotiations follow a breach, which needs implement: true")
+        return self
 
 
 class PackageProtocol(Protocol):
@@ -48,10 +72,16 @@ class PackageProtocol(Protocol):
 
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         super().__init__(model, params)
-        self.extensions_left = params.extensions if isinstance(params, PackageParams) else 0
+        own = params if isinstance(params, PackageParams) else PackageParams()
+        self.extensions_left = own.extensions
+        self.trust_weight = float(own.trust_discount)
+        self.implementing = own.implement
+        self.renegotiations_left = own.renegotiations
 
     def round(self) -> None:
         m = self.model
+        if self.trust_weight > 0.0:
+            m.refresh_promises(self.trust_weight)
         proposer = m.proposer_now()
         walker = self.walk_away()
         if walker is not None:  # its outside option beats what it expects from going on: it leaves
@@ -84,8 +114,43 @@ class PackageProtocol(Protocol):
 
     def agreed(self, offer: FloatArray, text: str) -> None:
         m = self.model
+        if self.implementing:
+            self.implement(offer, text)
+            return
         m.state = offer.copy()
         m.end(True, OutcomeReason.AGREEMENT, offer, text)
+
+    # -- commitment: delivering the deal, breaches and renegotiation ---------------------------
+
+    def implement(self, offer: FloatArray, text: str) -> None:
+        """Each controller delivers its moves of the agreed package (``Negotiation.deliver``:
+        its ``delivery`` reliability draws full, partial or no delivery, and the other parties'
+        trust in it is updated); moves of issues nobody controls take effect at once. All
+        delivered: ``agreement``. A shortfall is a breach: the talks resume from the delivered
+        state while renegotiations and rounds are left, else they end in ``breach`` (agreed,
+        with the delivered state recorded)."""
+        m = self.model
+        ctrl = m.mech.controller
+        moved = [i for i in range(len(offer)) if abs(float(offer[i]) - float(m.state[i])) > 1e-12]
+        for i in moved:
+            if ctrl[i] < 0:
+                m.state[i] = offer[i]
+        short: list[str] = []
+        for debtor in sorted({int(ctrl[i]) for i in moved if ctrl[i] >= 0}):
+            issues = [i for i in moved if ctrl[i] == debtor]
+            if m.deliver(debtor, issues, offer[issues].astype(float), "its part of the deal") < 1.0:
+                short.append(m.problem.actor_ids[debtor])
+        if not short:
+            m.end(True, OutcomeReason.AGREEMENT, offer, text + " Every party delivered its part.")
+            return
+        if self.renegotiations_left > 0 and m.round < m.max_rounds:
+            self.renegotiations_left -= 1
+            m.record(Renegotiation(m.round, None, tuple(short), self.renegotiations_left))
+            m.reset_status_quo(m.state.copy())
+            return
+        m.end(True, OutcomeReason.BREACH, offer,
+              text + f" Then {', '.join(short)} fell short of delivering its part (round {m.round}); "
+                     "the delivered state stands.")
 
     # -- time that costs: walking away and extending the deadline ------------------------------
 

@@ -18,7 +18,7 @@ Every name is re-exported here: ``from model.scenario import ...`` is the way in
 
 from model.protocols.base import Identifier, Unit
 from model.scenario.checks import check, short_list
-from model.scenario.compiler import Scenario, compile_spec
+from model.scenario.compiler import Scenario, compile_phase, compile_spec
 from model.scenario.loader import (
     ALLOW_EXTENDS_ENV,
     MAX_EXTENDS_DEPTH,
@@ -58,6 +58,6 @@ __all__ = [
     "ActorSpec", "CollectiveSpec", "Condition", "Count", "DeliverySpec", "EffectSpec", "Identifier",
     "InfluenceSpec", "IssueSpec", "Level", "ProtocolKind", "RedLineSpec", "Scenario", "ScenarioSpec",
     "SourceSpec", "SpoilerSpec", "Stance", "StrategySpec", "Text", "TrustSpec", "Unit", "WinSetSpec",
-    "changed_ids", "check", "compile_spec", "level_value", "load", "load_data", "parse", "short_list",
+    "changed_ids", "check", "compile_phase", "compile_spec", "level_value", "load", "load_data", "parse", "short_list",
     "switched_kind_lines",
 ]

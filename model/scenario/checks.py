@@ -18,6 +18,7 @@ from model import core
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
 from model.errors import Fault
+from model.protocols.sequence import SequenceParams
 from model.scenario.compiler import _built_space, _red_line, _space_key, _SpaceKey
 from model.scenario.schema import ActorSpec, EffectSpec, IssueSpec, RedLineSpec, ScenarioSpec, level_value
 from model.strategy_params import PARAMS as STRATEGY_PARAMS
@@ -243,14 +244,27 @@ def _check_strategy(a: int, act: ActorSpec, bad: Bad) -> None:
 
 
 def _check_order(spec: ScenarioSpec, actors: dict[str, int], bad: Bad) -> None:
-    """The proposers' order names known actors that are parties."""
-    if spec.protocol.order is None:
-        return
-    for k, aid in enumerate(spec.protocol.order):
+    """The proposers' order names known actors that are parties (a sequence's phases' orders too)."""
+    _check_proposers(("protocol",), spec.protocol.order, spec, actors, bad)
+    phases = spec.protocol.phases if isinstance(spec.protocol, SequenceParams) else []
+    ids = [iss.id for iss in spec.issues]
+    for k, phase in enumerate(phases):
+        loc: Loc = ("protocol", "phases", k)
+        _check_proposers(loc, phase.order, spec, actors, bad)
+        on = phase.issues or []
+        for j, iid in enumerate(on):
+            if iid not in ids:
+                bad((*loc, "issues", j), f"unknown issue {iid!r} (known: {short_list(ids)})")
+            elif iid in on[:j]:
+                bad((*loc, "issues", j), f"issue {iid!r} is listed twice")
+
+
+def _check_proposers(loc: Loc, order: list[str] | None, spec: ScenarioSpec, actors: dict[str, int], bad: Bad) -> None:
+    for k, aid in enumerate(order or []):
         if aid not in actors:
-            bad(("protocol", "order", k), f"unknown actor {aid!r} (known: {short_list(list(actors))})")
+            bad((*loc, "order", k), f"unknown actor {aid!r} (known: {short_list(list(actors))})")
         elif not spec.actors[actors[aid]].consent:
-            bad(("protocol", "order", k), f"{aid} is not a party (consent: false) and cannot propose")
+            bad((*loc, "order", k), f"{aid} is not a party (consent: false) and cannot propose")
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,3 +275,41 @@ def _mechanics(spec: ScenarioSpec, space: core.OutcomeSpace, salience: np.ndarra
         salience=salience,
         sq_reservation=np.array([act.reservation == "status_quo" for act in spec.actors]),
     )
+
+
+#: Phases compiled, per scenario, by (state, protocol, issues): the replicates of a sweep point
+#: meet the same phases, and a phase compiled once keeps its offer programs (built per problem).
+_PHASES: weakref.WeakKeyDictionary[Scenario, dict[tuple[bytes, str, tuple[str, ...]], Scenario]] = (
+    weakref.WeakKeyDictionary())
+
+
+def compile_phase(sc: Scenario, state: np.ndarray, params: ProtocolParams, issues: list[str]) -> Scenario:
+    """``_compile_phase``, kept: the same inputs give the same (immutable) compiled phase."""
+    key = (np.asarray(state, dtype=float).tobytes(), params.model_dump_json(), tuple(issues))
+    known = _PHASES.setdefault(sc, {})
+    got = known.get(key)
+    if got is None:
+        if len(known) >= 64:
+            known.clear()
+        got = known[key] = _compile_phase(sc, state, params, issues)
+    return got
+
+
+def _compile_phase(sc: Scenario, state: np.ndarray, params: ProtocolParams, issues: list[str]) -> Scenario:
+    """One phase of a ``sequence`` (``model.protocols.sequence``): ``sc`` with ``state`` as its
+    status quo (reservations at the status quo move with it), ``params`` as its protocol, and
+    every issue not in ``issues`` held where it is (off the table, as a collective's excluded
+    issues are). A red line on an issue off the table does not bind the phase: an interim deal
+    leaves that issue where it is and so cannot cross it (the main talks, where it is on the
+    table, still must keep it); a red line on an issue on the table whose condition is on an
+    issue off the table is judged with that issue where it stands."""
+    spec = sc.spec
+    new_issues = [iss.model_copy(update={"status_quo": float(v)}) for iss, v in zip(spec.issues, state, strict=True)]
+    on = set(issues)
+    actors = [a.model_copy(update={"red_lines": [rl for rl in a.red_lines if rl.issue in on]}) for a in spec.actors]
+    phase = compile_spec(spec.model_copy(update={"issues": new_issues, "actors": actors, "protocol": params}), sc.file)
+    off = {i for i, iss in enumerate(spec.issues) if iss.id not in issues}
+    if not off:
+        return phase
+    fixed = tuple(sorted(set(phase.problem.fixed) | off))
+    return dataclasses.replace(phase, problem=dataclasses.replace(phase.problem, fixed=fixed))

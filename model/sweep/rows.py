@@ -117,6 +117,7 @@ def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
     proto = sc.params  # the compiled scenario: what a run reads (docs/architecture.md)
     strategies = list(sc.strategies)
     ok = (proto.kind == "package" and getattr(proto, "margin", 0.0) == 0.0 and sc.mech.package_neutral
+          and getattr(proto, "trust_discount", 0.0) == 0.0 and not getattr(proto, "implement", False)
           and vectorisable(strategies) and getattr(proto, "extensions", 0) == 0 and bool(np.all(np.isnan(sc.outside)))
           and sc.information is None)  # private information: the Mesa model (beliefs), not the arrays
     _VECTORISED[sc] = strategies if ok else None
