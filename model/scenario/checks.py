@@ -144,10 +144,24 @@ def _check_actors(spec: ScenarioSpec, issues: dict[str, IssueSpec], bad: Bad) ->
             bad(("actors", a, "issues"), f"{act.id} lists no issues: give it a position and salience on at least one")
         elif total <= 0:
             bad(("actors", a, "issues"), f"every salience of {act.id} is zero: the actor cares about no issue")
-        for r, rl in enumerate(act.red_lines):
-            _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
+        _check_red_lines(a, act, issues, bad)
         _check_strategy(a, act, bad)
     return actors
+
+
+def _check_red_lines(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> None:
+    """Actor ``a``'s red lines, each on its own, and their ids unique within the actor (an id
+    path such as ``actors.BLR.red_lines.no_russia_exit`` must name one line)."""
+    seen: dict[str, int] = {}
+    for r, rl in enumerate(act.red_lines):
+        _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
+        if rl.id is None:
+            continue
+        if rl.id in seen:
+            bad(("actors", a, "red_lines", r, "id"), f"duplicate red line id {rl.id!r} in {act.id} "
+                f"(red_lines[{seen[rl.id]}] has it): an experiment could not tell them apart")
+        else:
+            seen[rl.id] = r
 
 
 def _check_stances(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> float:
