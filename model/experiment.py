@@ -4,7 +4,9 @@ An experiment names a base scenario, *axes* (dotted paths into the scenario with
 range), a *design* (full grid, Latin hypercube, Sobol/Saltelli, or an explicit list of points),
 a number of replicates per point and a master seed. Every run's seed derives from the master
 seed by ``numpy.random.SeedSequence(master).spawn``: run ``k`` gets child ``k``, so any run can be
-repeated alone from its row.
+repeated alone from its row. An experiment may instead split its conditions into ``levers`` and
+``uncertainties``: every policy (lever setting) then runs in every world (uncertainty sample), and
+runs in the same world and replicate share their seed whatever the policy (``Experiment.seed_of``).
 
 Paths address the scenario's YAML structure: mapping keys and list items, where a list item
 is picked by its ``id`` (``actors.USA``, ``issues.eu_sanctions``) or by its index
@@ -360,6 +362,34 @@ class Experiment:
     @property
     def axis_paths(self) -> list[str]:
         return [ax.path for ax in self.spec.axes]
+
+    @cached_property
+    def n_worlds(self) -> int:
+        """How many worlds (uncertainty samples) a robustness experiment has (1 for other experiments)."""
+        return len(worlds(self.spec)) if self.spec.is_robustness else 1
+
+    def seed_of(self, run_id: int) -> int:
+        """The seed of run ``run_id``: ``run_seed(seed, run_id)``; in a robustness experiment,
+        ``run_seed(seed, k)`` with ``k`` the run's world and replicate (``world * replicates +
+        replicate``), the same for every policy: each policy meets the same chance events in the
+        same world (common random numbers), so a regret measures the policy, not the draws."""
+        if not self.spec.is_robustness:
+            return run_seed(self.spec.seed, run_id)
+        point_id, rep = divmod(run_id, self.spec.replicates)
+        return run_seed(self.spec.seed, (point_id % self.n_worlds) * self.spec.replicates + rep)
+
+    @property
+    def notes(self) -> list[str]:
+        """Deprecation notes: axes that address a red line by its position (``red_lines[2]``),
+        which silently changes meaning when the scenario's red lines are reordered."""
+        out = []
+        for k, ax in enumerate(self.spec.axes):
+            tokens = parse_path(ax.path)
+            if any(a == "red_lines" and isinstance(b, int) for a, b in itertools.pairwise(tokens)):
+                out.append(f"{self.file}: {_render(axis_loc(self.spec, k))}.path: {ax.path} addresses a red line by "
+                           "its position, which is deprecated (reordering the red lines would change what it "
+                           "varies): give the red line an id in the scenario and write red_lines.<id>")
+        return out
 
     @cached_property
     def digest(self) -> str:
