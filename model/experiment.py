@@ -144,7 +144,7 @@ class ExperimentSpec(_Spec):
         levers, unc = data.get("levers") or [], data.get("uncertainties") or []
         if not isinstance(levers, list) or not isinstance(unc, list):
             return data  # the field's own check says what is wrong
-        if data.get("axes") not in (None, [*levers, *unc]):
+        if data.get("axes") not in (None, [], [*levers, *unc]):
             raise ValueError("give either axes or levers and uncertainties, not both")
         return {**data, "axes": [*levers, *unc]}
 
