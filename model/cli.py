@@ -149,6 +149,8 @@ def validate(files: tuple[Path, ...]) -> None:
                 e = exp.load(f)
                 out.print(f"[green]ok[/] {escape(str(f))}: experiment on {escape(e.scenario_file)}, "
                           f"{len(e.points)} points x {e.spec.replicates} replicates = {e.n_runs} runs", soft_wrap=True)
+                for note in e.notes:
+                    err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
                 continue
             s = scn.load(f)
         except InputError as e:

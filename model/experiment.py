@@ -614,7 +614,7 @@ def from_resolved(stored: dict[str, Any], file: str) -> Experiment:
     return Experiment(spec, base, scn.parse(copy.deepcopy(base), scenario_file), file, scenario_file)
 
 #: Fields only an experiment file has (a scenario file has none of them).
-EXPERIMENT_KEYS = ("scenario", "design", "axes", "replicates", "chunk_size")
+EXPERIMENT_KEYS = ("scenario", "design", "axes", "levers", "uncertainties", "replicates", "chunk_size")
 #: Fields only a scenario file (or a variant) has.
 SCENARIO_KEYS = ("actors", "issues", "extends", "set", "protocol", "title")
 

@@ -103,8 +103,8 @@ def _list_index(items: list[Any], tok: str | int, loc: list[str | int]) -> int:
             raise PathError(f"no entry with id {tok!r} in {render_loc(loc)}: its entries have no ids (give them "
                             f"an id, or address them by position, [0] to [{len(items) - 1}])")
         close = difflib.get_close_matches(tok, known, 1, 0.8)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise PathError(f"no entry with id {tok!r} in {render_loc(loc)} ({hint}ids: {short_list(known)})")
+        hint = f"did you mean {close[0]!r}?" if close else f"ids: {short_list(known)}"
+        raise PathError(f"no entry with id {tok!r} in {render_loc(loc)} ({hint})")
     return ids.index(tok)
 
 

@@ -71,15 +71,18 @@ def test_reordering_red_lines_does_not_change_what_an_id_path_sweeps(tmp_path: P
     assert get_path(shuffled, "actors.BLR.red_lines.non_interference_guarantee.min") == 0.67
 
 
-def test_an_unknown_red_line_id_is_one_line_naming_the_file_the_field_and_the_known_ids(tmp_path: Path) -> None:
-    f = write_experiment(tmp_path, [{"path": "actors.X.red_lines.flor_a.min", "values": [0.2]}],
+@pytest.mark.parametrize(("rid", "hint"), [("no_such_line", "ids: floor_a, cap_b"),
+                                           ("flor_a", "did you mean 'floor_a'?")])
+def test_an_unknown_red_line_id_is_one_line_naming_the_file_the_field_and_the_known_ids(
+        tmp_path: Path, rid: str, hint: str) -> None:
+    f = write_experiment(tmp_path, [{"path": f"actors.X.red_lines.{rid}.min", "values": [0.2]}],
                          scenario=_named_small())
     with pytest.raises(InputError) as info:
         exm.load(f)
     msg = str(info.value)
     assert "\n" not in msg
-    assert msg.startswith(f"{f}:6: axes[0].path: 'actors.X.red_lines.flor_a.min' points nowhere")
-    assert "no entry with id 'flor_a' in actors[0].red_lines (did you mean 'floor_a'? ids: floor_a, cap_b)" in msg
+    assert msg.startswith(f"{f}:6: axes[0].path: 'actors.X.red_lines.{rid}.min' points nowhere")
+    assert msg.endswith(f"no entry with id '{rid}' in actors[0].red_lines ({hint})")
 
 
 def test_red_lines_without_ids_say_how_to_address_them() -> None:

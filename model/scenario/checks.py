@@ -401,7 +401,9 @@ def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
             for k in range(j + 1, len(lines_a)):
                 pair = RedLineSet([lines_a[j], lines_a[k]], 1, space.n_issues)
                 if not pair.feasible_boxes(space, [0]):
-                    out.append(fault(lines, (*loc, k), f"contradicts red_lines[{j}] of {act.id}: "
+                    other = act.red_lines[j].id
+                    named = f"red_lines[{j}]" + (f" ({other})" if other else "")
+                    out.append(fault(lines, (*loc, k), f"contradicts {named} of {act.id}: "
                                      "no package satisfies both"))
                     break
             else:
