@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from model import experiment as exm
+from model import results
 from model import robustness as rb
 from model.cli import main
 from model.errors import InputError
+from model.sweep import rerun
 from tests.factories import small, write_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +180,11 @@ def test_bargain_robustness_ranks_the_short_deadline_first_when_talks_can_collap
     assert table["max_regret"].iloc[0] == 0.0 and table["agreement_rate"].iloc[0] > table["agreement_rate"].iloc[1]
     assert (out / "robustness.md").read_text().startswith("# t: robustness")
     assert (out / "plots" / "robustness.png").stat().st_size > 0
+    # runs in the same world share their seed across policies, and any run repeats alone
+    rows = results.load(out)
+    assert list(rows["seed"].iloc[:12]) == list(rows["seed"].iloc[12:])
+    again = rerun(out, 17)
+    assert again["agreed"] == rows.loc[17, "agreed"] and again["rounds"] == rows.loc[17, "rounds"]
 
 
 def test_the_shipped_robustness_experiment_is_small_and_splits_levers_from_uncertainties() -> None:
