@@ -155,8 +155,8 @@ def label_of(path: str, scenario: Any = None) -> str:
         return _actor_part(data, str(tokens[1]), tokens[2:])
     if tokens[0] == "issues" and len(tokens) >= 2:
         return f"{issue_label(data, str(tokens[1]))}: {_words(tokens[2:])}".rstrip(": ")
-    if tokens[0] == "protocol" and len(tokens) >= 2:
-        return f"Protocol: {_words(tokens[1:])}"
+    if tokens[0] == "protocol" and len(tokens) >= 2:  # the protocol's own words read in a sentence
+        return "protocol" if tokens[1:] == ["kind"] else _words(tokens[1:])
     return _words(tokens) or path
 
 

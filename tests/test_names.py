@@ -140,7 +140,8 @@ def test_label_of_names_red_lines_issues_actors_and_outcomes_from_the_scenario()
     assert labels.label_of("value.eu_sanctions", data) == f"{eu} (agreed value)"
     assert labels.label_of("utility.USA", data) == "Utility of United States"
     assert labels.label_of("agreed", data) == "Agreement"
-    assert labels.label_of("protocol.max_rounds", data) == "Protocol: number of rounds"
+    assert labels.label_of("protocol.max_rounds", data) == "number of rounds"
+    assert labels.label_of("axis.protocol.kind", data) == "protocol"
     assert labels.label_of("actors.BLR.issues.russia_alignment.salience", data).startswith("Belarus: salience on ")
     # a line without a label is named by its actor and issue
     bare = small()
