@@ -394,11 +394,8 @@ class Experiment:
     @cached_property
     def digest(self) -> str:
         """SHA-256 of what determines the results: the experiment and the base scenario's content."""
-        blob = json.dumps(
-            {"experiment": self.spec.model_dump(mode="json", exclude={"chunk_size"}), "scenario": self.base},
-            sort_keys=True,
-            default=str,
-        )
+        blob = json.dumps({"experiment": _digest_fields(self.spec), "scenario": self.base}, sort_keys=True,
+                          default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def chunk_size(self) -> int:
@@ -423,6 +420,21 @@ def axis_loc(spec: ExperimentSpec, k: int) -> tuple[str, int]:
         return ("axes", k)
     n = len(spec.levers)
     return ("levers", k) if k < n else ("uncertainties", k - n)
+
+
+def _digest_fields(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as hashed: without ``chunk_size`` (it changes no result), and without the fields
+    added later (levers, uncertainties, an axis's label) where they are unset, so that an older
+    experiment keeps its hash and its results folder stays resumable."""
+    data = spec.model_dump(mode="json", exclude={"chunk_size"})
+    for key in ("levers", "uncertainties"):
+        if not data.get(key):
+            data.pop(key, None)
+    for key in ("axes", "levers", "uncertainties"):
+        for ax in data.get(key) or []:
+            if ax.get("label") is None:
+                ax.pop("label", None)
+    return data
 
 
 def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scenario_file: str) -> list[Fault]:
