@@ -149,21 +149,6 @@ def _check_actors(spec: ScenarioSpec, issues: dict[str, IssueSpec], bad: Bad) ->
     return actors
 
 
-def _check_red_lines(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> None:
-    """Actor ``a``'s red lines, each on its own, and their ids unique within the actor (an id
-    path such as ``actors.BLR.red_lines.no_russia_exit`` must name one line)."""
-    seen: dict[str, int] = {}
-    for r, rl in enumerate(act.red_lines):
-        _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
-        if rl.id is None:
-            continue
-        if rl.id in seen:
-            bad(("actors", a, "red_lines", r, "id"), f"duplicate red line id {rl.id!r} in {act.id} "
-                f"(red_lines[{seen[rl.id]}] has it): an experiment could not tell them apart")
-        else:
-            seen[rl.id] = r
-
-
 def _check_stances(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> float:
     """Actor ``a``'s stances name known issues (and levels of ordinal ones); its total salience."""
     total = 0.0
@@ -206,6 +191,21 @@ def _check_red_line(loc: Loc, rl: RedLineSpec, issues: dict[str, IssueSpec], bad
                 f"unknown issue {rl.when.issue!r} (known: {short_list(known_issues)})")
         if (rl.when.above is None) == (rl.when.below is None):
             bad((*loc, "when"), "a condition needs exactly one of above or below")
+
+
+def _check_red_lines(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> None:
+    """Actor ``a``'s red lines, each on its own, and their ids unique within the actor (an id
+    path such as ``actors.BLR.red_lines.no_russia_exit`` must name one line)."""
+    seen: dict[str, int] = {}
+    for r, rl in enumerate(act.red_lines):
+        _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
+        if rl.id is None:
+            continue
+        if rl.id in seen:
+            bad(("actors", a, "red_lines", r, "id"), f"duplicate red line id {rl.id!r} in {act.id} "
+                f"(red_lines[{seen[rl.id]}] has it): an experiment could not tell them apart")
+        else:
+            seen[rl.id] = r
 
 
 def _check_strategy(a: int, act: ActorSpec, bad: Bad) -> None:
