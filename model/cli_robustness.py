@@ -66,7 +66,8 @@ def _table(r: Any, labels: dict[str, str]) -> Any:
 @click.command()
 @click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--outcome", default=None,
-              help="Also compute regret on this result: utility.<actor>, value.<issue>, nash_product or rounds.")
+              help="Also compute regret on this result: utility.<actor> (the reservation utility where no deal), "
+                   "nash_product, rounds, or value.<issue> (over the runs that agreed).")
 @click.option("--lower-is-better", is_flag=True, help="The outcome is better when lower (e.g. rounds).")
 @click.option("--satisfice", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="The share of a world's runs that must agree for a policy to work in that world.")

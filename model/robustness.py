@@ -94,7 +94,8 @@ def robustness(
     Args:
         df: a sweep's rows (``model.results.load``): ``axis.<path>`` columns, ``agreed``, ``error``.
         levers, uncertainties: the paths (with or without ``axis.``) that make a policy and a world.
-        outcome: a second result column to compute regret on (``utility.USA``, ``value.eu_sanctions``).
+        outcome: a second result column to compute regret on (``utility.USA``, ``value.eu_sanctions``);
+            its mean per world is over the runs where it is given (``value.*`` only where agreed).
         higher_is_better: the direction of ``outcome``.
         satisfice: the share of a world's runs that must agree for the policy to work there.
         labels: labels of the paths (default ``df.attrs["labels"]``, then ``label_of``).
