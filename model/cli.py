@@ -149,6 +149,8 @@ def validate(files: tuple[Path, ...]) -> None:
                 e = exp.load(f)
                 out.print(f"[green]ok[/] {escape(str(f))}: experiment on {escape(e.scenario_file)}, "
                           f"{len(e.points)} points x {e.spec.replicates} replicates = {e.n_runs} runs", soft_wrap=True)
+                for note in e.notes:
+                    err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
                 continue
             s = scn.load(f)
         except InputError as e:
@@ -323,6 +325,8 @@ def sweep(
 
     check_workers(workers, backend, scheduler)
     exp = exm.load(experiment_file)
+    for note in exp.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     out_dir = out_dir or Path("results") / exp.spec.name
     sw = Sweep(exp, out_dir)
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
@@ -541,7 +545,7 @@ def discover(results_dir: Path, outcome: str, n_boxes: int) -> None:
     out.print(t)
     for k, r in enumerate(found, 1):
         weak = "" if r.meets_threshold else f" (below the density threshold of {r.threshold:.0%}: a weak pattern)"
-        out.print(f"{k}. {escape(discovery.describe(r.box, label))}{weak}", soft_wrap=True)
+        out.print(f"{k}. {escape(discovery.describe(r.box, label, df.attrs.get('labels')))}{weak}", soft_wrap=True)
     for k, r in enumerate(found, 1):
         target = results_dir / "plots" / f"prim_peeling_{k}.png"
         save_figure(target, discovery.peeling_plot(r, f"box {k}"))
@@ -647,6 +651,7 @@ def _manifest(results_dir: Path) -> dict[str, Any]:
 
 def _print_rates(df: Any, axes: list[str]) -> None:
     from model import results
+    from model.labels import column_label
 
     if df.empty:
         return
@@ -660,7 +665,7 @@ def _print_rates(df: Any, axes: list[str]) -> None:
     rates = results.agreement_rates(df, by)
     t = Table(title="Agreement rate", title_justify="left")
     for c in by:
-        t.add_column(c.removeprefix("axis."))
+        t.add_column(column_label(df, c))
     for c in ("agreement", "runs", "failed"):
         t.add_column(c, justify="right")
     for r in rates.itertuples(index=False):
@@ -673,6 +678,10 @@ def _print_rates(df: Any, axes: list[str]) -> None:
 from model.cli_backtest import backtest as _backtest  # noqa: E402 - registered beside the commands above
 
 main.add_command(_backtest)
+
+from model.cli_robustness import robustness  # noqa: E402
+
+main.add_command(robustness)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

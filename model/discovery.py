@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -581,8 +581,9 @@ def _pct(p: float) -> str:
     return f"{100 * p:.0f}%"
 
 
-def _name(column: str) -> str:
-    return column.removeprefix("axis.")
+def _name(column: str, labels: Mapping[str, str] | None = None) -> str:
+    """A condition's name in a sentence: its label (``model.labels``) if given, else its path."""
+    return str((labels or {}).get(column) or column.removeprefix("axis."))
 
 
 def _join(parts: list[str], word: str) -> str:
@@ -591,11 +592,13 @@ def _join(parts: list[str], word: str) -> str:
     return f"{', '.join(parts[:-1])} {word} {parts[-1]}"
 
 
-def condition(column: str, restriction: Restriction, bounds: Limit | None = None) -> str:
+def condition(column: str, restriction: Restriction, bounds: Limit | None = None,
+              labels: Mapping[str, str] | None = None) -> str:
     """One restricted condition in words: ``trust ≥ 0.62``, ``trust between 0.2 and 0.6``,
     ``strategy is hawk or dove``; with the categories' ``bounds`` given, a single excluded
-    category out of three or more reads ``strategy is not dove``."""
-    name = _name(column)
+    category out of three or more reads ``strategy is not dove``. ``labels`` (a column's label,
+    as ``model.results.load`` gives in ``df.attrs["labels"]``) name the condition."""
+    name = _name(column, labels)
     if isinstance(restriction, frozenset):
         allowed = sorted(restriction, key=str)
         if isinstance(bounds, frozenset):
@@ -613,19 +616,20 @@ def condition(column: str, restriction: Restriction, bounds: Limit | None = None
     return f"{name} unrestricted"
 
 
-def describe(box: Box, outcome_label: str = "agreement") -> str:
+def describe(box: Box, outcome_label: str = "agreement", labels: Mapping[str, str] | None = None) -> str:
     """The box as a plain sentence, e.g. "agreement in 87% of runs when trust ≥ 0.62 and
     influence ≤ 0.35; these 312 runs cover 71% of all agreements".
 
-    Only the restricted conditions are named (without the ``axis.`` prefix), numbers with 3
-    significant digits. A box found after others says that its runs exclude theirs.
+    Only the restricted conditions are named (by their ``labels`` where given, else by their
+    path without the ``axis.`` prefix), numbers with 3 significant digits. A box found after
+    others says that its runs exclude theirs.
     """
     where = "runs"
     if box.index == 1:
         where = "runs outside the first box"
     elif box.index > 1:
         where = f"runs outside the first {box.index} boxes"
-    conds = [condition(c, r, box.bounds.get(c)) for c, r in box.restricted.items()]
+    conds = [condition(c, r, box.bounds.get(c), labels) for c, r in box.restricted.items()]
     when = f" when {_join(conds, 'and')}" if conds else ", with no condition restricted"
     plural = f"{outcome_label}s" if re.fullmatch(r"[A-Za-z][A-Za-z ]*", outcome_label) else f"runs with {outcome_label}"
     return (f"{outcome_label} in {_pct(box.density)} of {where}{when}; "

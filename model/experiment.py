@@ -4,7 +4,9 @@ An experiment names a base scenario, *axes* (dotted paths into the scenario with
 range), a *design* (full grid, Latin hypercube, Sobol/Saltelli, or an explicit list of points),
 a number of replicates per point and a master seed. Every run's seed derives from the master
 seed by ``numpy.random.SeedSequence(master).spawn``: run ``k`` gets child ``k``, so any run can be
-repeated alone from its row.
+repeated alone from its row. An experiment may instead split its conditions into ``levers`` and
+``uncertainties``: every policy (lever setting) then runs in every world (uncertainty sample), and
+runs in the same world and replicate share their seed whatever the policy (``Experiment.seed_of``).
 
 Paths address the scenario's YAML structure: mapping keys and list items, where a list item
 is picked by its ``id`` (``actors.USA``, ``issues.eu_sanctions``) or by its index
@@ -27,7 +29,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from model import scenario as scn
 from model.errors import Fault, InputError, echo
@@ -80,9 +91,11 @@ class _Spec(BaseModel):
 
 
 class AxisSpec(_Spec):
-    """One condition to vary: a path into the scenario and its ``values`` or its ``range``."""
+    """One condition to vary: a path into the scenario and its ``values`` or its ``range``;
+    ``label`` is what tables, plots and reports call it (default: ``model.labels.label_of``)."""
 
     path: Annotated[str, Field(max_length=300), AfterValidator(_path)]
+    label: Annotated[str, Field(max_length=200)] | None = None
     values: Annotated[list[Scalar], Field(min_length=1, max_length=10_000)] | None = None
     range: tuple[Annotated[float, Strict()], Annotated[float, Strict()]] | None = None
     steps: Annotated[int, Strict(), Field(ge=2, le=10_000)] | None = None
@@ -104,14 +117,41 @@ class DesignSpec(_Spec):
 
 
 class ExperimentSpec(_Spec):
+    """An experiment file. Either ``axes`` (conditions sampled by the ``design``), or ``levers``
+    (what the U.S. and the EU can choose: every combination of their values is a policy) and
+    ``uncertainties`` (what nobody chooses: the ``design``, ``lhs`` or ``grid``, samples an
+    ensemble of worlds from them); every policy then runs in every world (EMA workbench's
+    split). The levers and uncertainties become the experiment's ``axes``, levers first, so
+    sweeps, results and discovery read them as any axes."""
+
     name: Annotated[str, Field(max_length=64), AfterValidator(_name)]
     description: str | None = None
     scenario: str
     design: DesignSpec
     axes: Annotated[list[AxisSpec], Field(min_length=1, max_length=100)]
+    levers: Annotated[list[AxisSpec], Field(max_length=20)] = Field(default_factory=list)
+    uncertainties: Annotated[list[AxisSpec], Field(max_length=50)] = Field(default_factory=list)
     replicates: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 1
     seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
     chunk_size: Annotated[int, Strict(), Field(ge=1, le=100_000)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _levers_are_axes(cls, data: Any) -> Any:
+        """``levers`` and ``uncertainties`` given: they are the axes (levers first)."""
+        if not isinstance(data, dict) or not (data.get("levers") or data.get("uncertainties")):
+            return data
+        levers, unc = data.get("levers") or [], data.get("uncertainties") or []
+        if not isinstance(levers, list) or not isinstance(unc, list):
+            return data  # the field's own check says what is wrong
+        if data.get("axes") not in (None, [], [*levers, *unc]):
+            raise ValueError("give either axes or levers and uncertainties, not both")
+        return {**data, "axes": [*levers, *unc]}
+
+    @property
+    def is_robustness(self) -> bool:
+        """Whether the experiment splits its axes into levers and uncertainties."""
+        return bool(self.levers or self.uncertainties)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,6 +209,8 @@ def design_size(exp: ExperimentSpec) -> int | None:
     the design is incomplete, e.g. a grid's range axis without steps: ``load`` reports that)."""
     d = exp.design
     n_axes = len(exp.axes)
+    if exp.is_robustness:
+        return _robustness_size(exp)
     if d.kind == "grid":
         counts = [_axis_count(ax) for ax in exp.axes]
         return None if any(c is None for c in counts) else math.prod(c for c in counts if c is not None)
@@ -215,6 +257,8 @@ def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
     axes = exp.axes
     d = exp.design
     ss = np.random.SeedSequence(exp.seed, spawn_key=(DESIGN_KEY,))
+    if exp.is_robustness:
+        return robustness_points(exp)
     if d.kind == "grid":
         levels = [_axis_levels(ax) for ax in axes]
         return [dict(zip([ax.path for ax in axes], combo, strict=True)) for combo in itertools.product(*levels)]
@@ -237,6 +281,53 @@ def design_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
         u = np.clip(u, 0.0, np.nextafter(1.0, 0.0))
     cols = [_from_unit(ax, u[:, j]) for j, ax in enumerate(axes)]
     return [dict(zip([ax.path for ax in axes], row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def _grid(axes: list[AxisSpec]) -> list[dict[str, Any]]:
+    levels = [_axis_levels(ax) for ax in axes]
+    return [dict(zip([ax.path for ax in axes], combo, strict=True)) for combo in itertools.product(*levels)]
+
+
+def worlds(exp: ExperimentSpec) -> list[dict[str, Any]]:
+    """The ensemble of uncertainty samples (``{path: value}`` each): a Latin hypercube of
+    ``samples`` worlds (``latin_hypercube``, the design's seed stream) or the grid of their levels."""
+    unc = exp.uncertainties
+    if not unc:
+        return [{}]
+    if exp.design.kind == "grid":
+        return _grid(unc)
+    assert exp.design.samples is not None
+    u = latin_hypercube(len(unc), exp.design.samples, exp.seed)
+    cols = [_from_unit(ax, u[:, j]) for j, ax in enumerate(unc)]
+    return [dict(zip([ax.path for ax in unc], row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def policies(exp: ExperimentSpec) -> list[dict[str, Any]]:
+    """Every lever setting (a policy, ``{path: value}``): the full grid of the levers' levels."""
+    return _grid(exp.levers) if exp.levers else [{}]
+
+
+def robustness_points(exp: ExperimentSpec) -> list[dict[str, Any]]:
+    """Levers x uncertainty ensemble: every policy in every world, policy by policy, the worlds
+    in the same order for each (so a world is the same draw whichever policy meets it)."""
+    ws = worlds(exp)
+    return [{**pol, **w} for pol in policies(exp) for w in ws]
+
+
+def _robustness_size(exp: ExperimentSpec) -> int | None:
+    counts = [_axis_count(ax) for ax in exp.levers]
+    if any(c is None for c in counts):
+        return None
+    if exp.design.kind == "grid":
+        unc = [_axis_count(ax) for ax in exp.uncertainties]
+        if any(c is None for c in unc):
+            return None
+        n_worlds = math.prod(c for c in unc if c is not None)
+    elif exp.design.samples is None:
+        return None
+    else:
+        n_worlds = exp.design.samples if exp.uncertainties else 1
+    return math.prod(c for c in counts if c is not None) * n_worlds
 
 
 def run_seed(master: int, run_id: int) -> int:
@@ -273,13 +364,38 @@ class Experiment:
         return [ax.path for ax in self.spec.axes]
 
     @cached_property
+    def n_worlds(self) -> int:
+        """How many worlds (uncertainty samples) a robustness experiment has (1 for other experiments)."""
+        return len(worlds(self.spec)) if self.spec.is_robustness else 1
+
+    def seed_of(self, run_id: int) -> int:
+        """The seed of run ``run_id``: ``run_seed(seed, run_id)``; in a robustness experiment,
+        ``run_seed(seed, k)`` with ``k`` the run's world and replicate (``world * replicates +
+        replicate``), the same for every policy: each policy meets the same chance events in the
+        same world (common random numbers), so a regret measures the policy, not the draws."""
+        if not self.spec.is_robustness:
+            return run_seed(self.spec.seed, run_id)
+        point_id, rep = divmod(run_id, self.spec.replicates)
+        return run_seed(self.spec.seed, (point_id % self.n_worlds) * self.spec.replicates + rep)
+
+    @property
+    def notes(self) -> list[str]:
+        """Deprecation notes: axes that address a red line by its position (``red_lines[2]``),
+        which silently changes meaning when the scenario's red lines are reordered."""
+        out = []
+        for k, ax in enumerate(self.spec.axes):
+            tokens = parse_path(ax.path)
+            if any(a == "red_lines" and isinstance(b, int) for a, b in itertools.pairwise(tokens)):
+                out.append(f"{self.file}: {_render(axis_loc(self.spec, k))}.path: {ax.path} addresses a red line by "
+                           "its position, which is deprecated (reordering the red lines would change what it "
+                           "varies): give the red line an id in the scenario and write red_lines.<id>")
+        return out
+
+    @cached_property
     def digest(self) -> str:
         """SHA-256 of what determines the results: the experiment and the base scenario's content."""
-        blob = json.dumps(
-            {"experiment": self.spec.model_dump(mode="json", exclude={"chunk_size"}), "scenario": self.base},
-            sort_keys=True,
-            default=str,
-        )
+        blob = json.dumps({"experiment": _digest_fields(self.spec), "scenario": self.base}, sort_keys=True,
+                          default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def chunk_size(self) -> int:
@@ -298,11 +414,35 @@ class Experiment:
         return scn.parse(self.scenario_data(point), file=f"{self.scenario_file} at {point}")
 
 
+def axis_loc(spec: ExperimentSpec, k: int) -> tuple[str, int]:
+    """Where axis ``k`` is written in the file: ``axes[k]``, or the lever or uncertainty it is."""
+    if not spec.is_robustness:
+        return ("axes", k)
+    n = len(spec.levers)
+    return ("levers", k) if k < n else ("uncertainties", k - n)
+
+
+def _digest_fields(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as hashed: without ``chunk_size`` (it changes no result), and without the fields
+    added later (levers, uncertainties, an axis's label) where they are unset, so that an older
+    experiment keeps its hash and its results folder stays resumable."""
+    data = spec.model_dump(mode="json", exclude={"chunk_size"})
+    for key in ("levers", "uncertainties"):
+        if not data.get(key):
+            data.pop(key, None)
+    for key in ("axes", "levers", "uncertainties"):
+        for ax in data.get(key) or []:
+            if ax.get("label") is None:
+                ax.pop("label", None)
+    return data
+
+
 def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scenario_file: str) -> list[Fault]:
     out: list[Fault] = []
     paths = [ax.path for ax in spec.axes]
     for k, ax in enumerate(spec.axes):
-        problem = _axis_shape_fault(spec, k, paths, lines) or _probe_axis(ax, ("axes", k), base, lines, scenario_file)
+        problem = (_axis_shape_fault(spec, k, paths, lines)
+                   or _probe_axis(ax, axis_loc(spec, k), base, lines, scenario_file))
         if problem is not None:
             out.append(problem)
     return out + _check_design(spec, paths, lines)
@@ -311,16 +451,21 @@ def _check_axes(spec: ExperimentSpec, base: dict[str, Any], lines: LineMap, scen
 def _axis_shape_fault(spec: ExperimentSpec, k: int, paths: list[str], lines: LineMap) -> Fault | None:
     """What is wrong with axis ``k`` itself (its path repeated, values and range, steps), if anything."""
     ax = spec.axes[k]
-    loc = ("axes", k)
+    loc = axis_loc(spec, k)
     if paths.index(ax.path) != k:
-        return fault(lines, (*loc, "path"), f"{ax.path!r} is already axis {paths.index(ax.path)}")
+        first = axis_loc(spec, paths.index(ax.path))
+        where = f"axis {first[1]}" if first[0] == "axes" else _render(first)
+        return fault(lines, (*loc, "path"), f"{ax.path!r} is already {where}")
     if (ax.values is None) == (ax.range is None):
-        return fault(lines, loc, "an axis needs exactly one of values or range")
+        what = {"axes": "an axis", "levers": "a lever", "uncertainties": "an uncertainty"}[loc[0]]
+        return fault(lines, loc, f"{what} needs exactly one of values or range")
     if ax.range is not None:
         if not ax.range[0] < ax.range[1]:
             return fault(lines, (*loc, "range"), f"range must go from low to high, got {list(ax.range)}")
         if spec.design.kind == "grid" and ax.steps is None:
             return fault(lines, loc, "a range axis in a grid design needs steps (how many values)")
+        if loc[0] == "levers" and ax.steps is None:
+            return fault(lines, loc, "a lever with a range needs steps (how many settings to compare)")
     if ax.values is not None and len({type(v) for v in ax.values} - {int, float}) > 0 and len(
         {type(v) for v in ax.values}
     ) > 1:
@@ -385,6 +530,12 @@ def _check_design(spec: ExperimentSpec, paths: list[str], lines: LineMap) -> lis
     """The design's faults: samples missing, a list design's points (none, or not the axes)."""
     out: list[Fault] = []
     d = spec.design
+    if spec.is_robustness and d.kind not in ("lhs", "grid"):
+        return [fault(lines, ("design", "kind"), f"levers and uncertainties take an lhs design (an ensemble of "
+                      f"sampled worlds) or a grid of the uncertainties, not {d.kind}")]
+    if spec.is_robustness and d.kind == "lhs" and d.samples is None:
+        return [fault(lines, ("design",), "an lhs design needs samples (how many worlds to draw from the "
+                      "uncertainties)")]
     if d.kind in ("lhs", "sobol", "morris") and d.samples is None:
         article = "an" if d.kind == "lhs" else "a"
         out.append(fault(lines, ("design",), f"{article} {d.kind} design needs samples (how many points)"))
@@ -475,7 +626,7 @@ def from_resolved(stored: dict[str, Any], file: str) -> Experiment:
     return Experiment(spec, base, scn.parse(copy.deepcopy(base), scenario_file), file, scenario_file)
 
 #: Fields only an experiment file has (a scenario file has none of them).
-EXPERIMENT_KEYS = ("scenario", "design", "axes", "replicates", "chunk_size")
+EXPERIMENT_KEYS = ("scenario", "design", "axes", "levers", "uncertainties", "replicates", "chunk_size")
 #: Fields only a scenario file (or a variant) has.
 SCENARIO_KEYS = ("actors", "issues", "extends", "set", "protocol", "title")
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 import model
 from model.fileio import write_text
+from model.labels import column_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -128,8 +129,12 @@ def _figure_html(fig: Figure, alt: str, caption: str | None = None) -> str:
 # sections
 
 
-def _axis_rows(spec: dict[str, Any]) -> list[list[Any]]:
+def _axis_rows(spec: dict[str, Any], labels: dict[str, str] | None = None) -> list[list[Any]]:
+    """One row per axis: its label, path, kind (a lever or an uncertainty where the experiment
+    splits them) and values."""
     rows: list[list[Any]] = []
+    role = {str(a.get("path")): "lever" for a in spec.get("levers") or []}
+    role.update({str(a.get("path")): "uncertainty" for a in spec.get("uncertainties") or []})
     for ax in spec.get("axes", []):
         if ax.get("values") is not None:
             vals = ", ".join(_fmt(v) for v in ax["values"])
@@ -143,7 +148,11 @@ def _axis_rows(spec: dict[str, Any]) -> list[list[Any]]:
             if ax.get("integer"):
                 extra.append("whole numbers")
             what = "range" + (f" ({', '.join(extra)})" if extra else "")
-        rows.append([_Raw(f"<code>{_e(ax.get('path'))}</code>"), what, vals])
+        path = str(ax.get("path"))
+        name = ax.get("label") or (labels or {}).get(f"axis.{path}") or path
+        if path in role:
+            what = f"{role[path]}: {what}"
+        rows.append([name, _Raw(f"<code>{_e(path)}</code>"), what, vals])
     return rows
 
 
@@ -166,7 +175,7 @@ def _design_text(mf: dict[str, Any], spec: dict[str, Any]) -> str:
     return f"{kind}: {n} points"
 
 
-def _experiment_section(mf: dict[str, Any], spec: dict[str, Any]) -> str:
+def _experiment_section(mf: dict[str, Any], spec: dict[str, Any], labels: dict[str, str] | None = None) -> str:
     parts = ["<h2>The experiment</h2>"]
     desc = spec.get("description")
     if desc:
@@ -181,7 +190,7 @@ def _experiment_section(mf: dict[str, Any], spec: dict[str, Any]) -> str:
                              "<code>numpy.random.SeedSequence(seed)</code>)")),
     ]))
     parts.append("<h3>Conditions varied (axes)</h3>")
-    parts.append(_table(["path into the scenario", "kind", "values"], _axis_rows(spec)))
+    parts.append(_table(["condition", "path into the scenario", "kind", "values"], _axis_rows(spec, labels)))
     return "".join(parts)
 
 
@@ -229,12 +238,12 @@ def _rates_section(df: pd.DataFrame, mf: dict[str, Any], axes: list[str]) -> str
         keys = [labels.get(float(v), _fmt(v)) if labels is not None and k == 0 else _fmt(v)
                 for k, v in enumerate(vals[: len(by)])]
         rows.append([*keys, "-" if pd.isna(rate) else f"{rate:.0%}", vals[len(by) + 1], vals[len(by) + 2]])
-    header = [a.removeprefix("axis.") for a in by] + ["agreement", "runs finished", "runs failed"]
+    header = [column_label(df, a) for a in by] + ["agreement", "runs finished", "runs failed"]
     nums = range(len(by), len(by) + 3)
     parts.append(_table(header, rows, numeric=nums, cls="rates"))
     note = "Agreement rate over the runs that finished (failed runs are counted apart)."
     if labels is not None:
-        note += f" {by[0].removeprefix('axis.')} was sampled, so it is shown in 5 equal-width bins."
+        note += f" {column_label(df, by[0])} was sampled, so it is shown in 5 equal-width bins."
     parts.append(f'<p class="note">{_e(note)}</p>')
     return "".join(parts)
 
@@ -247,11 +256,11 @@ def _plots_section(df: pd.DataFrame, mf: dict[str, Any], axes: list[str], name: 
     few = [a for a in varying if _few(df, mf, a)]
     if len(few) >= 2:
         fig = plots.agreement_heatmap(df, few[1], few[0], f"{name}: agreement rate")
-        x, y = few[1].removeprefix("axis."), few[0].removeprefix("axis.")
+        x, y = column_label(df, few[1]), column_label(df, few[0])
         parts.append(_figure_html(fig, f"agreement rate over {x} and {y}",
                                   f"Agreement rate over {x} and {y}, with the number of finished runs per cell."))
     for a in varying[:MAX_AXIS_PLOTS]:
-        label = a.removeprefix("axis.")
+        label = column_label(df, a)
         fig = plots.agreement_by_axis(df, a, f"{name}: agreement rate")
         parts.append(_figure_html(fig, f"agreement rate by {label}",
                                   f"Agreement rate by {label} (all other conditions pooled), with a 95% interval."))
@@ -345,7 +354,7 @@ def _discovery_section(df: pd.DataFrame) -> str:
     parts = ["<h2>When does agreement happen? (scenario discovery)</h2>"]
     try:
         boxes = discover(df, outcome="agreed")
-        sentences = [str(describe(b)) for b in boxes]
+        sentences = [str(describe(b, "agreement", df.attrs.get("labels"))) for b in boxes]
     except Exception as e:  # noqa: BLE001 - another module's API: the report goes on without this section
         warnings.warn(f"scenario discovery left out of the report: {type(e).__name__}: {e}", stacklevel=2)
         return ""
@@ -449,7 +458,7 @@ def build_report(results_dir: str | Path, *, allow_incomplete: bool = False) -> 
     rate = f"{agreed / finished:.0%}" if finished else "-"
     glance = [("runs", len(df)), ("points", mf.get("n_points")), ("agreement", rate), ("failed runs", failed)]
     body.append('<ul class="glance">' + "".join(f"<li><b>{_e(v)}</b>{_e(k)}</li>" for k, v in glance) + "</ul>")
-    body.append(_experiment_section(mf, spec))
+    body.append(_experiment_section(mf, spec, df.attrs.get("labels")))
 
     body.append("<h2>Results</h2>")
     if finished:

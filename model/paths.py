@@ -1,7 +1,8 @@
 """Paths into scenario data: ``actors.USA.red_lines[0].min`` addresses mapping keys and list items,
-where a list item is picked by its ``id`` (``actors.USA``, ``issues.eu_sanctions``) or by its index
-(``red_lines[0]``). Experiments' axes, variants' ``set:`` and the app's controls all read and write
-scenario data through these functions.
+where a list item is picked by its ``id`` (``actors.USA``, ``issues.eu_sanctions``,
+``red_lines.no_russia_exit``) or by its index (``red_lines[0]``; deprecated for red lines: reordering
+them changes what an index names, never what an id names). Experiments' axes, variants' ``set:``
+and the app's controls all read and write scenario data through these functions.
 """
 
 from __future__ import annotations
@@ -95,10 +96,14 @@ def _list_index(items: list[Any], tok: str | int, loc: list[str | int]) -> int:
             entries = "1 entry" if len(items) == 1 else f"{len(items)} entries"
             raise PathError(f"{render_loc(loc)} has {entries}; there is no [{tok}]")
         return tok
-    ids = [item.get("id") for item in items if isinstance(item, dict)]
+    ids = [item.get("id") if isinstance(item, dict) else None for item in items]
     if tok not in ids:
-        close = difflib.get_close_matches(tok, [str(i) for i in ids], 1, 0.8)
-        hint = f"did you mean {close[0]!r}?" if close else f"ids: {short_list([str(i) for i in ids])}"
+        known = [str(i) for i in ids if i is not None]
+        if not known:
+            raise PathError(f"no entry with id {tok!r} in {render_loc(loc)}: its entries have no ids (give them "
+                            f"an id, or address them by position, [0] to [{len(items) - 1}])")
+        close = difflib.get_close_matches(tok, known, 1, 0.8)
+        hint = f"did you mean {close[0]!r}?" if close else f"ids: {short_list(known)}"
         raise PathError(f"no entry with id {tok!r} in {render_loc(loc)} ({hint})")
     return ids.index(tok)
 

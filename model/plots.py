@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from model.labels import column_label
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -114,8 +116,8 @@ def agreement_heatmap(df: pd.DataFrame, x: str, y: str, title: str | None = None
                         color="white" if v < 0.6 else "black")
     ax.set_xticks(range(len(xs)), [plain(f"{v:g}" if isinstance(v, float) else v) for v in xs])
     ax.set_yticks(range(len(ys)), [plain(f"{v:g}" if isinstance(v, float) else v) for v in ys])
-    ax.set_xlabel(plain(x.removeprefix("axis.")))
-    ax.set_ylabel(plain(y.removeprefix("axis.")))
+    ax.set_xlabel(plain(column_label(df, x)))
+    ax.set_ylabel(plain(column_label(df, y)))
     fig.colorbar(im, ax=ax, label="agreement rate")
     ax.set_title(plain(title or "Agreement rate"))
     return fig
@@ -145,14 +147,14 @@ def agreement_by_axis(
         numeric = np.issubdtype(np.asarray(xv).dtype, np.number)
         pos = xv if numeric else np.arange(len(xv))
         colour = OKABE_ITO[k % len(OKABE_ITO)]
-        name = "agreement rate" if group is None else plain(f"{by.removeprefix('axis.')} = {group}")  # type: ignore[union-attr]
+        name = "agreement rate" if group is None else plain(f"{column_label(df, str(by))} = {group}")
         ax.fill_between(pos, centre - half, centre + half, color=colour, alpha=0.2,
                         label="95% interval" if group is None else None)
         ax.plot(pos, p, "o-", color=colour, label=name)
         if not numeric:
             ax.set_xticks(pos, [plain(v) for v in xv])
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(plain(x.removeprefix("axis.")))
+    ax.set_xlabel(plain(column_label(df, x)))
     ax.set_ylabel("agreement rate")
     ax.grid(alpha=0.25)
     ax.legend(frameon=False)

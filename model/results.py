@@ -22,7 +22,27 @@ def _redo(d: Path, mf: dict[str, Any] | None) -> str:
     return f"run `bargain sweep {exp} --out {d}` again to redo its runs"
 
 
-def load(results_dir: str | Path) -> pd.DataFrame:
+def load(results_dir: str | Path, labels: bool = False) -> pd.DataFrame:
+    """All rows of a sweep, one per run, ordered by ``run_id`` (``_rows``), with their labels.
+
+    Columns are paths (``axis.<path>``, ``value.<issue>``, ...); ``df.attrs["labels"]`` maps each
+    to its label (``model.labels``: the experiment's ``label:`` of an axis, the scenario's labels
+    of issues and red lines). With ``labels=True`` the columns are the labels instead, and
+    ``df.attrs["paths"]`` maps each label back to its column.
+
+    Raises:
+        DamagedResults: see ``_rows``.
+    """
+    df = _rows(results_dir)
+    names = column_labels_of(results_dir, [str(c) for c in df.columns])
+    if labels:
+        df = df.rename(columns=names)
+        df.attrs["paths"] = {lab: col for col, lab in names.items()}
+    df.attrs["labels"] = names
+    return df
+
+
+def _rows(results_dir: str | Path) -> pd.DataFrame:
     """All rows of a sweep, one per run, ordered by ``run_id``.
 
     Only finished parts are read (a part is renamed into place once fully written), so a
@@ -119,3 +139,26 @@ def agreement_rates(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = frame.groupby(by, dropna=False, sort=True)
     out = g.agg(rate=("_agreed", "mean"), runs=("_ok", "sum"), failures=("_failed", "sum")).reset_index()
     return out
+
+
+def column_labels_of(results_dir: str | Path, columns: list[str]) -> dict[str, str]:
+    """The labels of a sweep's columns, from the experiment and scenario stored with its results
+    (``experiment.resolved.json``); the paths' own words where it is missing or unreadable.
+    Labels that two columns would share get the path added, so each stays a distinct column."""
+    from model.labels import column_labels
+
+    stored: dict[str, Any] = {}
+    try:
+        got = json.loads((Path(results_dir) / "experiment.resolved.json").read_text())
+        stored = got if isinstance(got, dict) else {}
+    except (OSError, ValueError):
+        pass
+    spec = stored.get("experiment") if isinstance(stored.get("experiment"), dict) else {}
+    axes = [a for a in (spec or {}).get("axes") or [] if isinstance(a, dict)]
+    given = {str(a.get("path")): a.get("label") for a in axes}
+    scenario = stored.get("scenario") if isinstance(stored.get("scenario"), dict) else None
+    names = column_labels(columns, scenario, given)
+    seen: dict[str, int] = {}
+    for lab in names.values():
+        seen[lab] = seen.get(lab, 0) + 1
+    return {c: lab if seen[lab] == 1 else f"{lab} [{c}]" for c, lab in names.items()}

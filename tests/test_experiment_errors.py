@@ -67,7 +67,7 @@ CASES = [
     case("typo-in-design", design("{kind: lhs, sample: 8}") + AXES, "design.sample", 3, "unknown field",
          "(did you mean 'samples'?)"),
     case("unknown-field-lists-allowed", HEAD + AXES + "colour: red\n", "colour", 7, "unknown field",
-         "allowed: axes, chunk_size, description, design, name, replicates, scenario, seed"),
+         "allowed: axes, chunk_size, description, design, levers, name, replicates, scenario, seed, uncertainties"),
     case("bad-name", HEAD.replace("name: t", "name: my experiment") + AXES, "name", 1,
          "must be a name: a letter, then letters, digits, _ or -", "(got 'my experiment')"),
     case("scenario-missing", HEAD.replace("SCENARIO", "no_such_scenario.yaml") + AXES, "scenario", 2,

@@ -241,7 +241,7 @@ def test_bargain_sweep_prints_progress_and_an_agreement_table(tmp_path: Path) ->
     r = CliRunner().invoke(main, ["sweep", str(f), "--backend", "serial", "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     assert "6 points x 3 replicates = 18 runs" in r.output
-    assert "Agreement rate" in r.output and "protocol.max_rounds" in r.output
+    assert "Agreement rate" in r.output and "X: strategy exponent" in r.output  # the label, not the path
 
 
 def test_the_shipped_experiments_load() -> None:

@@ -145,8 +145,7 @@ def _check_actors(spec: ScenarioSpec, issues: dict[str, IssueSpec], bad: Bad) ->
             bad(("actors", a, "issues"), f"{act.id} lists no issues: give it a position and salience on at least one")
         elif total <= 0:
             bad(("actors", a, "issues"), f"every salience of {act.id} is zero: the actor cares about no issue")
-        for r, rl in enumerate(act.red_lines):
-            _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
+        _check_red_lines(a, act, issues, bad)
         _check_strategy(a, act, bad)
         _check_information(a, act, bad)
     return actors
@@ -227,6 +226,21 @@ def _check_red_line(loc: Loc, rl: RedLineSpec, issues: dict[str, IssueSpec], bad
                 f"unknown issue {rl.when.issue!r} (known: {short_list(known_issues)})")
         if (rl.when.above is None) == (rl.when.below is None):
             bad((*loc, "when"), "a condition needs exactly one of above or below")
+
+
+def _check_red_lines(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> None:
+    """Actor ``a``'s red lines, each on its own, and their ids unique within the actor (an id
+    path such as ``actors.BLR.red_lines.no_russia_exit`` must name one line)."""
+    seen: dict[str, int] = {}
+    for r, rl in enumerate(act.red_lines):
+        _check_red_line(("actors", a, "red_lines", r), rl, issues, bad)
+        if rl.id is None:
+            continue
+        if rl.id in seen:
+            bad(("actors", a, "red_lines", r, "id"), f"duplicate red line id {rl.id!r} in {act.id} "
+                f"(red_lines[{seen[rl.id]}] has it): an experiment could not tell them apart")
+        else:
+            seen[rl.id] = r
 
 
 def _check_strategy(a: int, act: ActorSpec, bad: Bad) -> None:
@@ -435,7 +449,9 @@ def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
             for k in range(j + 1, len(lines_a)):
                 pair = RedLineSet([lines_a[j], lines_a[k]], 1, space.n_issues)
                 if not pair.feasible_boxes(space, [0]):
-                    out.append(fault(lines, (*loc, k), f"contradicts red_lines[{j}] of {act.id}: "
+                    other = act.red_lines[j].id
+                    named = f"red_lines[{j}]" + (f" ({other})" if other else "")
+                    out.append(fault(lines, (*loc, k), f"contradicts {named} of {act.id}: "
                                      "no package satisfies both"))
                     break
             else:

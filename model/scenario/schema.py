@@ -52,8 +52,15 @@ class Condition(_Spec):
 
 
 class RedLineSpec(_Spec):
-    """A hard bound on one issue (``min``/``max``), optionally only ``when`` a condition holds."""
+    """A hard bound on one issue (``min``/``max``), optionally only ``when`` a condition holds.
 
+    ``id`` names the line for experiments (``actors.BLR.red_lines.no_russia_exit.min``), so that
+    reordering an actor's red lines cannot change what an experiment varies; ``label`` is what
+    tables, plots and reports call it. Both are optional for old files: a line without an id can
+    only be addressed by its position (``red_lines[2]``), which is deprecated."""
+
+    id: Identifier | None = None
+    label: Text | None = None
     issue: Identifier
     min: Unit | None = None
     max: Unit | None = None

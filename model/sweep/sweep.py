@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import InputError, whole_input_error
-from model.experiment import Experiment, run_seed
+from model.experiment import Experiment
 from model.sweep.executors import Pool
 from model.sweep.rows import WORKER_DIED, LayoutError, Task, result_columns, row_columns, run_one, run_task
 from model.sweep.storage import (
@@ -135,7 +135,7 @@ class Sweep:
         for run_id in range(chunk * self.chunk_size, min(self.n_runs, (chunk + 1) * self.chunk_size)):
             point_id, rep = divmod(run_id, reps)
             point = tuple(exp.points[point_id].items())
-            runs.append((run_id, point_id, rep, run_seed(exp.spec.seed, run_id), point))
+            runs.append((run_id, point_id, rep, exp.seed_of(run_id), point))
         return Task(chunk, exp.base, exp.digest, exp.scenario_file, tuple(runs), self.kill_worker_at,
                     self._result_names)
 
@@ -438,4 +438,4 @@ def rerun(results_dir: str | Path, run_id: int) -> dict[str, Any]:
         raise whole_input_error(str(d), f"no run {run_id} (runs 0 to {exp.n_runs - 1})")
     point_id = run_id // exp.spec.replicates
     sc = exp.scenario_for(exp.points[point_id])
-    return run_one(sc, run_seed(exp.spec.seed, run_id))
+    return run_one(sc, exp.seed_of(run_id))
