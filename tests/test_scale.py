@@ -1,0 +1,70 @@
+"""Scale: no silent cap on the feasible boxes, offer caches sized to the proposers,
+deterministic replicates run once, and sweep summaries read in batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from model import scenario
+from model.core.problem import TooManyBoxes
+from model.core.redlines import MAX_BOXES
+from model.errors import InputError
+
+
+def conditional_scenario(n_lines: int, n_actors: int = 2) -> dict[str, Any]:
+    """``n_lines`` pairs of issues ``a_k``/``b_k``; the first actor's red line ``k`` asks for
+    ``b_k >= 0.6`` once ``a_k > 0.5``. The lines are independent, so the feasible packages are
+    ``2 ** n_lines`` boxes (each line on or off)."""
+    issues = [{"id": f"{p}{k}", "label": f"{p}{k}", "status_quo": 0.5} for k in range(n_lines) for p in "ab"]
+    rng = np.random.default_rng(n_lines)
+    actors = []
+    for a in range(n_actors):
+        act: dict[str, Any] = {
+            "id": f"P{a}", "name": f"P{a}",
+            "issues": {iss["id"]: {"position": float(rng.uniform()), "salience": float(rng.uniform(0.1, 1.0))}
+                       for iss in issues},
+        }
+        if a == 0:
+            act["red_lines"] = [{"issue": f"b{k}", "min": 0.6, "when": {"issue": f"a{k}", "above": 0.5}}
+                                for k in range(n_lines)]
+        actors.append(act)
+    return {"name": "cond", "title": "conditional lines", "issues": issues, "actors": actors,
+            "protocol": {"max_rounds": 10}}
+
+
+def test_boxes_below_the_limit_are_all_covered() -> None:
+    sc = scenario.parse(conditional_scenario(10))
+    assert len(sc.problem.boxes) == 2**10  # every box, none dropped
+
+
+def test_too_many_boxes_is_a_one_line_error_naming_the_lines(tmp_path: Path) -> None:
+    n = 13  # 2 ** 13 = 8192 > 4096
+    assert 2**n > MAX_BOXES
+    f = tmp_path / "cond.yaml"
+    f.write_text(yaml.safe_dump(conditional_scenario(n), sort_keys=False))
+    with pytest.raises(InputError) as err:
+        scenario.load(f)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert str(f) in msg and "actors[0].red_lines[0]" in msg
+    assert f"more than {MAX_BOXES:,} boxes" in msg and f"{n} such lines" in msg
+    assert "P0: b0 in [0.6, 1] when a0 > 0.5" in msg
+
+
+def test_the_core_refuses_a_truncated_enumeration() -> None:
+    """A problem built around the scenario checks still never searches part of its feasible set."""
+    from model.core.problem import checked_boxes
+    from model.core.redlines import RedLine, RedLineSet
+    from model.core.space import Issue, OutcomeSpace
+
+    n = 13
+    space = OutcomeSpace.build([Issue(f"x{k}", f"x{k}") for k in range(2 * n)], [0.5] * (2 * n))
+    lines = [RedLine(0, 2 * k + 1, 0.6, 1.0, when_issue=2 * k, when_above=0.5) for k in range(n)]
+    with pytest.raises(TooManyBoxes) as err:
+        checked_boxes(RedLineSet(lines, 2, 2 * n), space, [0, 1], ("A", "B"))
+    assert len(err.value.lines) == n
