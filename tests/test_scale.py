@@ -68,3 +68,26 @@ def test_the_core_refuses_a_truncated_enumeration() -> None:
     with pytest.raises(TooManyBoxes) as err:
         checked_boxes(RedLineSet(lines, 2, 2 * n), space, [0, 1], ("A", "B"))
     assert len(err.value.lines) == n
+
+
+def test_offer_tables_are_kept_for_every_proposer_past_64_actors() -> None:
+    """The offer tables were kept in caches of 64 entries while a run cycles through every
+    proposer: past 64 actors every replicate rebuilt every table. Now the second replicate of
+    a 66-actor value-table domain builds none: every look-up is a hit."""
+    from model.core import search
+    from model.core.domains import peer_case_draws, table_problem
+    from model.core.protocol import run_package_protocol
+    from model.core.strategies import Boulware
+
+    n = 66
+    p = table_problem(peer_case_draws(7, 0, n))
+    strategies = [Boulware(4.0)] * n
+    tables = search._offer_table
+    first = run_package_protocol(p, strategies, list(range(n)), 2 * n, 0.0, np.random.default_rng(0))
+    assert first.rounds > 64  # every proposer had its turn, past the old cache size
+    before = tables.cache_info()
+    again = run_package_protocol(p, strategies, list(range(n)), 2 * n, 0.0, np.random.default_rng(1))
+    after = tables.cache_info()
+    assert after.misses == before.misses  # no table rebuilt
+    assert after.hits - before.hits == again.rounds  # one look-up per offer, each a hit
+    assert again.agreed == first.agreed and again.rounds == first.rounds
