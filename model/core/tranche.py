@@ -440,6 +440,28 @@ def choose_tranche(
     return Tranche(values.copy(), k.copy(), u[best].copy())
 
 
+#: How many tranche choices ``kept_tranche`` keeps per problem.
+_CHOICES_KEPT = 8192
+
+
+def kept_tranche(problem: Problem, key: tuple[object, ...], choose: Callable[[], Tranche | None]) -> Tranche | None:
+    """``choose()``, kept on the problem under ``key``, which must hold every input of the choice
+    besides the problem (proposer, state, caps, trust, margin, the mechanics). ``choose_tranche``
+    is a function of its inputs, and the replicates of a sweep point meet the same states again
+    and again (three in four choices on the baseline), so a kept choice is what a fresh one gives;
+    each caller gets its own copy."""
+    memo = problem.__dict__.get("_kept_tranches")
+    if memo is None:
+        memo = problem.__dict__["_kept_tranches"] = {}
+    if key in memo:
+        tr = memo[key]
+    else:
+        tr = memo[key] = choose()
+        if len(memo) > _CHOICES_KEPT:
+            memo.pop(next(iter(memo)))  # the oldest
+    return None if tr is None else Tranche(tr.values.copy(), tr.index.copy(), tr.gains.copy())
+
+
 def partial_value(problem: Problem, issue: int, start: float, target: float, fraction: float) -> float:
     """The grid value reached when ``fraction`` of a move from ``start`` to ``target`` is made:
     the grid point between them nearest to ``start + fraction * (target - start)``, rounded
