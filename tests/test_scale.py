@@ -91,3 +91,65 @@ def test_offer_tables_are_kept_for_every_proposer_past_64_actors() -> None:
     assert after.misses == before.misses  # no table rebuilt
     assert after.hits - before.hits == again.rounds  # one look-up per offer, each a hit
     assert again.agreed == first.agreed and again.rounds == first.rounds
+
+
+# ---------------------------------------------------------------------------- deterministic replicates
+
+
+def _sweep_df(f: Path, out: Path) -> Any:
+    from model import experiment as exm
+    from model import results
+    from model.sweep import Sweep, executor
+
+    with executor("serial", 1) as pool:
+        Sweep(exm.load(f), out).run(pool)
+    return results.load(out)
+
+
+@pytest.mark.parametrize("kind", ["package", "mediated"])
+def test_a_point_that_draws_nothing_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """No breakdown risk, time-only strategies (package, through the arrays) or a mediator
+    without noise (through the Mesa model): no run draws a random number, so each point is run
+    once and its replicates copy the row; the rows are those of running every replicate."""
+    from model import experiment as exm
+    from model.sweep import rows
+    from tests.factories import small, write_experiment
+
+    calls: list[int] = []
+    traced = rows.run_traced
+
+    def counting(sc: scenario.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
+        calls.append(seed)
+        return traced(sc, seed)
+
+    monkeypatch.setattr(rows, "run_traced", counting)
+    monkeypatch.setattr(rows, "_SAME_EVERY_SEED", {})
+    base = small(protocol={"kind": kind, "max_rounds": 30})
+    f = write_experiment(tmp_path, [{"path": "protocol.max_rounds", "values": [5, 12, 30]}],
+                         scenario=base, replicates=4, chunk_size=5)
+    df = _sweep_df(f, tmp_path / "out")
+    assert len(df) == 12 and df["error"].isna().all()
+    assert len(calls) == 3  # one run per point, although chunks split the points
+    computed = df["replicate_of"].isna()
+    assert computed.sum() == 3 and (df.loc[~computed, "replicate_of"] // 4 == df.loc[~computed, "point_id"]).all()
+    exp = exm.load(f)
+    result_cols = [c for c in df.columns if c not in ("run_id", "point_id", "replicate", "seed", "replicate_of")
+                   and not c.startswith("axis.") and c != "error"]
+    for r in df.itertuples(index=False):
+        sc = exp.scenario_for(exp.points[r.point_id])
+        alone = traced(sc, int(r.seed))[0]  # every replicate run on its own
+        got = dict(zip(df.columns, r, strict=True))
+        for c in result_cols:
+            a, b = got[c], alone[c]
+            assert (a == b) or (a != a and b != b) or (a is None and b in ("", None)), (c, a, b)
+
+
+def test_a_point_that_draws_runs_every_replicate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.sweep import rows
+    from tests.factories import small, write_experiment
+
+    monkeypatch.setattr(rows, "_SAME_EVERY_SEED", {})
+    base = small(protocol={"max_rounds": 30, "breakdown_risk": 0.1})
+    f = write_experiment(tmp_path, [{"path": "protocol.max_rounds", "values": [12, 30]}], scenario=base, replicates=3)
+    df = _sweep_df(f, tmp_path / "out")
+    assert df["replicate_of"].isna().all()
