@@ -153,3 +153,32 @@ def test_a_point_that_draws_runs_every_replicate(tmp_path: Path, monkeypatch: py
     f = write_experiment(tmp_path, [{"path": "protocol.max_rounds", "values": [12, 30]}], scenario=base, replicates=3)
     df = _sweep_df(f, tmp_path / "out")
     assert df["replicate_of"].isna().all()
+
+
+# ---------------------------------------------------------------------------- streaming summary
+
+
+@pytest.mark.parametrize("axes", [
+    [{"path": "protocol.max_rounds", "values": [5, 12, 30]}, {"path": "protocol.breakdown_risk", "values": [0.0, 0.2]}],
+    [{"path": "protocol.breakdown_risk", "range": [0.0, 0.5]}],  # a sampled axis: shown in bins
+])
+def test_the_sweep_summary_read_in_batches_equals_the_full_load(tmp_path: Path, axes: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    from model import results
+    from model.sweep.sweep import summary_frame
+    from tests.factories import small, write_experiment
+
+    design = {"kind": "grid"} if "values" in axes[0] else {"kind": "lhs", "samples": 20}
+    f = write_experiment(tmp_path, axes, design, scenario=small(protocol={"max_rounds": 30}), chunk_size=4)
+    full = _sweep_df(f, tmp_path / "out")
+    full.loc[full.index[::5], "error"] = "boom"  # as failed runs would read
+    cols = [f"axis.{a['path']}" for a in axes]
+    part = summary_frame(tmp_path / "out", cols)
+    assert list(part.columns) == ["run_id", *cols[:2], "agreed", "error"]
+    assert len(part) == len(full)
+    part.loc[part.index[::5], "error"] = "boom"
+    for df in (full, part):
+        if df[cols[0]].nunique() > 12:  # as the CLI bins a sampled axis
+            df[cols[0]] = pd.cut(df[cols[0]], 5)
+    pd.testing.assert_frame_equal(results.agreement_rates(full, cols[:2]), results.agreement_rates(part, cols[:2]))
