@@ -588,7 +588,8 @@ def synthetic(n_actors: int, n_issues: int, n_cond: int = 0, kind: str = "packag
                                 for k in range(n_cond)]
         actors.append(act)
     issues = [{"id": i, "label": i, "status_quo": 0.5} for i in ids]
-    return {"name": "synthetic", "title": "synthetic", "issues": issues, "actors": actors, "protocol": {"kind": kind, "max_rounds": 30}}
+    return {"name": "synthetic", "title": "synthetic", "issues": issues, "actors": actors,
+            "protocol": {"kind": kind, "max_rounds": 30}}
 
 
 def _rss_mb(field: str) -> float:
