@@ -718,6 +718,14 @@ TARGETS: list[tuple[str, tuple[str, ...], str, float, tuple[str, ...] | None]] =
     ("scaling: 2 workers / 1 worker speed-up", ("scaling", "speedup_2_vs_1_workers"), ">=", 1.8, None),
     ("scaling: Dask LocalCluster / process pool time", ("scaling", "ratio_dask_vs_process"), "<=", 1.25, None),
     ("memory: peak RSS large / small sweep", ("memory", "ratio_large_vs_small"), "<=", 1.5, None),
+    *[(f"sizes: log-log slope of a new point's time in {axis.replace('_', ' ')}", ("sizes", axis, "slope_new_point"),
+       "<=", 1.5, None) for axis, _, _ in SIZE_AXES],
+    ("sizes: 100 actors x 50 issues, a new point (s)", ("sizes", "actors_100_issues_50", "new_point_s"), "<=", 1.0,
+     None),
+    ("sizes: 100 actors x 50 issues, a replicate (s)", ("sizes", "actors_100_issues_50", "replicate_s"), "<=", 0.05,
+     None),
+    ("sizes: 100 actors x 50 issues, peak memory added (MB)", ("sizes", "actors_100_issues_50", "peak_added_mb"),
+     "<=", 500.0, None),
 ]
 
 
@@ -860,6 +868,37 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "## Memory (peak RSS of `bargain sweep`, serial backend)", ""]
         for k in ("small", "large"):
             lines.append(f"- {me[k]['runs']} runs: {me[k]['peak_rss_mb']:.0f} MB in {me[k]['seconds']:.1f} s")
+    sz = results.get("sizes")
+    if sz:
+        lines += ["", "## Problem size (synthetic scenarios, package protocol, one fresh process per point)", "",
+                  "A new point parses, checks, compiles and runs the scenario; a replicate runs it again with "
+                  "another seed; peak memory is what the point added to the process (VmHWM over VmRSS before). "
+                  "Slopes are least-squares slopes of log time on log size (a power law's exponent).", "",
+                  "| axis | actors | issues | conditional lines | new point s | replicate s | peak MB | agreed |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for axis, _, _ in SIZE_AXES:
+            for r in sz.get(axis, {}).get("points", []):
+                if "new_point_s" in r:
+                    lines.append(f"| {axis} | {r['actors']} | {r['issues']} | {r['conditional_lines']} | "
+                                 f"{r['new_point_s']:.3f} | {r['replicate_s']:.4f} | {r['peak_added_mb']:.0f} | "
+                                 f"{r['agreed']} |")
+                else:
+                    why = f"timed out after {r['timeout_s']:.0f} s" if "timeout_s" in r else r.get("error", "?")
+                    lines.append(f"| {axis} | {r['actors']} | {r['issues']} | {r['conditional_lines']} | {why} "
+                                 "| | | |")
+        lines.append("")
+        for axis, _, _ in SIZE_AXES:
+            a = sz.get(axis, {})
+            if "slope_new_point" in a:
+                lines.append(f"- slope in {axis.replace('_', ' ')}: new point {a['slope_new_point']:.2f}, "
+                             f"replicate {a['slope_replicate']:.2f}, peak memory {a['slope_peak_memory']:.2f}")
+        big = sz.get("actors_100_issues_50", {})
+        if "new_point_s" in big:
+            lines.append(f"- 100 actors x 50 issues: a new point {big['new_point_s']:.1f} s, a replicate "
+                         f"{big['replicate_s']:.3f} s, {big['peak_added_mb']:.0f} MB added at peak")
+        elif big:
+            why = big.get("error") or f"timed out after {big.get('timeout_s', 0):.0f} s"
+            lines.append(f"- 100 actors x 50 issues: {why}")
     st = results.get("startup")
     if st:
         lines += ["", "## Start-up (wall seconds, median)", ""]

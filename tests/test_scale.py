@@ -182,3 +182,32 @@ def test_the_sweep_summary_read_in_batches_equals_the_full_load(tmp_path: Path, 
         if df[cols[0]].nunique() > 12:  # as the CLI bins a sampled axis
             df[cols[0]] = pd.cut(df[cols[0]], 5)
     pd.testing.assert_frame_equal(results.agreement_rates(full, cols[:2]), results.agreement_rates(part, cols[:2]))
+
+
+# ---------------------------------------------------------------------------- scalar paths, bit for bit
+
+
+def test_partial_values_in_plain_floats_equal_the_array_form() -> None:
+    """Deliveries of a share of a move: the plain-float path gives the very values of the array
+    form it replaced (every grid value between start and target, the nearest to the share)."""
+    from model.core.space import EPS
+    from model.core.tranche import partial_values
+
+    sc = scenario.load(Path(__file__).resolve().parents[1] / "scenarios" / "belarus_us_2025.yaml")
+    p = sc.problem
+    rng = np.random.default_rng(3)
+    n_i = p.space.n_issues
+    for _ in range(2000):
+        issues = np.sort(rng.choice(n_i, size=int(rng.integers(1, 4)), replace=False))
+        pick = lambda i: float(p.space.grid[i][p.space.grid_mask[i]][rng.integers(p.space.grid_mask[i].sum())])  # noqa: E731
+        starts = np.array([pick(i) for i in issues])
+        targets = np.array([pick(i) for i in issues])
+        f = float(rng.choice([rng.uniform(), 0.5, 0.25, 1e-9]))
+        g = p.space.grid[issues]
+        lo, hi = np.minimum(starts, targets)[:, None], np.maximum(starts, targets)[:, None]
+        between = p.space.grid_mask[issues] & (g >= lo - EPS) & (g <= hi + EPS)
+        want = (starts + f * (targets - starts))[:, None]
+        d = np.where(between, np.abs(g - want) + 1e-12 * np.abs(g - starts[:, None]), np.inf)
+        expected = g[np.arange(len(g)), d.argmin(axis=1)]
+        got = partial_values(p, issues, starts, targets, f)
+        assert got.tobytes() == expected.tobytes()
