@@ -670,7 +670,7 @@ def bench_sizes(quick: bool) -> dict[str, Any]:
             out["slope_replicate"] = loglog_slope(xs, [max(r["replicate_s"], 1e-6) for r in ok])
             out["slope_peak_memory"] = loglog_slope(xs, [max(r["peak_added_mb"], 0.1) for r in ok])
         res[axis] = out
-    res["actors_100_issues_50"] = _size_in_child(100, 50, 0, "package", 900.0 if quick else 1800.0)
+    res["actors_100_issues_50"] = _size_in_child(100, 50, 0, "package", 60.0 if quick else 1800.0)
     print(f"   100 x 50: {res['actors_100_issues_50']}", flush=True)
     return res
 
