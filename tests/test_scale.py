@@ -130,8 +130,9 @@ def test_a_point_that_draws_nothing_runs_once(tmp_path: Path, monkeypatch: pytes
     df = _sweep_df(f, tmp_path / "out")
     assert len(df) == 12 and df["error"].isna().all()
     assert len(calls) == 3  # one run per point, although chunks split the points
-    computed = df["replicate_of"].isna()
-    assert computed.sum() == 3 and (df.loc[~computed, "replicate_of"] // 4 == df.loc[~computed, "point_id"]).all()
+    first = df["replicate"] == 0
+    assert df.loc[first, "replicate_of"].isna().all()
+    assert (df.loc[~first, "replicate_of"] == df.loc[~first, "run_id"] - df.loc[~first, "replicate"]).all()
     exp = exm.load(f)
     result_cols = [c for c in df.columns if c not in ("run_id", "point_id", "replicate", "seed", "replicate_of")
                    and not c.startswith("axis.") and c != "error"]
@@ -211,3 +212,23 @@ def test_partial_values_in_plain_floats_equal_the_array_form() -> None:
         expected = g[np.arange(len(g)), d.argmin(axis=1)]
         got = partial_values(p, issues, starts, targets, f)
         assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.slow
+def test_copied_replicates_are_the_same_rows_on_a_process_pool(tmp_path: Path) -> None:
+    """``replicate_of`` depends on the point, not on which worker ran what: two worker
+    processes, each computing the points of its chunks, give the serial sweep's rows."""
+    import pandas as pd
+
+    from model import experiment as exm
+    from model import results
+    from model.sweep import Sweep, executor
+    from tests.factories import small, write_experiment
+
+    f = write_experiment(tmp_path, [{"path": "protocol.max_rounds", "values": [5, 12, 30]}],
+                         scenario=small(protocol={"max_rounds": 30}), replicates=4, chunk_size=3)
+    serial = _sweep_df(f, tmp_path / "serial")
+    with executor("process", 2) as pool:
+        Sweep(exm.load(f), tmp_path / "process").run(pool)
+    pd.testing.assert_frame_equal(serial, results.load(tmp_path / "process"))
+    assert serial["replicate_of"].notna().sum() == 9

@@ -176,32 +176,36 @@ def run_traced(sc: scn.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
     return row, drew
 
 
-#: Rows of points whose first run drew no random number, by (experiment, point, base): the
-#: source run's id and its result columns. Bounded; a point that falls out is computed again.
-_SAME_EVERY_SEED: dict[tuple[str, tuple[tuple[str, Any], ...], str], tuple[int, dict[str, Any]]] = {}
+#: Result columns of points whose run drew no random number, by (experiment, point, base).
+#: Bounded; a point that falls out is computed again.
+_SAME_EVERY_SEED: dict[tuple[str, tuple[tuple[str, Any], ...], str], dict[str, Any]] = {}
 _SAME_KEPT = 4096
 
 
-def _result(task: Task, base_json: str, run_id: int, seed: int,
-            point: tuple[tuple[str, Any], ...]) -> tuple[dict[str, Any], int | None]:
-    """A run's result columns, and the run they were copied from (``None``: computed here)."""
+def _result(task: Task, base_json: str, seed: int, point: tuple[tuple[str, Any], ...]) -> tuple[dict[str, Any], bool]:
+    """A run's result columns, and whether the point's runs draw no random number (then the
+    columns were computed once for the point, in this process, and are the same for every seed)."""
     key = (task.digest, point, base_json)
     kept = _SAME_EVERY_SEED.get(key)
     if kept is not None:
-        return dict(kept[1]), kept[0]
+        return dict(kept), True
     sc = _compiled(task.digest, point, base_json, task.scenario_file)
     result, drew = run_traced(sc, seed)
     if not drew:
         if len(_SAME_EVERY_SEED) >= _SAME_KEPT:
             _SAME_EVERY_SEED.pop(next(iter(_SAME_EVERY_SEED)))
-        _SAME_EVERY_SEED[key] = (run_id, dict(result))
-    return result, None
+        _SAME_EVERY_SEED[key] = dict(result)
+    return result, not drew
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
-    """Run every run of a chunk; a run that raises becomes a row with its error. A point whose
-    run drew no random number is run once (per worker process): its other replicates copy that
-    row, with ``replicate_of`` naming the run that computed it (``None`` on computed rows)."""
+    """Run every run of a chunk; a run that raises becomes a row with its error.
+
+    A point whose run drew no random number is run once per worker process and its other
+    replicates copy the result. ``replicate_of`` marks the replicates of such a point (all but
+    the first): the run id of the point's first replicate, whose row theirs repeat (``None`` on a
+    first replicate and on every run of a point that draws). It depends on the point only, not on
+    which process ran what, so every backend and chunking gives the same rows."""
     keep_heap_slack()  # once per process: see model.alloc
     base_json = json.dumps(task.base, sort_keys=True, default=str)
     rows = []
@@ -212,7 +216,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
         row.update({f"axis.{k}": v for k, v in point})
         row["replicate_of"] = None
         try:
-            result, row["replicate_of"] = _result(task, base_json, run_id, seed, point)
+            result, same = _result(task, base_json, seed, point)
+            row["replicate_of"] = run_id - rep if same and rep > 0 else None
             if task.columns and tuple(result) != task.columns:
                 extra = sorted(set(result) - set(task.columns)) or sorted(set(task.columns) - set(result))
                 raise LayoutError(f"this point gives other result columns than the base scenario ({', '.join(extra)}"
