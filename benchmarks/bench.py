@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import copy
 import cProfile
+import dataclasses
 import functools
 import itertools
 import json
@@ -133,32 +134,81 @@ PROFILE_HEAD = ["| function | calls | own s | own share | cumulative s |", "|---
 
 #: Boulware (4) and Conceder (0.25) in turn, party 0 Boulware (PEER_CASE.md).
 PEER_EXPONENTS = [4.0 if p % 2 == 0 else 0.25 for p in range(8)]
-#: Our engines: all domains as one batch; one negotiation at a time as arrays; the round loop.
-PEER_ENGINES = ("batch", "vectorised", "loop")
+#: Our engines. The headline is what users run: ``run`` is ``model.sweep.run_one`` on a compiled
+#: scenario (what ``bargain run``/``sweep`` call: the arrays when the strategies depend on time
+#: only, as here, else the Mesa model) and ``mesa`` the Mesa model itself (every other protocol
+#: or strategy goes through it); ``batch`` (every domain of a size at once, ``model.core.batch``,
+#: called by no command) is a separate line; ``vectorised`` and ``loop`` are the core engines.
+PEER_ENGINES = ("run", "mesa", "batch", "vectorised", "loop")
+#: A peer outcome: agreed, NegMAS rounds (every party one turn), the agreed level per issue (or None).
+PeerOutcome = tuple[bool, int, tuple[int, ...] | None]
 
 
-def ours_peer(n_parties: int, count: int, engine: str) -> list[tuple[bool, int]]:
+@functools.lru_cache(maxsize=8)
+def peer_template(n_parties: int, n_issues: int = 3, n_values: int = 10) -> scenario.Scenario:
+    """A scenario with the peer case's form (ordinal issues v0..v9 at ``m / 9``, Boulware and
+    Conceder in turn, package protocol, 100 rounds of every party), compiled as ``bargain run``
+    compiles a file; ``peer_scenario`` puts each domain's value tables in it."""
+    levels = [{"name": f"v{m}", "value": round(m / (n_values - 1), 12)} for m in range(n_values)]
+    data = {
+        "name": f"peer_{n_parties}", "title": "peer case (shared/bench/PEER_CASE.md)", "seed": 0,
+        "issues": [{"id": f"i{j}", "label": f"issue {j}", "kind": "ordinal", "levels": levels, "status_quo": "v0"}
+                   for j in range(n_issues)],
+        "actors": [{"id": f"p{p}", "name": f"p{p}", "reservation": 0.0,
+                    "strategy": {"name": "boulware" if p % 2 == 0 else "conceder",
+                                 "params": {"exponent": PEER_EXPONENTS[p]}},
+                    "issues": {f"i{j}": {"position": "v0", "salience": 0.5} for j in range(n_issues)}}
+                   for p in range(n_parties)],
+        "protocol": {"kind": "package", "max_rounds": 100 * n_parties, "order": [f"p{p}" for p in range(n_parties)]},
+    }
+    return scenario.parse(data)
+
+
+def peer_scenario(n_parties: int, k: int) -> scenario.Scenario:
+    """Negotiation ``k`` of the peer case as a compiled scenario: the template with the domain's
+    value tables and reservations (a value-table problem, ``model.core.domains.table_problem``)."""
+    d = peer_case_draws(2024, k, n_parties)
+    return dataclasses.replace(peer_template(n_parties), problem=table_problem(d), flow=d.reservation.copy())
+
+
+def _levels(package: Any, n_values: int = 10) -> tuple[int, ...] | None:
+    return None if package is None else tuple(int(round(float(v) * (n_values - 1))) for v in package)
+
+
+def ours_peer(n_parties: int, count: int, engine: str) -> list[PeerOutcome]:
     if engine == "batch":  # all domains at once (``model.core.batch``), draws included
         b = run_table_batch(peer_case_batch(2024, range(count), n_parties), PEER_EXPONENTS[:n_parties],
                             list(range(n_parties)), 100 * n_parties)
-        return list(zip(b.agreed.tolist(), (-(-b.rounds // n_parties)).tolist(), strict=True))
-    out = []
+        pk = [tuple(int(v) for v in row) if a else None for a, row in zip(b.agreed.tolist(), b.package, strict=True)]
+        return list(zip(b.agreed.tolist(), (-(-b.rounds // n_parties)).tolist(), pk, strict=True))
+    out: list[PeerOutcome] = []
     for k in range(count):
+        if engine in ("run", "mesa"):
+            sc = peer_scenario(n_parties, k)
+            if engine == "run":
+                r = run_one(sc, k)
+                agreed, rounds = bool(r["agreed"]), int(r["rounds"])
+                deal = [r[f"value.i{j}"] for j in range(3)] if agreed else None
+            else:
+                o = Negotiation(sc, rng=k, collect=False).run()
+                agreed, rounds, deal = o.agreed, o.rounds, (o.package if o.agreed else None)
+            out.append((agreed, -(-rounds // n_parties), _levels(deal)))
+            continue
         p = table_problem(peer_case_draws(2024, k, n_parties))
         strategies = [Boulware(4.0) if i % 2 == 0 else Conceder(0.25) for i in range(n_parties)]
         fn = run_package_vectorised if engine == "vectorised" else run_package_protocol
         o = fn(p, strategies, list(range(n_parties)), 100 * n_parties, 0.0, np.random.default_rng(k))
-        out.append((o.agreed, -(-o.rounds // n_parties)))  # NegMAS rounds: every party one turn
+        out.append((o.agreed, -(-o.rounds // n_parties), _levels(o.package if o.agreed else None)))
     return out
 
 
-def negmas_peer(n_parties: int, count: int) -> list[tuple[bool, int]]:
+def negmas_peer(n_parties: int, count: int) -> list[PeerOutcome]:
     from negmas import SAOMechanism, make_issue
     from negmas.preferences import LinearAdditiveUtilityFunction
     from negmas.preferences.value_fun import TableFun
     from negmas.sao import BoulwareTBNegotiator, ConcederTBNegotiator
 
-    out = []
+    out: list[PeerOutcome] = []
     for k in range(count):
         d = peer_case_draws(2024, k, n_parties)
         issues = [make_issue([f"v{m}" for m in range(10)], name=f"i{j}") for j in range(3)]
@@ -172,8 +222,44 @@ def negmas_peer(n_parties: int, count: int) -> list[tuple[bool, int]]:
             )
             mech.add(BoulwareTBNegotiator() if p % 2 == 0 else ConcederTBNegotiator(), preferences=u)
         state = mech.run()
-        out.append((state.agreement is not None, int(state.step)))
+        deal = state.agreement
+        pk = None if deal is None else tuple(int(str(v).removeprefix("v")) for v in deal)
+        out.append((deal is not None, int(state.step), pk))
     return out
+
+
+def nash_distances(n_parties: int, outs: list[PeerOutcome]) -> list[float]:
+    """For each agreement, the distance in utility space (Euclidean, utilities in [0, 1]) from
+    the agreement to the Nash point: the package maximising the product of gains over
+    reservation among all 1,000 packages (Nash 1950)."""
+    import itertools as it
+
+    grid = np.array(list(it.product(range(10), repeat=3)))  # every package, as level indices
+    out = []
+    for k, (agreed, _, pk) in enumerate(outs):
+        if not agreed or pk is None:
+            continue
+        d = peer_case_draws(2024, k, n_parties)
+        u_all = np.einsum("pj,pjn->np", d.weights, d.tables[:, np.arange(3)[:, None], grid.T])  # (N, P)
+        gains = u_all - d.reservation[None, :]
+        prod = np.where((gains >= 0).all(axis=1), np.prod(np.maximum(gains, 0.0), axis=1), -1.0)
+        nash = u_all[int(prod.argmax())]
+        mine = u_all[int(np.ravel_multi_index(pk, (10, 10, 10)))]
+        out.append(float(np.linalg.norm(mine - nash)))
+    return out
+
+
+def compare_peer(n_parties: int, ours: list[PeerOutcome], theirs: list[PeerOutcome]) -> dict[str, Any]:
+    """Negotiation by negotiation, over the domains both ran: how often both agree, how often on
+    the very same package, and each engine's mean distance to the Nash point."""
+    n = min(len(ours), len(theirs))
+    both = [k for k in range(n) if ours[k][0] and theirs[k][0]]
+    same = sum(1 for k in both if ours[k][2] == theirs[k][2])
+    d_ours, d_theirs = nash_distances(n_parties, ours[:n]), nash_distances(n_parties, theirs[:n])
+    return {"negotiations": n, "both_agree": len(both), "identical_packages": same,
+            "share_identical": same / len(both) if both else float("nan"),
+            "ours_mean_distance_to_nash": float(np.mean(d_ours)) if d_ours else float("nan"),
+            "negmas_mean_distance_to_nash": float(np.mean(d_theirs)) if d_theirs else float("nan")}
 
 
 def bench_peer(quick: bool) -> dict[str, Any]:
@@ -191,9 +277,10 @@ def bench_peer(quick: bool) -> dict[str, Any]:
         reps = 3 if quick else 7
         row: dict[str, Any] = {"negotiations": count}
         n_count = max(10, count // (5 if quick else 2))  # NegMAS is slow: fewer, same seeds
-        outs: dict[str, list[tuple[bool, int]]] = {}
+        outs: dict[str, list[PeerOutcome]] = {}
         times: dict[str, list[float]] = {e: [] for e in (*PEER_ENGINES, "negmas")}
-        ratios: dict[str, list[float]] = {"batch": [], "vectorised": []}
+        ratios: dict[str, list[float]] = {e: [] for e in PEER_ENGINES[:3]}
+        peer_template(n_parties)  # compiled once, outside the timings (as a sweep compiles its point once)
         # The engines take turns, repetition by repetition, so that each ratio compares runs
         # made under the same load (the machine is shared and noisy).
         for _ in range(reps):
@@ -207,28 +294,29 @@ def bench_peer(quick: bool) -> dict[str, Any]:
                 times["negmas"].append(time.perf_counter() - t)
                 for engine, rs in ratios.items():
                     rs.append((count / times[engine][-1]) / (n_count / times["negmas"][-1]))
-        if outs["batch"] != outs["vectorised"]:
-            raise AssertionError("the batch engine and the per-negotiation engine disagree on the peer case")
+        for engine in ("run", "mesa", "vectorised"):
+            if outs[engine] != outs["batch"]:
+                raise AssertionError(f"the {engine} engine and the batch engine disagree on the peer case")
 
         def summary(engine: str, n: int) -> dict[str, Any]:
             ts = times[engine]  # noqa: B023
             t = {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "reps": len(ts)}
             return {"negotiations": n, "negotiations_per_s": rate(t, n),
-                    "agreement_rate": float(np.mean([a for a, _ in outs[engine]])),  # noqa: B023
-                    "mean_rounds": float(np.mean([r for _, r in outs[engine]]))}  # noqa: B023
+                    "agreement_rate": float(np.mean([o[0] for o in outs[engine]])),  # noqa: B023
+                    "mean_rounds": float(np.mean([o[1] for o in outs[engine]]))}  # noqa: B023
 
         for engine in PEER_ENGINES:
             row[f"ours_{engine}"] = summary(engine, count)
-        for engine in ("batch", "vectorised"):
+        for engine in ("run", "batch"):
             row[f"profile_ours_{engine}"] = profile_top(lambda: ours_peer(n_parties, count, engine))  # noqa: B023
         if have_negmas:
             row["negmas"] = summary("negmas", n_count)
             # the median of the per-repetition ratios (each from runs made back to back); the
-            # target is read on the batch engine, the one a study of many domains would use
-            row["ratio_vs_negmas"] = statistics.median(ratios["batch"])
-            row["ratio_vs_negmas_range"] = [min(ratios["batch"]), max(ratios["batch"])]
-            row["ratio_vectorised_vs_negmas"] = statistics.median(ratios["vectorised"])
-            row["ratio_vectorised_vs_negmas_range"] = [min(ratios["vectorised"]), max(ratios["vectorised"])]
+            # headline is the engine users run (``run``: bargain run/sweep), then the Mesa model
+            for engine, rs in ratios.items():
+                row[f"ratio_{engine}_vs_negmas"] = statistics.median(rs)
+                row[f"ratio_{engine}_vs_negmas_range"] = [min(rs), max(rs)]
+            row["comparison"] = compare_peer(n_parties, outs["run"], outs["negmas"])
         res[f"{n_parties}_parties"] = row
     return res
 
@@ -479,6 +567,114 @@ def bench_memory(quick: bool) -> dict[str, Any]:
     return res
 
 
+# ---------------------------------------------------------------------------- 5b. problem size
+
+
+def synthetic(n_actors: int, n_issues: int, n_cond: int = 0, kind: str = "package", seed: int = 0) -> dict[str, Any]:
+    """A synthetic scenario in the project's schema: ``n_actors`` parties with random ideal
+    points and saliences on ``n_issues`` continuous issues (status quo 0.5, reservation at the
+    status quo), and ``n_cond`` conditional red lines of the first actor, each on its own pair of
+    issues (``i{2k+1} >= 0.6`` once ``i{2k} > 0.5``): independent, so ``2 ** n_cond`` feasible boxes."""
+    rng = np.random.default_rng(seed)
+    ids = [f"i{k}" for k in range(n_issues)]
+    actors = []
+    for a in range(n_actors):
+        act: dict[str, Any] = {
+            "id": f"A{a}", "name": f"A{a}", "reservation": "status_quo",
+            "issues": {i: {"position": round(float(rng.uniform()), 3), "salience": round(float(rng.uniform(0.1, 1)), 3)}
+                       for i in ids}}
+        if a == 0 and n_cond:
+            act["red_lines"] = [{"issue": f"i{2 * k + 1}", "min": 0.6, "when": {"issue": f"i{2 * k}", "above": 0.5}}
+                                for k in range(n_cond)]
+        actors.append(act)
+    issues = [{"id": i, "label": i, "status_quo": 0.5} for i in ids]
+    return {"name": "synthetic", "title": "synthetic", "issues": issues, "actors": actors,
+            "protocol": {"kind": kind, "max_rounds": 30}}
+
+
+def _rss_mb(field: str) -> float:
+    for ln in Path("/proc/self/status").read_text().splitlines():
+        if ln.startswith(field + ":"):
+            return int(ln.split()[1]) / 1024.0
+    return float("nan")
+
+
+def size_point(n_actors: int, n_issues: int, n_cond: int, kind: str) -> dict[str, Any]:
+    """One new point of a synthetic scenario (parse, check, compile and run, as a sweep worker at
+    a new point), then one replicate, in this process (``bench_sizes`` runs each in a fresh one):
+    seconds and the peak memory the point added (VmHWM reset before it, minus VmRSS then)."""
+    run_one(scenario.parse(synthetic(3, 4, 0, kind, seed=99)), 0)  # imports and one-off set-up, outside
+    data = synthetic(n_actors, n_issues, n_cond, kind)
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak (Linux)
+    before = _rss_mb("VmRSS")
+    t = time.perf_counter()
+    sc = scenario.parse(data)
+    r = run_one(sc, 0)
+    t_new = time.perf_counter() - t
+    peak = _rss_mb("VmHWM") - before
+    t = time.perf_counter()
+    run_one(sc, 1)
+    t_rep = time.perf_counter() - t
+    return {"actors": n_actors, "issues": n_issues, "conditional_lines": n_cond, "protocol": kind,
+            "new_point_s": t_new, "replicate_s": t_rep, "peak_added_mb": peak, "agreed": bool(r["agreed"]),
+            "rounds": int(r["rounds"])}
+
+
+def _size_in_child(n_actors: int, n_issues: int, n_cond: int, kind: str, timeout: float) -> dict[str, Any]:
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import bench; "
+            f"print(json.dumps(bench.size_point({n_actors}, {n_issues}, {n_cond}, {kind!r})))")
+    t = time.perf_counter()
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"actors": n_actors, "issues": n_issues, "conditional_lines": n_cond, "protocol": kind,
+                "timeout_s": timeout}
+    if p.returncode != 0:
+        return {"actors": n_actors, "issues": n_issues, "conditional_lines": n_cond, "protocol": kind,
+                "error": (p.stderr.strip().splitlines() or ["?"])[-1][:300], "seconds": time.perf_counter() - t}
+    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
+
+
+def loglog_slope(xs: list[float], ys: list[float]) -> float:
+    """The least-squares slope of ``log y`` on ``log x``: the exponent of a power law ``y ~ x^k``."""
+    lx, ly = np.log(np.asarray(xs, dtype=float)), np.log(np.asarray(ys, dtype=float))
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+#: (axis, sizes quick, sizes full, fixed (actors, issues, conditional lines))
+SIZE_AXES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    ("actors", (2, 4, 8, 16), (2, 4, 8, 16, 32)),
+    ("issues", (5, 10, 20, 40), (5, 10, 20, 40, 80)),
+    ("conditional_lines", (1, 2, 4, 8), (1, 2, 4, 8, 12)),
+)
+
+
+def bench_sizes(quick: bool) -> dict[str, Any]:
+    """New-point and replicate time and peak memory against actors, issues and conditional red
+    lines (synthetic scenarios, package protocol: the linear-program offers), each point in a
+    fresh process, with the log-log slope of each; then the 100-actor x 50-issue point of #22."""
+    res: dict[str, Any] = {}
+    limit = 120.0 if quick else 600.0
+    for axis, small_sizes, full_sizes in SIZE_AXES:
+        rows = []
+        for n in small_sizes if quick else full_sizes:
+            shape = {"actors": (n, 10, 0), "issues": (4, n, 0), "conditional_lines": (4, 24, n)}[axis]
+            rows.append(_size_in_child(*shape, "package", limit))
+            print(f"   {axis}={n}: {rows[-1]}", flush=True)
+        ok = [r for r in rows if "new_point_s" in r]
+        out: dict[str, Any] = {"points": rows}
+        if len(ok) >= 2:
+            xs = [r[axis] for r in ok]
+            out["slope_new_point"] = loglog_slope(xs, [r["new_point_s"] for r in ok])
+            out["slope_replicate"] = loglog_slope(xs, [max(r["replicate_s"], 1e-6) for r in ok])
+            out["slope_peak_memory"] = loglog_slope(xs, [max(r["peak_added_mb"], 0.1) for r in ok])
+        res[axis] = out
+    res["actors_100_issues_50"] = _size_in_child(100, 50, 0, "package", 60.0 if quick else 1800.0)
+    print(f"   100 x 50: {res['actors_100_issues_50']}", flush=True)
+    return res
+
+
 # ---------------------------------------------------------------------------- 6. start-up
 
 
@@ -505,10 +701,12 @@ def bench_startup(quick: bool) -> dict[str, Any]:
 
 #: (label, where the value is, comparison, target, where the profile that explains it is)
 TARGETS: list[tuple[str, tuple[str, ...], str, float, tuple[str, ...] | None]] = [
-    ("peer, 2 parties: ours / NegMAS negotiations per s", ("peer", "2_parties", "ratio_vs_negmas"), ">=", 20.0,
-     ("peer", "2_parties", "profile_ours_batch")),
-    ("peer, 4 parties: ours / NegMAS negotiations per s", ("peer", "4_parties", "ratio_vs_negmas"), ">=", 20.0,
-     ("peer", "4_parties", "profile_ours_batch")),
+    # the headline: what users run (bargain run / sweep: model.sweep.run_one), then the Mesa model
+    *[(f"peer, {n} parties: {what} / NegMAS negotiations per s", ("peer", f"{n}_parties", f"ratio_{eng}_vs_negmas"),
+       ">=", 20.0, ("peer", f"{n}_parties", f"profile_ours_{'batch' if eng == 'batch' else 'run'}"))
+      for eng, what in (("run", "bargain run/sweep engine"), ("mesa", "Mesa model"),
+                        ("batch", "batch engine (no command calls it)"))
+      for n in (2, 4)],
     ("thin shell: Mesa model / core loop (fresh problem)", ("shell", "fresh_problem", "ratio_mesa_vs_core"), "<=", 1.5,
      None),
     ("thin shell: Mesa model / core loop (cached problem)", ("shell", "cached_problem", "ratio_mesa_vs_core"), "<=",
@@ -520,6 +718,14 @@ TARGETS: list[tuple[str, tuple[str, ...], str, float, tuple[str, ...] | None]] =
     ("scaling: 2 workers / 1 worker speed-up", ("scaling", "speedup_2_vs_1_workers"), ">=", 1.8, None),
     ("scaling: Dask LocalCluster / process pool time", ("scaling", "ratio_dask_vs_process"), "<=", 1.25, None),
     ("memory: peak RSS large / small sweep", ("memory", "ratio_large_vs_small"), "<=", 1.5, None),
+    *[(f"sizes: log-log slope of a new point's time in {axis.replace('_', ' ')}", ("sizes", axis, "slope_new_point"),
+       "<=", 1.5, None) for axis, _, _ in SIZE_AXES],
+    ("sizes: 100 actors x 50 issues, a new point (s)", ("sizes", "actors_100_issues_50", "new_point_s"), "<=", 1.0,
+     None),
+    ("sizes: 100 actors x 50 issues, a replicate (s)", ("sizes", "actors_100_issues_50", "replicate_s"), "<=", 0.05,
+     None),
+    ("sizes: 100 actors x 50 issues, peak memory added (MB)", ("sizes", "actors_100_issues_50", "peak_added_mb"),
+     "<=", 500.0, None),
 ]
 
 
@@ -583,20 +789,26 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
         for n in ("2_parties", "4_parties"):
             r = peer.get(n, {})
-            if "ratio_vs_negmas" in r:
-                lo, hi = r["ratio_vs_negmas_range"]
-                lines.append(f"- {n[0]} parties: ours (batch) / NegMAS {r['ratio_vs_negmas']:.1f}x (median of the "
-                             f"ratios of repetitions run back to back; range {lo:.1f}-{hi:.1f}x)")
-            if "ratio_vectorised_vs_negmas" in r:
-                lo, hi = r["ratio_vectorised_vs_negmas_range"]
-                lines.append(f"- {n[0]} parties: ours (one negotiation at a time, vectorised) / NegMAS "
-                             f"{r['ratio_vectorised_vs_negmas']:.1f}x (range {lo:.1f}-{hi:.1f}x)")
-        lines += ["", "The batch engine (`model.core.batch`) negotiates all domains of a size at once as arrays; "
-                  "`vectorised` runs one negotiation at a time as arrays over its rounds, `loop` round by round. "
-                  "All three give the same outcomes (the bench checks batch against vectorised; the tests check "
-                  "all three)."]
+            for eng, what in (("run", "bargain run/sweep engine (`model.sweep.run_one`): the headline"),
+                              ("mesa", "the Mesa model"), ("batch", "batch engine, called by no command")):
+                if f"ratio_{eng}_vs_negmas" in r:
+                    lo, hi = r[f"ratio_{eng}_vs_negmas_range"]
+                    lines.append(f"- {n[0]} parties, {what}: {r[f'ratio_{eng}_vs_negmas']:.1f}x NegMAS (median of "
+                                 f"the ratios of repetitions run back to back; range {lo:.1f}-{hi:.1f}x)")
+            c = r.get("comparison")
+            if c:
+                lines.append(f"- {n[0]} parties, negotiation by negotiation ({c['negotiations']} domains, both agree "
+                             f"in {c['both_agree']}): identical package in {c['identical_packages']} "
+                             f"({100 * c['share_identical']:.0f}%); mean distance of the agreement to the Nash point "
+                             f"(utility space): ours {c['ours_mean_distance_to_nash']:.3f}, NegMAS "
+                             f"{c['negmas_mean_distance_to_nash']:.3f}")
+        lines += ["", "`run` is what `bargain run`/`sweep` call (`model.sweep.run_one` on a compiled scenario of "
+                  "the peer case's form: time-only strategies go through the arrays), `mesa` the Mesa model that "
+                  "every other protocol or strategy goes through; `batch` (`model.core.batch`) negotiates all "
+                  "domains of a size at once and no command calls it; `vectorised` and `loop` are the core "
+                  "engines. All give the same outcomes (the bench checks each against the batch engine)."]
         for n in ("2_parties", "4_parties"):
-            for engine in ("batch", "vectorised"):
+            for engine in ("run", "batch"):
                 prof = peer.get(n, {}).get(f"profile_ours_{engine}")
                 if prof:
                     lines += ["", f"Where ours_{engine} spends its time, {n[0]} parties (cProfile, "
@@ -656,6 +868,37 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "## Memory (peak RSS of `bargain sweep`, serial backend)", ""]
         for k in ("small", "large"):
             lines.append(f"- {me[k]['runs']} runs: {me[k]['peak_rss_mb']:.0f} MB in {me[k]['seconds']:.1f} s")
+    sz = results.get("sizes")
+    if sz:
+        lines += ["", "## Problem size (synthetic scenarios, package protocol, one fresh process per point)", "",
+                  "A new point parses, checks, compiles and runs the scenario; a replicate runs it again with "
+                  "another seed; peak memory is what the point added to the process (VmHWM over VmRSS before). "
+                  "Slopes are least-squares slopes of log time on log size (a power law's exponent).", "",
+                  "| axis | actors | issues | conditional lines | new point s | replicate s | peak MB | agreed |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for axis, _, _ in SIZE_AXES:
+            for r in sz.get(axis, {}).get("points", []):
+                if "new_point_s" in r:
+                    lines.append(f"| {axis} | {r['actors']} | {r['issues']} | {r['conditional_lines']} | "
+                                 f"{r['new_point_s']:.3f} | {r['replicate_s']:.4f} | {r['peak_added_mb']:.0f} | "
+                                 f"{r['agreed']} |")
+                else:
+                    why = f"timed out after {r['timeout_s']:.0f} s" if "timeout_s" in r else r.get("error", "?")
+                    lines.append(f"| {axis} | {r['actors']} | {r['issues']} | {r['conditional_lines']} | {why} "
+                                 "| | | |")
+        lines.append("")
+        for axis, _, _ in SIZE_AXES:
+            a = sz.get(axis, {})
+            if "slope_new_point" in a:
+                lines.append(f"- slope in {axis.replace('_', ' ')}: new point {a['slope_new_point']:.2f}, "
+                             f"replicate {a['slope_replicate']:.2f}, peak memory {a['slope_peak_memory']:.2f}")
+        big = sz.get("actors_100_issues_50", {})
+        if "new_point_s" in big:
+            lines.append(f"- 100 actors x 50 issues: a new point {big['new_point_s']:.1f} s, a replicate "
+                         f"{big['replicate_s']:.3f} s, {big['peak_added_mb']:.0f} MB added at peak")
+        elif big:
+            why = big.get("error") or f"timed out after {big.get('timeout_s', 0):.0f} s"
+            lines.append(f"- 100 actors x 50 issues: {why}")
     st = results.get("startup")
     if st:
         lines += ["", "## Start-up (wall seconds, median)", ""]
@@ -669,12 +912,12 @@ def markdown(results: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes")
-    ap.add_argument("--only", default="peer,shell,protocols,scaling,memory,startup",
-                    help="comma-separated: peer, shell, protocols (alias throughput), scaling, memory, startup")
+    ap.add_argument("--only", default="peer,shell,protocols,scaling,memory,sizes,startup",
+                    help="comma-separated: peer, shell, protocols (alias throughput), scaling, memory, sizes, startup")
     ap.add_argument("--out", default=str(ROOT / "benchmarks"))
     args = ap.parse_args()
     benches = {"peer": bench_peer, "shell": bench_shell, "protocols": bench_protocols, "scaling": bench_scaling,
-               "memory": bench_memory, "startup": bench_startup}
+               "memory": bench_memory, "sizes": bench_sizes, "startup": bench_startup}
     # as every sweep worker and the CLI do (model.alloc): same results, fewer page faults
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "heap_slack": keep_heap_slack()}
     for name in args.only.split(","):

@@ -322,6 +322,7 @@ def sweep(
     from model import experiment as exm
     from model import results
     from model.sweep import Interrupted, Sweep, check_workers, executor, stop_on_signals
+    from model.sweep.sweep import summary_frame
 
     check_workers(workers, backend, scheduler)
     exp = exm.load(experiment_file)
@@ -352,8 +353,9 @@ def sweep(
     skipped = stats["runs_skipped_as_done"]
     out.print(f"Done: {stats['runs_done']} runs ({skipped} already on disk, skipped) in "
               f"{stats['seconds_this_session']:.1f} s; {stats['failures_this_session']} failed runs this session.")
-    df = results.load(out_dir)
-    _print_rates(df, [f"axis.{p}" for p in exp.axis_paths])
+    df = summary_frame(out_dir, [f"axis.{p}" for p in exp.axis_paths])  # only the columns it shows
+    df.attrs["labels"] = results.column_labels_of(out_dir, list(df.columns))
+    _print_rates(df, [f"axis.{p}" for p in exp.axis_paths][:2])
     if stats["runs_failed_by_infrastructure"]:
         err.print(f"[bold red]error:[/] {stats['runs_failed_by_infrastructure']} runs failed because their worker "
                   f"process died (not because of the model): run the same command again to retry them.")

@@ -208,10 +208,8 @@ class Trust:
 
     def paused(self, counterparts: list[list[int]]) -> BoolArray:
         """Whether each actor's trust in any of its counterparts is below its threshold."""
-        mean = self.mean
-        return np.array(
-            [bool(cs) and bool(np.any(mean[a, cs] < self.threshold[a] - 1e-12)) for a, cs in enumerate(counterparts)]
-        )
+        below = (self.mean < (self.threshold - 1e-12)[:, None]).tolist()  # one comparison, then plain lists
+        return np.array([any(below[a][c] for c in cs) for a, cs in enumerate(counterparts)], dtype=bool)
 
 
 def promise_factors(controller: np.ndarray, trust: FloatArray, weight: float) -> FloatArray:

@@ -15,8 +15,65 @@ import numpy as np
 
 from model.core.offers import utopia as offers_utopia
 from model.core.preferences import Preferences, TablePreferences
-from model.core.redlines import Box, RedLineSet
+from model.core.redlines import MAX_BOXES, Box, RedLine, RedLineSet
 from model.core.space import BoolArray, FloatArray, OutcomeSpace
+
+
+class TooManyBoxes(ValueError):
+    """The parties' conditional red lines split the feasible packages into more than
+    ``MAX_BOXES`` boxes. The search covers the feasible set box by box; rather than search part
+    of it and say nothing, the problem is refused, naming the lines that split it."""
+
+    def __init__(self, lines: list[RedLine], actor_ids: tuple[str, ...], issue_ids: list[str]) -> None:
+        self.lines = tuple(lines)
+        named = [_name_line(ln, actor_ids, issue_ids) for ln in lines]
+        shown = ", ".join(named[:8]) + (f" and {len(named) - 8} more" if len(named) > 8 else "")
+        super().__init__(
+            f"the parties' conditional red lines split the feasible packages into more than {MAX_BOXES:,} "
+            f"boxes (each line that can be on or off doubles them): {len(lines)} such lines, {shown}; "
+            "merge or drop some of them"
+        )
+
+
+def _name_line(ln: RedLine, actor_ids: tuple[str, ...], issue_ids: list[str]) -> str:
+    """``ACTOR: issue in [lo, hi] when other > t``: one conditional line in a message."""
+    assert ln.when_issue is not None
+    cond = f"> {ln.when_above:g}" if ln.when_above is not None else f"< {ln.when_below:g}"
+    bound = f"{issue_ids[ln.issue]} in [{ln.lo:g}, {ln.hi:g}]"
+    return f"{actor_ids[ln.actor]}: {bound} when {issue_ids[ln.when_issue]} {cond}"
+
+
+def splitting_lines(redlines: RedLineSet, space: OutcomeSpace, parties: list[int]) -> list[RedLine]:
+    """The parties' conditional lines that split the feasible set at its root: the condition can
+    both hold and fail within the plain bounds, and the bound is not already implied. Each such
+    line can double the number of boxes; these are the lines a too-large enumeration names."""
+    lo = redlines.lo[parties].max(axis=0)
+    hi = redlines.hi[parties].min(axis=0)
+    eps = 1e-9
+    out = []
+    for ln in redlines.lines:
+        if not ln.conditional or ln.actor not in parties:
+            continue
+        w = int(ln.when_issue or 0)
+        if ln.when_above is not None:
+            both = hi[w] > ln.when_above + eps and lo[w] <= ln.when_above + eps
+        else:
+            both = lo[w] < (ln.when_below or 0.0) - eps and hi[w] >= (ln.when_below or 0.0) - eps
+        if both and not (lo[ln.issue] >= ln.lo - eps and hi[ln.issue] <= ln.hi + eps):
+            out.append(ln)
+    return out
+
+
+def checked_boxes(
+    redlines: RedLineSet, space: OutcomeSpace, parties: list[int], actor_ids: tuple[str, ...]
+) -> list[Box]:
+    """``redlines.feasible_boxes(space, parties)``, all of them: ``TooManyBoxes`` past ``MAX_BOXES``
+    (never a silent part of the feasible set)."""
+    boxes = redlines.feasible_boxes(space, parties)
+    if getattr(redlines, "truncated", False):
+        raise TooManyBoxes(splitting_lines(redlines, space, parties), actor_ids, [iss.id for iss in space.issues])
+    return boxes
+
 
 #: Weight of the tie-break that keeps issues nobody weighs at their status quo.
 _TIE_BREAK = 1e-7
@@ -73,8 +130,9 @@ class Problem:
     @cached_property
     def boxes(self) -> tuple[Box, ...]:
         """Boxes whose union holds exactly the packages no party's red line forbids (and that
-        keep the issues off the table at their status quo)."""
-        boxes = self.redlines.feasible_boxes(self.space, self.parties)
+        keep the issues off the table at their status quo). ``TooManyBoxes`` if there are more
+        than ``MAX_BOXES`` of them (see ``checked_boxes``)."""
+        boxes = checked_boxes(self.redlines, self.space, list(self.parties), self.actor_ids)
         if not self.fixed:
             return tuple(boxes)
         out = []

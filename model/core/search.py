@@ -19,14 +19,55 @@ member would refuse its consent (the members' red lines and reservations are kno
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import _CacheInfo, wraps
+from typing import Any
 
 import numpy as np
 
 from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
 from model.core.problem import Problem
 from model.core.space import FloatArray
+
+
+class _PerProblem:
+    """A function of ``(problem, proposer, mech)`` kept on the problem itself, one entry per
+    proposer (and pull): every proposer of a run is kept however many actors there are (an
+    ``lru_cache`` of fixed size cycled past it: each replicate recomputed every table), and the
+    entries go with the problem. ``cache_info()`` counts hits and misses as ``lru_cache`` does."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.slot = f"_memo_{fn.__name__}"
+        self.hits = self.misses = 0
+        wraps(fn)(self)
+
+    def __call__(self, problem: Problem, *key: Any) -> Any:
+        memo = problem.__dict__.get(self.slot)
+        if memo is None:
+            memo = problem.__dict__[self.slot] = {}
+        try:
+            out = memo[key]
+        except KeyError:
+            self.misses += 1
+            out = memo[key] = self.fn(problem, *key)
+            return out
+        self.hits += 1
+        return out
+
+    def cache_info(self) -> _CacheInfo:
+        return _CacheInfo(self.hits, self.misses, None, -1)
+
+    def cache_clear(self) -> None:
+        """Reset the counters (the entries live on their problems)."""
+        self.hits = self.misses = 0
+
+
+def per_problem[T](fn: Callable[..., T]) -> Callable[..., T]:
+    """Decorate ``fn(problem, *key)`` as a ``_PerProblem`` cache."""
+    return _PerProblem(fn)
+
 
 #: Multipliers on the proposer's own utility (relative to the others' normalised weights).
 MU_GRID = np.concatenate([np.geomspace(0.02, 50.0, 24), [1e6]])
@@ -63,7 +104,7 @@ def offer_weightings(span: FloatArray, proposer: int, others: list[int]) -> Floa
     return out
 
 
-@lru_cache(maxsize=64)
+@per_problem
 def _offer_coefficients(problem: Problem, proposer: int, mech: Mechanics | None = None) -> FloatArray:
     others = [a for a in problem.parties if a != proposer]
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
@@ -85,7 +126,7 @@ def candidate_offers(
     return _candidates(problem, proposer, _pulled(proposer, mech))
 
 
-@lru_cache(maxsize=64)
+@per_problem
 def _candidates(problem: Problem, proposer: int, mech: Mechanics | None) -> tuple[FloatArray, FloatArray]:
     # many weightings give the same package: each once, in order of first appearance
     idx = problem.maximize_weighted_distinct(_offer_coefficients(problem, proposer, mech))
@@ -144,7 +185,7 @@ def offer_table(problem: Problem, proposer: int, mech: Mechanics | None = None) 
     return _offer_table(problem, proposer, _pulled(proposer, mech))
 
 
-@lru_cache(maxsize=64)
+@per_problem
 def _offer_table(problem: Problem, proposer: int, mech: Mechanics | None) -> OfferTable:
     pk, u = _candidates(problem, proposer, mech)
     own = u[:, proposer] if mech is None else effective_utility(u, problem.reservation, mech)[:, proposer]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ import numpy as np
 from model.core.problem import Problem
 from model.core.redlines import RedLine, RedLineSet
 from model.core.search import MU_GRID
-from model.core.space import EPS, BoolArray, FloatArray
+from model.core.space import EPS, BoolArray, FloatArray, OutcomeSpace
 
 
 def relaxed_redlines(redlines: RedLineSet, state: FloatArray) -> RedLineSet:
@@ -440,6 +441,28 @@ def choose_tranche(
     return Tranche(values.copy(), k.copy(), u[best].copy())
 
 
+#: How many tranche choices ``kept_tranche`` keeps per problem.
+_CHOICES_KEPT = 8192
+
+
+def kept_tranche(problem: Problem, key: tuple[object, ...], choose: Callable[[], Tranche | None]) -> Tranche | None:
+    """``choose()``, kept on the problem under ``key``, which must hold every input of the choice
+    besides the problem (proposer, state, caps, trust, margin, the mechanics). ``choose_tranche``
+    is a function of its inputs, and the replicates of a sweep point meet the same states again
+    and again (three in four choices on the baseline), so a kept choice is what a fresh one gives;
+    each caller gets its own copy."""
+    memo = problem.__dict__.get("_kept_tranches")
+    if memo is None:
+        memo = problem.__dict__["_kept_tranches"] = {}
+    if key in memo:
+        tr = memo[key]
+    else:
+        tr = memo[key] = choose()
+        if len(memo) > _CHOICES_KEPT:
+            memo.pop(next(iter(memo)))  # the oldest
+    return None if tr is None else Tranche(tr.values.copy(), tr.index.copy(), tr.gains.copy())
+
+
 def partial_value(problem: Problem, issue: int, start: float, target: float, fraction: float) -> float:
     """The grid value reached when ``fraction`` of a move from ``start`` to ``target`` is made:
     the grid point between them nearest to ``start + fraction * (target - start)``, rounded
@@ -459,16 +482,53 @@ def partial_value(problem: Problem, issue: int, start: float, target: float, fra
 def partial_values(
     problem: Problem, issues: np.ndarray | list[int], starts: FloatArray, targets: FloatArray, fraction: float
 ) -> FloatArray:
-    """``partial_value`` for several issues at once (the same values): ``(k,)``."""
+    """``partial_value`` for several issues at once (the same values): ``(k,)``.
+
+    A move's few issues are done in plain floats (numpy's fixed cost per call outweighs the
+    work): each issue's valid grid values ascend, so the point nearest to the target share is
+    one of the few around it (``bisect``), and ``_partial_one`` computes the same distances with
+    the same operations as the array form below, which stays for any case it leaves."""
     starts = np.asarray(starts, dtype=float)
     targets = np.asarray(targets, dtype=float)
     if fraction >= 1.0:
         return targets.copy()
     if fraction <= 0.0:
         return starts.copy()
+    levels = _valid_grid(problem.space)
+    got = [_partial_one(levels[int(i)], s, t, fraction)
+           for i, s, t in zip(np.asarray(issues).tolist(), starts.tolist(), targets.tolist(), strict=True)]
+    if None not in got:
+        return np.array(got, dtype=float)
     g = problem.space.grid[issues]  # (k, W)
     lo, hi = np.minimum(starts, targets)[:, None], np.maximum(starts, targets)[:, None]
     between = problem.space.grid_mask[issues] & (g >= lo - EPS) & (g <= hi + EPS)
     want = (starts + fraction * (targets - starts))[:, None]
     d = np.where(between, np.abs(g - want) + 1e-12 * np.abs(g - starts[:, None]), np.inf)
     return g[np.arange(len(g)), d.argmin(axis=1)]
+
+
+def _valid_grid(space: OutcomeSpace) -> list[list[float]]:
+    """Each issue's valid grid values, ascending, as floats (kept on the space)."""
+    memo = space.memo.setdefault("valid_grid", {})
+    got = memo.get(None)
+    if got is None:
+        got = memo[None] = [space.grid[i][space.grid_mask[i]].tolist() for i in range(space.n_issues)]
+    return got
+
+
+def _partial_one(vals: list[float], start: float, target: float, fraction: float) -> float | None:
+    """``partial_values`` on one issue from its ascending valid values: the value between
+    ``start`` and ``target`` (within ``EPS``) nearest to ``start + fraction * (target - start)``,
+    a tie going to the first (as ``argmin``); the candidates are the two values on either side of
+    that point (the distance is convex along the grid), computed as the array form computes
+    them. ``None``: no value between (the caller falls back to the array form)."""
+    lo, hi = min(start, target), max(start, target)
+    want = start + fraction * (target - start)
+    j = bisect_left(vals, want)
+    best, best_d = None, math.inf
+    for g in vals[max(0, j - 2): j + 2]:
+        if g >= lo - EPS and g <= hi + EPS:
+            d = abs(g - want) + 1e-12 * abs(g - start)
+            if d < best_d:
+                best, best_d = g, d
+    return best

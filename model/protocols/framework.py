@@ -89,8 +89,10 @@ class FrameworkProtocol(PackageProtocol):
         ctrl = m.mech.controller
         assert self.start is not None
         waiting = []
+        # a delivery moves only its debtor's issues, so what remains of the others' is read once
+        rem, owner = self.remaining().tolist(), ctrl.tolist()
         for debtor in sorted(self.phase):
-            issues = [int(i) for i in self.remaining() if ctrl[i] == debtor]
+            issues = [i for i in rem if owner[i] == debtor]
             if not issues:
                 continue
             if m.actors[debtor].paused:
@@ -108,11 +110,12 @@ class FrameworkProtocol(PackageProtocol):
         assert self.framework is not None
         m.counts["implemented"] = self.implemented()
         head = f"A framework was agreed in round {self.agreed_round}"
-        if len(self.remaining()) == 0:
+        rem = self.remaining().tolist()
+        if not rem:
             m.end(True, OutcomeReason.AGREEMENT, self.framework, f"{head} and implemented in full by round {m.round}.")
             return
-        ctrl = m.mech.controller
-        owing = {int(ctrl[i]) for i in self.remaining() if ctrl[i] >= 0}
+        owner = m.mech.controller.tolist()
+        owing = {owner[i] for i in rem if owner[i] >= 0}
         if waiting is not None and owing and owing <= set(waiting):
             names = ", ".join(m.problem.actor_ids[a] for a in sorted(owing))
             m.end(True, OutcomeReason.IMPLEMENTATION_STALLED, self.framework,

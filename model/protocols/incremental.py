@@ -37,7 +37,7 @@ from pydantic import Field, Strict
 from model.core.mechanics import certainly_vetoed, effective_utility
 from model.core.space import FloatArray
 from model.core.strategies import meets
-from model.core.tranche import choose_tranche
+from model.core.tranche import choose_tranche, kept_tranche
 from model.protocols.base import (
     OfferParams,
     OutcomeReason,
@@ -154,8 +154,11 @@ class IncrementalProtocol(Protocol):
         def vetoed(values: FloatArray) -> np.ndarray:
             return certainly_vetoed(p, m.mech, proposer.index, values, state)
 
-        tr = choose_tranche(p, proposer.index, parties, m.state, self.caps(), self.multipliers(), margin, effective,
-                            m.mech.controller, vetoed if m.mech.patrons_of(proposer.index) else None)
+        caps, mult, patrons = self.caps(), self.multipliers(), bool(m.mech.patrons_of(proposer.index))
+        key = (m.mech, proposer.index, state.tobytes(), caps.tobytes(), mult.tobytes(), m.margin, patrons)
+        tr = kept_tranche(p, key, lambda: choose_tranche(
+            p, proposer.index, parties, state, caps, mult, margin, effective, m.mech.controller,
+            vetoed if patrons else None))
         proposer.proposed = True
         if tr is None:
             m.table(None)

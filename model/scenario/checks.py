@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from model import core
+from model.core.problem import TooManyBoxes, checked_boxes
 from model.core.redlines import RedLine, RedLineSet
 from model.core.space import EPS
 from model.errors import Fault
@@ -83,6 +84,8 @@ def check(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
                 bad(loc, f"cites [{tag}], which is not in the sources map")
     if not out:
         out.extend(_contradictions(spec, lines))
+    if not out:
+        out.extend(_box_limit(spec, lines))
     return out
 
 
@@ -461,3 +464,27 @@ def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
             out.append(fault(lines, loc, f"the red lines of {act.id} contradict each other: "
                              "no package satisfies them all"))
     return out
+
+
+def _box_limit(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
+    """The parties' conditional red lines together must not split the feasible packages into
+    more boxes than the search covers (``model.core.problem.TooManyBoxes``): one fault, at the
+    first line that splits them, naming every such line."""
+    space = _built_space(*_space_key(spec), ())
+    parties = [a for a, act in enumerate(spec.actors) if act.consent]
+    red: list[RedLine] = []
+    where: dict[RedLine, Loc] = {}
+    for a in parties:
+        for j, rl in enumerate(spec.actors[a].red_lines):
+            ln = _red_line(spec, space, a, rl)
+            red.append(ln)
+            where.setdefault(ln, ("actors", a, "red_lines", j))
+    if not any(ln.conditional for ln in red):
+        return []
+    try:
+        checked_boxes(RedLineSet(red, len(spec.actors), space.n_issues), space, parties,
+                      tuple(act.id for act in spec.actors))
+    except TooManyBoxes as e:
+        loc = where[e.lines[0]] if e.lines else ("actors",)
+        return [fault(lines, loc, str(e))]
+    return []

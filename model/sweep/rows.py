@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,7 +97,7 @@ def row_columns(exp: Experiment) -> tuple[tuple[str, str], ...]:
     base scenario) and the error."""
     p = exp.base_scenario.problem
     return (*KEY_COLUMNS, *((f"axis.{ax.path}", axis_type(ax)) for ax in exp.spec.axes),
-            *result_columns(tuple(p.space.ids), tuple(p.actor_ids)), ("error", "string"))
+            *result_columns(tuple(p.space.ids), tuple(p.actor_ids)), ("error", "string"), ("replicate_of", "int64"))
 
 
 class LayoutError(ValueError):
@@ -125,7 +126,18 @@ def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
 
 
 def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
-    """Run one negotiation and return its result columns.
+    """Run one negotiation and return its result columns (``run_traced`` without the trace)."""
+    return run_traced(sc, seed)[0]
+
+
+def run_traced(sc: scn.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
+    """Run one negotiation: its result columns, and whether it drew a random number.
+
+    A run that drew none is a function of its scenario alone (the seed reaches a run only
+    through its generators), so every seed gives the same row: ``run_task`` runs such a point
+    once. Whether it drew is read off the generators themselves, not declared: the state of
+    the numpy generator (and of Mesa's ``random.Random``) after the run equals the state
+    the seed gave it.
 
     A ``package`` run whose strategies depend on time only, with no mechanism that draws or
     judges beyond the parties' own utilities (influence, collectives' consent, ratification
@@ -143,8 +155,9 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     metrics = dict.fromkeys(METRICS, 0.0)
     time_only = _vectorised_strategies(sc)
     if time_only is not None:
-        c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk,
-                                   np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk, rng)
+        drew = rng.bit_generator.state != np.random.default_rng(seed).bit_generator.state
         agreed, reason, rounds, package = c.agreed, c.reason, c.rounds, c.package
         blocked = sorted({p.actor_ids[a] for a in c.rejecters})
         state = package if agreed and package is not None else p.space.status_quo
@@ -154,6 +167,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
 
         m = Negotiation(sc, rng=seed, collect=False)
         o = m.run()
+        drew = m.rng.bit_generator.state != m._rng or m.random.getstate() != random.Random(seed).getstate()
         agreed, reason, rounds, package = o.agreed, o.reason, o.rounds, o.package
         blocked = sorted({b[0] for b in o.blocked_by})
         metrics.update(o.metrics)
@@ -171,11 +185,39 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
              bool(info["zone_existed"]), str(info["misjudged"]), int(info["misjudged_count"])]
     columns = result_columns(tuple(p.space.ids), tuple(p.actor_ids))
     row = dict(zip((c for c, _ in columns), cells, strict=True))
-    return row
+    return row, drew
+
+
+#: Result columns of points whose run drew no random number, by (experiment, point, base).
+#: Bounded; a point that falls out is computed again.
+_SAME_EVERY_SEED: dict[tuple[str, tuple[tuple[str, Any], ...], str], dict[str, Any]] = {}
+_SAME_KEPT = 4096
+
+
+def _result(task: Task, base_json: str, seed: int, point: tuple[tuple[str, Any], ...]) -> tuple[dict[str, Any], bool]:
+    """A run's result columns, and whether the point's runs draw no random number (then the
+    columns were computed once for the point, in this process, and are the same for every seed)."""
+    key = (task.digest, point, base_json)
+    kept = _SAME_EVERY_SEED.get(key)
+    if kept is not None:
+        return dict(kept), True
+    sc = _compiled(task.digest, point, base_json, task.scenario_file)
+    result, drew = run_traced(sc, seed)
+    if not drew:
+        if len(_SAME_EVERY_SEED) >= _SAME_KEPT:
+            _SAME_EVERY_SEED.pop(next(iter(_SAME_EVERY_SEED)))
+        _SAME_EVERY_SEED[key] = dict(result)
+    return result, not drew
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
-    """Run every run of a chunk; a run that raises becomes a row with its error."""
+    """Run every run of a chunk; a run that raises becomes a row with its error.
+
+    A point whose run drew no random number is run once per worker process and its other
+    replicates copy the result. ``replicate_of`` marks the replicates of such a point (all but
+    the first): the run id of the point's first replicate, whose row theirs repeat (``None`` on a
+    first replicate and on every run of a point that draws). It depends on the point only, not on
+    which process ran what, so every backend and chunking gives the same rows."""
     keep_heap_slack()  # once per process: see model.alloc
     base_json = json.dumps(task.base, sort_keys=True, default=str)
     rows = []
@@ -184,9 +226,10 @@ def run_task(task: Task) -> list[dict[str, Any]]:
             os.kill(os.getpid(), 9)  # as an out-of-memory kill or a crash in native code would
         row: dict[str, Any] = {"run_id": run_id, "point_id": point_id, "replicate": rep, "seed": seed}
         row.update({f"axis.{k}": v for k, v in point})
+        row["replicate_of"] = None
         try:
-            sc = _compiled(task.digest, point, base_json, task.scenario_file)
-            result = run_one(sc, seed)
+            result, same = _result(task, base_json, seed, point)
+            row["replicate_of"] = run_id - rep if same and rep > 0 else None
             if task.columns and tuple(result) != task.columns:
                 extra = sorted(set(result) - set(task.columns)) or sorted(set(task.columns) - set(result))
                 raise LayoutError(f"this point gives other result columns than the base scenario ({', '.join(extra)}"
