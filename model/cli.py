@@ -54,8 +54,9 @@ class _SafeConsole(Console):
         return super().render_str(visible(text), **kwargs)
 
 
-out = _SafeConsole(highlight=False)
-err = _SafeConsole(stderr=True, highlight=False)
+# emoji=False: a scenario's ``file:100:`` must stay text, not become an emoji code (issue #21)
+out = _SafeConsole(highlight=False, emoji=False)
+err = _SafeConsole(stderr=True, highlight=False, emoji=False)
 
 #: The formats figures are written in (``--format``; PNG at the dpi of ``model.report.figure_writer``).
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -165,6 +166,7 @@ def validate(files: tuple[Path, ...]) -> None:
                 err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
             continue
         p = s.problem
+        _warn_missing_stances(f, s.spec)
         note = ""
         if not p.boxes:
             why = conflict_explanation(p.space, p.redlines, p.parties, p.actor_ids)
@@ -201,6 +203,7 @@ def run(
     from model.report import History, summarize
 
     s = scn.load(scenario_file)
+    _warn_missing_stances(scenario_file, s.spec)
     ids = s.problem.actor_ids
     if pair is None:
         two = list(s.problem.parties[:2])
@@ -648,6 +651,14 @@ def app(scenario_file: Path | None, port: int, host: str) -> None:
     web.serve(path, host=host, port=port)
 
 
+def _warn_missing_stances(path: Path, spec: Any) -> None:
+    """Warn (on stderr; not an error) about each actor with no stance on some issue."""
+    from model.cli_schema import missing_stances
+
+    for line in missing_stances(spec):
+        err.print(f"[yellow]warning:[/] {escape(str(path))}: {escape(line)}", soft_wrap=True)
+
+
 def _formats(formats: tuple[str, ...], svg: bool) -> tuple[str, ...]:
     """The formats to write: ``--format`` (each once, in order), plus PNG and SVG for ``--svg``."""
     return tuple(dict.fromkeys((*formats, *(("png", "svg") if svg else ()))))
@@ -696,6 +707,10 @@ def _print_rates(df: Any, axes: list[str]) -> None:
                   "–" if rate != rate else f"{rate:.0%}", str(vals[len(by) + 1]), str(vals[len(by) + 2]))
     out.print(t)
 
+
+from model.cli_schema import schema  # noqa: E402 - registered below, beside the other helpers' commands
+
+main.add_command(schema)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
