@@ -117,6 +117,26 @@ class _Group(click.Group):
             _internal_error(e)
 
 
+def shadowing_model(folder: Path) -> Path | None:
+    """A ``model.py`` or ``model/`` package in ``folder`` that is not grand-bargain's: Python started
+    there (``python -m``, a notebook, a script) imports it instead of this package, which then
+    fails with "cannot import name 'scenario' from 'model'" (Mesa's tutorial layout has a model.py)."""
+    ours = Path(__file__).resolve().parent
+    for candidate in (folder / "model.py", folder / "model" / "__init__.py"):
+        if candidate.is_file() and candidate.resolve().parent != ours:
+            return candidate
+    return None
+
+
+def _warn_if_shadowed(folder: Path) -> None:
+    found = shadowing_model(folder)
+    if found is not None:
+        err.print(f"[yellow]warning:[/] {escape(shorten(str(found)))} shadows grand-bargain's `model` package in "
+                  "Python started in this folder (notebooks, python -m, scripts): there, `import model` gets "
+                  "that file. The bargain command is not affected; rename the file or work in another folder.",
+                  soft_wrap=True)
+
+
 def _internal_error(e: BaseException) -> None:
     err.print(f"[bold red]internal error:[/] {type(e).__name__}: {escape(shorten(str(e), 2000))}", soft_wrap=True)
     err.print("Run again with --debug for a traceback, and please report it.")
@@ -134,6 +154,7 @@ def main(ctx: click.Context, debug: bool, allow_extends_outside: bool) -> None:
     """Simulate multi-party negotiations over linked issues."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _warn_if_shadowed(Path.cwd())
     if allow_extends_outside:
         os.environ[ALLOW_EXTENDS_ENV] = "1"  # also for worker processes
     keep_heap_slack()  # see model.alloc: faster runs, same results

@@ -210,3 +210,32 @@ def test_a_line_number_such_as_100_is_printed_as_text_not_as_an_emoji(tmp_path: 
     r = CliRunner().invoke(main, ["validate", str(f)])
     assert r.exit_code == 2
     assert "e.yaml:100:" in r.output and "\U0001f4af" not in r.output
+
+
+# --------------------------------------------------------------------------------------------
+# packaging: licence, citation, the shadowing warning
+
+
+def test_the_licence_and_the_citation_file_agree_with_pyproject() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT" and (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0"  # CFF 1.2's required keys, and the same version and licence
+    assert cff["message"] and cff["title"] and cff["authors"] and all("name" in a or "family-names" in a
+                                                                        for a in cff["authors"])
+    assert str(cff["version"]) == project["version"] and cff["license"] == project["license"]
+
+
+def test_a_model_py_in_the_working_folder_is_named_in_a_warning(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.cli import shadowing_model
+
+    assert shadowing_model(ROOT) is None  # the project's own package is not a shadow
+    assert shadowing_model(tmp_path) is None
+    (tmp_path / "model.py").write_text("class MyModel: ...\n", encoding="utf-8")
+    assert shadowing_model(tmp_path) == tmp_path / "model.py"
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["schema", "--out", str(tmp_path / "s.json")])
+    assert r.exit_code == 0 and "model.py shadows grand-bargain's `model` package" in r.output
