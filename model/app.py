@@ -160,6 +160,8 @@ def _protocol_controls(spec: Any) -> list[Control]:
         current = getattr(spec.protocol, name)
         if field.annotation is int:
             lo_i = int(lo if lo is not None else 0)
+            if name == "max_rounds":  # a spoiler scheduled in round r needs a deadline of r or later
+                lo_i = max([lo_i, *(r for sp in spec.spoilers for r in sp.rounds)])
             hi_i = int(min(hi if hi is not None else 1000, max(2 * current, MIN_DEADLINE_RANGE, lo_i + 10)))
             out.append(Control(label, f"protocol.{name}", "int", lo_i, hi_i, 1))
         else:
@@ -196,7 +198,7 @@ def _actor_controls(spec: Any, data: dict[str, Any]) -> list[Control]:
                                "float", 0.0, 1.0, 0.01))
         if "delivery" in mine:
             out.append(Control(f"{a.id}: delivers in full (probability)", f"actors.{a.id}.delivery.full",
-                               "float", 0.0, 1.0, 0.01))
+                               "float", 0.0, round(1.0 - a.delivery.partial, 6), 0.01))  # full + partial <= 1
         for k, inf in enumerate(a.influence):
             out.append(Control(f"{a.id}: pull of {inf.patron} on its acceptance",
                                f"actors.{a.id}.influence[{k}].weight", "float", 0.0, 1.0, 0.01))
@@ -740,6 +742,7 @@ def _figure(png: bytes, css: str) -> None:
 
 @solara.component
 def RunTab(m: AppNegotiation) -> None:
+    _tick.value  # noqa: B018 - the run's panels follow every step (the sidebar does not redraw)
     h = History.from_model(m)
     labels = [i.label for i in m.problem.space.issues]
     utilities = solara.use_memo(lambda: _png(utility_figure(h, m.max_rounds, _names(m))), [id(m), _tick.value])
@@ -754,6 +757,8 @@ def RunTab(m: AppNegotiation) -> None:
 def FigureTab(m: AppNegotiation, which: str) -> None:
     """One of ``model.plots``' figures of the run so far (drawn when the tab is open)."""
     from model import plots
+
+    _tick.value  # noqa: B018 - redrawn after every step
 
     def draw() -> bytes:
         h = History.from_model(m)
@@ -812,7 +817,6 @@ TABS = ("Run", "Per actor", "Per issue", "Step by step", "All actors' utility", 
 
 @solara.component
 def Page() -> None:
-    _tick.value  # noqa: B018 - redraw on every step
     try:
         app = app_scenario(_current_file())
     except InputError as e:  # a file changed on disk since it was picked
