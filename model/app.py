@@ -643,7 +643,7 @@ def sweep_view(folder: str | Path, n_boxes: int = 2) -> SweepView:
 _file = solara.reactive("")
 _uploads: solara.Reactive[tuple[str, ...]] = solara.reactive(())
 _upload_errors: solara.Reactive[tuple[str, ...]] = solara.reactive(())
-_seed: solara.Reactive[int | None] = solara.reactive(None)
+_seed = solara.reactive("")  # as typed: empty is the scenario's own seed
 _values: solara.Reactive[dict[str, Any]] = solara.reactive({})
 _model: solara.Reactive[Any] = solara.reactive(None)
 _tick = solara.reactive(0)
@@ -654,9 +654,18 @@ def _current_file() -> str:
     return _file.value or str(scenario_file())
 
 
+def seed_value(text: str) -> int | None:
+    """The seed typed in the sidebar: ``None`` (the scenario's own) when empty or not a whole
+    number from 0 to 2**63 - 1 (the sidebar says so)."""
+    t = text.strip()
+    if not t.isdigit() or int(t) > 2**63 - 1:
+        return None
+    return int(t)
+
+
 def _reset() -> None:
     """A new model from the chosen scenario, seed and settings (the Reset button)."""
-    _model.value = AppNegotiation(_current_file(), _seed.value, **_values.value)
+    _model.value = AppNegotiation(_current_file(), seed_value(_seed.value), **_values.value)
     _tick.value += 1
 
 
@@ -674,7 +683,6 @@ def _step(to_end: bool = False) -> None:
 def _choose(path: str) -> None:
     _file.value = path
     _values.value = {}
-    _seed.value = None
     _reset()
 
 
@@ -722,8 +730,10 @@ def Sidebar(app: AppScenario) -> None:
         solara.FileDrop(label="Or drop a scenario file (.yaml) here", on_file=_on_upload, lazy=False)
         for line in _upload_errors.value:
             solara.Error(line, classes=["bargain-upload-error"])
-        solara.InputInt("Seed (empty: the scenario's own)", value=_seed.value, optional=True,
-                        on_value=lambda v: _seed.set(v))
+        solara.InputText("Seed (empty: the scenario's own)", value=_seed.value, on_value=_seed.set,
+                         continuous_update=True)
+        if _seed.value.strip() and seed_value(_seed.value) is None:
+            solara.Warning("The seed is a whole number from 0 to 2**63 - 1; the scenario's own is used.")
         with solara.Row():
             solara.Button("Reset", on_click=_reset, color="primary")
             solara.Button("Step", on_click=lambda: _step(False))
@@ -823,7 +833,7 @@ def Page() -> None:
         solara.Error("\n".join(e.lines()))
         return
     if _model.value is None or getattr(_model.value, "file", None) != app.file:
-        _model.value = AppNegotiation(app.file, _seed.value, **_values.value)
+        _model.value = AppNegotiation(app.file, seed_value(_seed.value), **_values.value)
     m = _model.value
     stepwise = bool(getattr(m.protocol, "stepwise", False))
     solara.Title(f"bargain: {app.scenario.spec.title}")

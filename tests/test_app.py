@@ -265,7 +265,6 @@ def test_app_in_the_browser(server: str, tmp_path: Path) -> None:
             expect(deadline).to_have_attribute("aria-valuenow", "8")
             expect(control).to_contain_text("Deadline (rounds): 8")
             page.get_by_label("Seed (empty: the scenario's own)").fill("5")
-            page.get_by_label("Seed (empty: the scenario's own)").press("Enter")
             page.get_by_role("button", name="Reset").click()
             expect(summary).to_contain_text("Round 0 of 8")
             expect(summary).to_contain_text("Deadline (rounds): 24 \u2192 8")
@@ -293,17 +292,21 @@ def test_app_in_the_browser(server: str, tmp_path: Path) -> None:
 
             page.get_by_role("tab", name="Per actor").click()
             _readable(page.locator(".bargain-actors img"))
+            page.wait_for_timeout(1000)  # the tab's slide
             page.screenshot(path=str(shots / "app_per_actor.png"))
 
             # another scenario from the picker: a step-by-step one gets its timeline tab
             page.locator(".bargain-scenario .v-select__selections").first.click()
             page.get_by_role("option", name="belarus_stepwise.yaml").click()
+            expect(page.get_by_role("tab", name="Step by step")).to_be_visible()
+            page.get_by_role("tab", name="Run").click()
             expect(summary).to_contain_text("protocol incremental", timeout=45_000)
             expect(page.locator(".bargain-control", has_text="BLR: prior trust")).to_be_visible()
             page.get_by_role("button", name="\u25b6").click()
             expect(summary).to_contain_text("Outcome:", timeout=45_000)
             page.get_by_role("tab", name="Step by step").click()
             _readable(page.locator(".bargain-timeline img"))
+            page.wait_for_timeout(1000)  # the tab's slide
             page.screenshot(path=str(shots / "app_timeline.png"))
         finally:
             browser.close()
@@ -316,3 +319,9 @@ def _readable(img: Any) -> None:
     expect(img).to_be_visible(timeout=45_000)
     box = img.bounding_box()
     assert box is not None and box["width"] >= 600, box
+
+
+def test_the_typed_seed_is_a_whole_number_or_the_scenarios_own(web: Any) -> None:
+    assert web.seed_value("5") == 5 and web.seed_value(" 42 ") == 42
+    assert web.seed_value("") is None and web.seed_value("-1") is None and web.seed_value("1.5") is None
+    assert web.seed_value(str(2**63)) is None and web.seed_value(str(2**63 - 1)) == 2**63 - 1
