@@ -654,9 +654,9 @@ def report(results_dir: Path, path: Path | None, partial: bool) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 def app(scenario_file: Path | None, port: int, host: str) -> None:
-    """Explore a scenario in the browser (Mesa's SolaraViz) [default: scenarios/belarus_us_2025.yaml].
+    """Explore scenarios in the browser (a Solara page) [default: scenarios/belarus_us_2025.yaml].
 
-    Set conditions in the sidebar, press Reset to apply them, then Step or run. Opens no browser:
+    Pick a scenario (or drop one in), set the seed and conditions, press Reset, then Step or run. Opens no browser:
     visit the address it prints. Needs the app extra: pip install 'grand-bargain[app]'.
     """
     try:
