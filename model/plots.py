@@ -313,7 +313,8 @@ def issue_values(history: History, space: OutcomeSpace | None = None, title: str
     if space is not None:
         handles, labels = panels[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
-    fig.suptitle(plain(f"{title + ': ' if title else ''}issue values on the table"))
+    cols = min(3 if space is not None else 4, n)  # a narrow figure gets its title on two lines
+    fig.suptitle(plain(wrap(f"{title + ': ' if title else ''}issue values on the table", 45 * cols + 10, 3)))
     return fig
 
 

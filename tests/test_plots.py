@@ -272,3 +272,21 @@ def test_agreement_by_a_whole_number_condition_gets_whole_number_ticks_and_names
     ax = fig.axes[0]
     assert all(float(t).is_integer() for t in ax.get_xticks())
     assert "95% Wilson" in ax.get_title() and "pooled over y" in ax.get_title()
+
+
+def test_the_new_figures_draw_user_text_with_dollar_signs_as_text() -> None:
+    import io
+
+    data = small(title="Cost $5bn vs $x^$")
+    data["actors"][0]["name"] = "$x^$ party"
+    data["issues"][0]["label"] = "A $ label"
+    sc = scenario.parse(data)
+    m = Negotiation(sc)
+    o = m.run()
+    h = History.from_model(m)
+    p = sc.problem
+    for fig in (plots.timeline(_events(), 8, p.actor_ids, sc.spec.title, p.actor_names),
+                plots.outcome_space(p, o.package, h.offers, sc.spec.title),
+                plots.issue_values(h, p.space, sc.spec.title, o.package),
+                plots.trajectory(h, sc.spec.title, p.actor_names)):
+        fig.savefig(io.BytesIO(), format="png")  # mathtext would raise on "$x^$"
