@@ -54,8 +54,15 @@ class _SafeConsole(Console):
         return super().render_str(visible(text), **kwargs)
 
 
-out = _SafeConsole(highlight=False)
-err = _SafeConsole(stderr=True, highlight=False)
+# emoji=False: a scenario's ``file:100:`` must stay text, not become an emoji code (issue #21)
+out = _SafeConsole(highlight=False, emoji=False)
+err = _SafeConsole(stderr=True, highlight=False, emoji=False)
+
+#: The formats figures are written in (``--format``; PNG at the dpi of ``model.report.figure_writer``).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+FORMAT_OPTION = click.option(
+    "--format", "formats", type=click.Choice(FIGURE_FORMATS), multiple=True, default=("png",), show_default=True,
+    help="Figure format; repeat for several (--format png --format pdf).")
 
 #: The seeds a scenario takes (``seed`` in a scenario or experiment file): ``--seed`` takes the same.
 SEED = click.IntRange(0, 2**63 - 1)
@@ -110,6 +117,26 @@ class _Group(click.Group):
             _internal_error(e)
 
 
+def shadowing_model(folder: Path) -> Path | None:
+    """A ``model.py`` or ``model/`` package in ``folder`` that is not grand-bargain's: Python started
+    there (``python -m``, a notebook, a script) imports it instead of this package, which then
+    fails with "cannot import name 'scenario' from 'model'" (Mesa's tutorial layout has a model.py)."""
+    ours = Path(__file__).resolve().parent
+    for candidate in (folder / "model.py", folder / "model" / "__init__.py"):
+        if candidate.is_file() and candidate.resolve().parent != ours:
+            return candidate
+    return None
+
+
+def _warn_if_shadowed(folder: Path) -> None:
+    found = shadowing_model(folder)
+    if found is not None:
+        err.print(f"[yellow]warning:[/] {escape(shorten(str(found)))} shadows grand-bargain's `model` package in "
+                  "Python started in this folder (notebooks, python -m, scripts): there, `import model` gets "
+                  "that file. The bargain command is not affected; rename the file or work in another folder.",
+                  soft_wrap=True)
+
+
 def _internal_error(e: BaseException) -> None:
     err.print(f"[bold red]internal error:[/] {type(e).__name__}: {escape(shorten(str(e), 2000))}", soft_wrap=True)
     err.print("Run again with --debug for a traceback, and please report it.")
@@ -127,6 +154,7 @@ def main(ctx: click.Context, debug: bool, allow_extends_outside: bool) -> None:
     """Simulate multi-party negotiations over linked issues."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _warn_if_shadowed(Path.cwd())
     if allow_extends_outside:
         os.environ[ALLOW_EXTENDS_ENV] = "1"  # also for worker processes
     keep_heap_slack()  # see model.alloc: faster runs, same results
@@ -161,6 +189,7 @@ def validate(files: tuple[Path, ...]) -> None:
                 err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
             continue
         p = s.problem
+        _warn_missing_stances(f, s.spec)
         note = ""
         if not p.boxes:
             why = conflict_explanation(p.space, p.redlines, p.parties, p.actor_ids)
@@ -184,8 +213,10 @@ def validate(files: tuple[Path, ...]) -> None:
 @click.option("--pair", default=None, metavar="A,B",
               help="The two actors of utility_space.png [default: the first two parties].")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON instead of a summary.")
+@FORMAT_OPTION
 def run(
-    scenario_file: Path, seed: int | None, out_dir: Path | None, plot: bool, pair: str | None, as_json: bool
+    scenario_file: Path, seed: int | None, out_dir: Path | None, plot: bool, pair: str | None, as_json: bool,
+    formats: tuple[str, ...],
 ) -> None:
     """Run one negotiation and print what happened."""
     import json
@@ -195,6 +226,7 @@ def run(
     from model.report import History, summarize
 
     s = scn.load(scenario_file)
+    _warn_missing_stances(scenario_file, s.spec)
     ids = s.problem.actor_ids
     if pair is None:
         two = list(s.problem.parties[:2])
@@ -210,7 +242,7 @@ def run(
     summary = summarize(m)
     history = History.from_model(m)
     if out_dir is not None:
-        _write_run(out_dir, summary, history, plot, s.spec.title, m, two)
+        _write_run(out_dir, summary, history, plot, s.spec.title, m, two, formats)
     if as_json:  # JSON escapes C0 control characters; C1 ones (such as CSI, U+009B) as well here
         text = json.dumps(summary, indent=2, ensure_ascii=False)
         click.echo(_CONTROL.sub(lambda c: f"\\u{ord(c.group()):04x}", text))
@@ -218,16 +250,21 @@ def run(
         print_summary(summary)
         if out_dir is not None:
             files = "outcome.json, rounds.csv" + (", events.csv" if summary["events"] else "")
-            files += ", trajectory.png, issues.png, utility_space.png" if plot else ""
+            stems = [f for f in RUN_FIGURES if f != "timeline" or summary["events"]]
+            files += "".join(f", {f}.{'|'.join(formats)}" for f in stems) if plot else ""
             out.print(f"\nWrote {files} to {escape(out_dir)}/", soft_wrap=True)
 
 
+#: The figures of one run (the timeline only for a run with events: a step-by-step protocol's).
+RUN_FIGURES = ("trajectory", "issues", "utility_space", "outcome_space", "timeline")
 #: The files of one run in ``--out`` (replaced together: none of an earlier run's is left beside them).
-RUN_FILES = ("outcome.json", "rounds.csv", "events.csv", "trajectory.png", "issues.png", "utility_space.png")
+RUN_FILES = ("outcome.json", "rounds.csv", "events.csv",
+             *(f"{f}.{ext}" for f in RUN_FIGURES for ext in FIGURE_FORMATS))
 
 
 def _write_run(
-    out_dir: Path, summary: dict[str, Any], history: Any, plot: bool, title: str, m: Any, pair: list[int]
+    out_dir: Path, summary: dict[str, Any], history: Any, plot: bool, title: str, m: Any, pair: list[int],
+    formats: tuple[str, ...] = ("png",),
 ) -> None:
     """Write a run's files as a set: drawn and written to temporary files first, then renamed into
     place together; a failure on the way leaves the folder as it was."""
@@ -239,20 +276,24 @@ def _write_run(
         from model import plots
 
         offers = history.offers[~np.isnan(history.offers).any(axis=1)] if len(history.offers) else None
+        p, agreed = m.problem, (m.outcome.package if m.outcome.agreed else None)
         figures = {
-            "trajectory.png": plots.trajectory(history, title),
-            "issues.png": plots.issue_values(history, title=title),
-            "utility_space.png": plots.utility_space(
-                m.problem, pair[0], pair[1], m.outcome.package if m.outcome.agreed else None, offers, title
-            ),
+            "trajectory": plots.trajectory(history, title, p.actor_names),
+            "issues": plots.issue_values(history, p.space, title, agreed),
+            "utility_space": plots.utility_space(p, pair[0], pair[1], agreed, offers, title),
+            "outcome_space": plots.outcome_space(p, agreed, offers, title),
         }
+        if m.outcome.events:
+            figures["timeline"] = plots.timeline(m.outcome.events, m.outcome.rounds, p.actor_ids, title,
+                                                 p.actor_names)
     with OutputSet(out_dir, owned=RUN_FILES) as files:
         files.add("outcome.json", json_writer(summary))
         files.add("rounds.csv", csv_writer(history.to_rows()))
         if summary.get("events"):
             files.add("events.csv", csv_writer(summary["events"]))
         for name, fig in figures.items():
-            files.add(name, figure_writer(fig, "png"))
+            for ext in formats:
+                files.add(f"{name}.{ext}", figure_writer(fig, ext))
         files.commit()
 
 
@@ -479,8 +520,9 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 
 @main.command()
 @click.argument("results_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--svg", is_flag=True, help="Also write SVG files.")
-def plot(results_dir: Path, svg: bool) -> None:
+@click.option("--svg", is_flag=True, help="Also write SVG files (the same as --format png --format svg).")
+@FORMAT_OPTION
+def plot(results_dir: Path, svg: bool, formats: tuple[str, ...]) -> None:
     """Plot a sweep's results into RESULTS_DIR/plots/."""
     from model import plots, results
     from model.fileio import OutputSet
@@ -496,20 +538,23 @@ def plot(results_dir: Path, svg: bool) -> None:
     varying = [f"axis.{p}" for p in mf["axes"] if df[f"axis.{p}"].nunique() > 1]
     figures = {}
     few = [a for a in varying if df[a].nunique() <= 12]
-    if len(few) >= 2:
+    if len(few) >= 2:  # a third axis with few values is a panel each, never silently averaged
         title = f"{mf['experiment']}: agreement rate"
-        figures["agreement_heatmap"] = plots.agreement_heatmap(df, few[1], few[0], title)
+        facet = few[2] if len(few) >= 3 and df[few[2]].nunique() <= 6 else None
+        pooled = [a for a in varying if a not in (few[0], few[1], facet)]
+        figures["agreement_heatmap"] = plots.agreement_heatmap(df, few[1], few[0], title, facet, pooled)
     by = "axis.protocol.kind" if "axis.protocol.kind" in varying else None  # one line per protocol
     for a in varying:
         name = "agreement_by_" + a.removeprefix("axis.").replace(".", "_").replace("[", "").replace("]", "")
+        pooled = [o for o in varying if o not in (a, by)]
         figures[name] = plots.agreement_by_axis(df, a, f"{mf['experiment']}: agreement rate",
-                                                by=None if a == by else by)
+                                                by=None if a == by else by, pooled=pooled)
     figures["utility_at_agreement"] = plots.utility_at_agreement(df, mf["experiment"])
     figures["rounds_to_agreement"] = plots.rounds_to_agreement(df, mf["experiment"])
     written = []
     with OutputSet(results_dir / "plots") as files:  # all plots replaced together, or none
         for name, fig in figures.items():
-            for ext in ("png", "svg") if svg else ("png",):
+            for ext in _formats(formats, svg):
                 files.add(f"{name}.{ext}", figure_writer(fig, ext))
                 written.append(results_dir / "plots" / f"{name}.{ext}")
         files.commit()
@@ -615,9 +660,9 @@ def report(results_dir: Path, path: Path | None, partial: bool) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 def app(scenario_file: Path | None, port: int, host: str) -> None:
-    """Explore a scenario in the browser (Mesa's SolaraViz) [default: scenarios/belarus_us_2025.yaml].
+    """Explore scenarios in the browser (a Solara page) [default: scenarios/belarus_us_2025.yaml].
 
-    Set conditions in the sidebar, press Reset to apply them, then Step or run. Opens no browser:
+    Pick a scenario (or drop one in), set the seed and conditions, press Reset, then Step or run. Opens no browser:
     visit the address it prints. Needs the app extra: pip install 'grand-bargain[app]'.
     """
     try:
@@ -631,6 +676,19 @@ def app(scenario_file: Path | None, port: int, host: str) -> None:
     port = port or web.free_port(host)
     out.print(f"Serving {escape(str(path))} at http://{host}:{port}/ (Ctrl-C to stop)", soft_wrap=True)
     web.serve(path, host=host, port=port)
+
+
+def _warn_missing_stances(path: Path, spec: Any) -> None:
+    """Warn (on stderr; not an error) about each actor with no stance on some issue."""
+    from model.cli_schema import missing_stances
+
+    for line in missing_stances(spec):
+        err.print(f"[yellow]warning:[/] {escape(str(path))}: {escape(line)}", soft_wrap=True)
+
+
+def _formats(formats: tuple[str, ...], svg: bool) -> tuple[str, ...]:
+    """The formats to write: ``--format`` (each once, in order), plus PNG and SVG for ``--svg``."""
+    return tuple(dict.fromkeys((*formats, *(("png", "svg") if svg else ()))))
 
 
 def _manifest(results_dir: Path) -> dict[str, Any]:
@@ -684,6 +742,10 @@ main.add_command(_backtest)
 from model.cli_robustness import robustness  # noqa: E402
 
 main.add_command(robustness)
+
+from model.cli_schema import schema  # noqa: E402 - registered below, beside the other helpers' commands
+
+main.add_command(schema)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

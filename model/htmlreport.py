@@ -254,14 +254,19 @@ def _plots_section(df: pd.DataFrame, mf: dict[str, Any], axes: list[str], name: 
     parts: list[str] = []
     varying = [a for a in axes if df[a].nunique() > 1]
     few = [a for a in varying if _few(df, mf, a)]
-    if len(few) >= 2:
-        fig = plots.agreement_heatmap(df, few[1], few[0], f"{name}: agreement rate")
+    if len(few) >= 2:  # a third axis with few values: a panel each, not averaged over
+        facet = few[2] if len(few) >= 3 and df[few[2]].nunique() <= 6 else None
+        pooled = [a for a in varying if a not in (few[0], few[1], facet)]
+        fig = plots.agreement_heatmap(df, few[1], few[0], f"{name}: agreement rate", facet, pooled)
         x, y = column_label(df, few[1]), column_label(df, few[0])
+        by = f", one panel per value of {column_label(df, facet)}" if facet else ""
+        rest = f"; pooled over {', '.join(column_label(df, a) for a in pooled)}" if pooled else ""
         parts.append(_figure_html(fig, f"agreement rate over {x} and {y}",
-                                  f"Agreement rate over {x} and {y}, with the number of finished runs per cell."))
+                                  f"Agreement rate over {x} and {y}{by}, with the number of finished runs per "
+                                  f"cell{rest}."))
     for a in varying[:MAX_AXIS_PLOTS]:
         label = column_label(df, a)
-        fig = plots.agreement_by_axis(df, a, f"{name}: agreement rate")
+        fig = plots.agreement_by_axis(df, a, f"{name}: agreement rate", pooled=[o for o in varying if o != a])
         parts.append(_figure_html(fig, f"agreement rate by {label}",
                                   f"Agreement rate by {label} (all other conditions pooled), with a 95% interval."))
     if len(varying) > MAX_AXIS_PLOTS:
@@ -427,6 +432,53 @@ def _load(results_dir: Path, allow_incomplete: bool) -> tuple[pd.DataFrame, dict
     return df, mf
 
 
+#: Above this many issues the report's issue table starts folded.
+MAX_OPEN_ISSUES = 8
+
+
+def _scenario_as_run(results_dir: Path, mf: dict[str, Any]) -> dict[str, Any] | None:
+    """The scenario the sweep ran, as data: from the resolved experiment the sweep stored beside
+    its results (``None`` when there is none or it is unreadable: an older results folder)."""
+    name = mf.get("resolved")
+    if not isinstance(name, str):
+        return None
+    try:
+        data = json.loads((results_dir / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    sc = data.get("scenario") if isinstance(data, dict) else None
+    return sc if isinstance(sc, dict) else None
+
+
+def _modelled_section(sc: dict[str, Any] | None) -> str:
+    """What was modelled, for a reader who never opens the scenario file: its title and description,
+    the actors (by name, and whether an agreement needs their consent), the issues (by label, with
+    their levels) and the protocol with its settings."""
+    if sc is None:
+        return '<p class="note">The scenario as run is not stored with these results.</p>'
+    parts = [f'<p class="sub"><b>{_e(sc.get("title") or sc.get("name"))}</b></p>']
+    if sc.get("description"):
+        parts.append(f"<p>{_e(str(sc['description']).strip())}</p>")
+    actors = [a for a in sc.get("actors") or [] if isinstance(a, dict)]
+    rows = [[a.get("name") or a.get("id"), a.get("id"), "yes" if a.get("consent", True) else "no (outside party)",
+             (a.get("strategy") or {}).get("name", "")] for a in actors]
+    parts.append(f"<h3>Actors ({len(actors)})</h3>"
+                 + _table(["actor", "id", "its consent needed", "strategy"], rows))
+    issues = [i for i in sc.get("issues") or [] if isinstance(i, dict)]
+    rows = [[i.get("label") or i.get("id"), i.get("id"),
+             ", ".join(str(lv.get("name")).replace("_", " ") for lv in i.get("levels") or [] if isinstance(lv, dict))
+             or "continuous, 0 to 1", _fmt(i.get("status_quo")).replace("_", " ")] for i in issues]
+    table = _table(["issue", "id", "levels (low to high)", "status quo"], rows)
+    if len(issues) > MAX_OPEN_ISSUES:  # a long list folds away: the results stay near the top
+        table = f"<details><summary>show the {len(issues)} issues</summary>{table}</details>"
+    parts.append(f"<h3>Issues ({len(issues)})</h3>" + table)
+    proto = sc.get("protocol") or {}
+    settings = ", ".join(f"{k} {_fmt(v)}" for k, v in proto.items() if k != "kind" and not isinstance(v, dict | list))
+    parts.append(f"<h3>Protocol</h3><p>{_e(proto.get('kind', 'package'))}"
+                 f"{': ' + _e(settings) if settings else ''}</p>")
+    return "<section><h2>What was modelled</h2>" + "".join(parts) + "</section>"
+
+
 def build_report(results_dir: str | Path, *, allow_incomplete: bool = False) -> str:
     """The HTML report of a sweep's results folder, as one self-contained page.
 
@@ -449,7 +501,9 @@ def build_report(results_dir: str | Path, *, allow_incomplete: bool = False) -> 
 
     body: list[str] = []
     body.append(f"<header><h1>{_e(name)}</h1>")
-    body.append(f'<p class="sub">Sweep report: scenario {_e(mf.get("scenario"))}, '
+    sc = _scenario_as_run(d, mf)
+    what = f"{sc.get('title') or sc.get('name')}" if sc else mf.get("scenario")
+    body.append(f'<p class="sub">Sweep report: scenario {_e(what)}, '
                 f"{_e(_design_text(mf, spec))}, {_e(mf.get('replicates'))} replicate(s) each.</p></header>")
     n_runs = mf.get("n_runs")
     if mf.get("status") != "complete" or (n_runs is not None and len(df) < int(n_runs)):
@@ -458,6 +512,7 @@ def build_report(results_dir: str | Path, *, allow_incomplete: bool = False) -> 
     rate = f"{agreed / finished:.0%}" if finished else "-"
     glance = [("runs", len(df)), ("points", mf.get("n_points")), ("agreement", rate), ("failed runs", failed)]
     body.append('<ul class="glance">' + "".join(f"<li><b>{_e(v)}</b>{_e(k)}</li>" for k, v in glance) + "</ul>")
+    body.append(_modelled_section(sc))
     body.append(_experiment_section(mf, spec, df.attrs.get("labels")))
 
     body.append("<h2>Results</h2>")

@@ -302,7 +302,9 @@ def sensitivity_plot(table: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_xlim(min(lo, -0.02), max(hi, 1.02))
     ax.set_xlabel(xlabel)
     ax.grid(alpha=0.25, axis="x")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.legend(frameon=False, fontsize=8, title_fontsize=8, loc="upper center", ncols=2,
+              bbox_to_anchor=(0.5, -0.14 - 0.5 / (n + 2)),  # below the axes: never over a bar
+              title="error bars: 95% bootstrap confidence intervals")
     outcome = table.attrs.get("outcome")
     what = "agreement" if outcome == "agreed" else outcome
     ax.set_title(plain(title or (f"Sensitivity of {what}" if what else "Sensitivity")))

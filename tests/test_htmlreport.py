@@ -346,3 +346,38 @@ def test_an_incomplete_sweep_is_refused_unless_asked_for_a_partial_report(tmp_pa
     page = write_report(out, tmp_path / "elsewhere" / "partial.html", allow_incomplete=True).read_text()
     parse(page)
     assert "Partial results: 25 of 27 runs are on disk" in page
+
+
+@pytest.mark.slow
+def test_the_header_says_what_was_modelled_scenario_actors_issues_protocol(grid_sweep: Path) -> None:
+    from model import scenario as scn
+
+    page = build_report(grid_sweep)
+    resolved = (grid_sweep / results.manifest(grid_sweep)["resolved"]).read_text(encoding="utf-8")
+    import json
+
+    sc = scn.parse(json.loads(resolved)["scenario"])
+    head = page[: page.index("<h2>Results</h2>")]
+    assert "What was modelled" in head and sc.spec.title in head
+    found = tables(head)
+    actors = next(t for t in found if "actor" in t.columns)
+    assert actors["id"].tolist() == list(sc.problem.actor_ids)
+    assert actors["its consent needed"].tolist() == ["yes" if c else "no (outside party)" for c in sc.problem.consent]
+    issues = next(t for t in found if "issue" in t.columns)
+    assert issues["issue"].tolist() == [i.label for i in sc.problem.space.issues]  # labels, not ids
+    ordinal = [i for i in sc.problem.space.issues if i.levels]
+    for i in ordinal:  # levels as words, in order
+        row = issues[issues["id"] == i.id].iloc[0]
+        assert row["levels (low to high)"] == ", ".join(n.replace("_", " ") for n, _ in i.levels)
+    assert f"<h3>Protocol</h3><p>{sc.spec.protocol.kind}" in head
+
+
+@pytest.mark.slow
+def test_without_the_scenario_as_run_the_report_says_so(tmp_path: Path, grid_sweep: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(grid_sweep, copy)
+    (copy / results.manifest(copy)["resolved"]).unlink()
+    page = build_report(copy)
+    assert "The scenario as run is not stored with these results." in page

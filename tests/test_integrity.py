@@ -71,7 +71,7 @@ def test_a_dollar_title_runs_and_writes_every_output(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["run", str(f), "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "issues.png", "outcome.json", "rounds.csv", "trajectory.png", "utility_space.png"]
+        "issues.png", "outcome.json", "outcome_space.png", "rounds.csv", "trajectory.png", "utility_space.png"]
 
 
 def _render(fig: Any) -> None:
