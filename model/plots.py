@@ -331,12 +331,21 @@ EVENT_STYLE: dict[str, tuple[str, str, int]] = {
     "extension refused": ("x", OKABE_ITO[1], 70),
     "framework": ("D", OKABE_ITO[7], 60),
     "suspension": ("v", OKABE_ITO[6], 70),
+    "phase": ("|", "0.3", 120),
+    "phase end": ("4", "0.3", 90),
+    "renegotiation": ("*", OKABE_ITO[3], 90),
 }
+
+#: Event kinds that are data, not part of the story (the EUM's per-round positions): not drawn.
+NOT_DRAWN = frozenset({"eum round"})
 
 #: The timeline's rows for events that belong to no one actor's conduct: the tranches the parties
 #: agreed (whoever proposed them) and the outside shocks.
 SHARED_ROWS = {"tranche": "tranches agreed", "spoiler": "spoiler shocks", "framework": "framework",
-               "extension": "deadline", "extension refused": "deadline"}
+               "extension": "deadline", "extension refused": "deadline", "phase": "phases",
+               "phase end": "phases", "renegotiation": "phases"}
+#: The row of an event of some other kind that names no actor.
+OTHER_ROW = "other events"
 
 
 def _short_name(aid: str, names: Sequence[str], a: int) -> str:
@@ -348,12 +357,13 @@ def _short_name(aid: str, names: Sequence[str], a: int) -> str:
 def _timeline_rows(events: Sequence[Event], actor_ids: Sequence[str]) -> list[str]:
     """The rows of the timeline, top down: the shared rows in use, then each actor with an event."""
     shared = list(dict.fromkeys(SHARED_ROWS[str(e.kind)] for e in events if str(e.kind) in SHARED_ROWS))
-    acting = {e.actor for e in events if str(e.kind) not in SHARED_ROWS}
-    return shared + [a for a in actor_ids if a in acting]
+    acting = {_row_of(e) for e in events if str(e.kind) not in SHARED_ROWS}
+    other = [OTHER_ROW] if OTHER_ROW in acting else []
+    return shared + [a for a in actor_ids if a in acting] + other
 
 
 def _row_of(e: Event) -> str:
-    return SHARED_ROWS.get(str(e.kind), e.actor or "")
+    return SHARED_ROWS.get(str(e.kind), e.actor or OTHER_ROW)
 
 
 def _draw_event(ax: Any, e: Event, x: float, y: float, first: bool) -> None:
@@ -383,6 +393,7 @@ def timeline(events: Sequence[Event], n_rounds: int, actor_ids: Sequence[str], t
         n_rounds: rounds played (the x range).
         actor_ids: the actors, in order; ``names`` their names (for the row labels).
     """
+    events = [e for e in events if str(e.kind) not in NOT_DRAWN]
     rows = _timeline_rows(events, actor_ids)
     y = {r: len(rows) - 1 - k for k, r in enumerate(rows)}
     fig = _figure(figsize=(8.0, 0.5 * max(len(rows), 1) + 1.9), layout="constrained")

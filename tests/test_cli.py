@@ -71,6 +71,17 @@ def test_every_shipped_scenario_validates() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml")))
+def test_every_shipped_scenario_runs_and_writes_its_figures(name: str, tmp_path: Path) -> None:
+    """``bargain run`` end to end on every shipped file: whatever its protocol logs, the summary,
+    tables and figures are written, and no internal error."""
+    r = CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / f"{name}.yaml"), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "internal error" not in r.output
+    assert (tmp_path / "outcome.json").exists() and any(tmp_path.glob("*.png"))
+
+
+@pytest.mark.slow
 def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "bargain"
     if not exe.exists():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
@@ -290,3 +293,26 @@ def test_the_new_figures_draw_user_text_with_dollar_signs_as_text() -> None:
                 plots.issue_values(h, p.space, sc.spec.title, o.package),
                 plots.trajectory(h, sc.spec.title, p.actor_names)):
         fig.savefig(io.BytesIO(), format="png")  # mathtext would raise on "$x^$"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parent.parent / "scenarios").glob("*.yaml")))
+def test_every_shipped_scenario_draws_its_timeline_with_every_event_on_a_row(name: str) -> None:
+    """Every kind of event any protocol logs (phases, renegotiations, the EUM's rounds, ...) finds a
+    row or is left out on purpose: a new kind must never break ``bargain run``'s figures."""
+    sc = scenario.load(Path(__file__).parent.parent / "scenarios" / f"{name}.yaml")
+    o = Negotiation(sc, rng=1).run()
+    fig = plots.timeline(o.events, o.rounds, sc.problem.actor_ids)
+    ax = fig.axes[0]
+    drawn = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+    drawn += sum(1 for ln in ax.lines if ln.get_marker() not in (None, "None", ""))
+    assert drawn == sum(1 for e in o.events if str(e.kind) not in plots.NOT_DRAWN)
+
+
+def test_timeline_puts_an_event_of_no_actor_and_no_shared_row_on_its_own_row() -> None:
+    from model.protocols.base import EventKind, Extension
+
+    class Untold(Extension):  # a kind the timeline has no row for, naming no actor
+        kind = EventKind.SUSPENSION
+
+    fig = plots.timeline([Untold(3, None, 2, 5)], 5, ["A", "B"])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [plots.OTHER_ROW]
