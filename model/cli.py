@@ -310,8 +310,12 @@ def print_summary(s: dict[str, Any]) -> None:
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder [default: results/<experiment name>]. Re-running into it resumes.")
+@click.option("--series", is_flag=True,
+              help="Also record every run round by round (offers, utilities, trust, counts) in OUT/series/: "
+                   "model.results.load_series; bargain plot draws them. Kept on when the folder is resumed.")
 def sweep(
-    experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None
+    experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None,
+    series: bool,
 ) -> None:
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
@@ -324,7 +328,7 @@ def sweep(
     check_workers(workers, backend, scheduler)
     exp = exm.load(experiment_file)
     out_dir = out_dir or Path("results") / exp.spec.name
-    sw = Sweep(exp, out_dir)
+    sw = Sweep(exp, out_dir, series=series)
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
     # SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop the workers, mark the manifest and say so in one line
     with stop_on_signals():
@@ -500,6 +504,13 @@ def plot(results_dir: Path, svg: bool) -> None:
                                                 by=None if a == by else by)
     figures["utility_at_agreement"] = plots.utility_at_agreement(df, mf["experiment"])
     figures["rounds_to_agreement"] = plots.rounds_to_agreement(df, mf["experiment"])
+    if mf.get("series"):  # outcomes over time, by the first axis with few values
+        from model.plots_series import trajectory_bands
+
+        trace = results.load_series(results_dir)
+        if not trace.empty:
+            figures["series_bands"] = trajectory_bands(trace, by=few[0] if few else None,
+                                                       title=f"{mf['experiment']}: over time")
     written = []
     with OutputSet(results_dir / "plots") as files:  # all plots replaced together, or none
         for name, fig in figures.items():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from model.sweep import PART_GLOB, part_fault, part_records
+from model.sweep import PART_GLOB, SERIES_DIR, part_fault, part_records
 
 
 class DamagedResults(ValueError):
@@ -77,6 +77,51 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     df["agreed"] = df["agreed"].astype("boolean")  # missing where a run failed
     df["rounds"] = df["rounds"].astype("Int64")
     return df.sort_values("run_id", kind="stable").reset_index(drop=True)
+
+
+def load_series(results_dir: str | Path) -> pd.DataFrame:
+    """The sweep's outcomes over time (``bargain sweep --series``): one row per run and round, in
+    order of ``run_id`` and ``round``, with the run's ``point_id``, ``replicate`` and ``axis.*``
+    columns first, then ``round``, ``proposer``, ``offer.<issue>`` (the offer on the table after
+    the round; missing where there was none), ``state.<issue>``, ``utility.<actor>`` (its utility
+    of that offer), ``trust.<actor>`` (its lowest trust in a counterpart that delivers to it, on
+    the incremental and framework protocols; missing elsewhere) and ``metric.<count>`` (the run's
+    counts so far: tranches, deliveries, pauses, ...).
+
+    Every series part is checked against the sha256 recorded when it was written, as ``load``
+    checks the main parts; only runs whose main row is on disk are returned.
+
+    Raises:
+        FileNotFoundError: the folder holds no series (the sweep ran without ``--series``).
+        DamagedResults: (one line) a series part is damaged, replaced, foreign or unrecorded.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = Path(results_dir)
+    rows = load(d)
+    mf = _manifest_or_none(d)
+    parts = sorted((d / SERIES_DIR).glob(PART_GLOB))
+    if not parts and not (mf or {}).get("series"):
+        raise FileNotFoundError(f"{d} holds no series: run the sweep with --series (bargain sweep EXPERIMENT "
+                                f"--series --out {d}) to record outcomes over time")
+    records = part_records(d, mf) or {}
+    tables = []
+    for p in parts:
+        why = part_fault(p, records.get(f"{SERIES_DIR}/{p.name}"))
+        if why:
+            raise DamagedResults(f"{p}: {why}; {_redo(d, mf)}")
+        try:
+            tables.append(pq.read_table(p))
+        except (pa.ArrowInvalid, OSError) as e:
+            raise DamagedResults(f"{p}: not a readable Parquet part ({e}); {_redo(d, mf)}") from None
+    if not tables or rows.empty:
+        return pd.DataFrame()
+    series = pa.concat_tables(tables).to_pandas()
+    keys = rows[["run_id", "point_id", "replicate", *axis_columns(rows)]]
+    out = keys.merge(series, on="run_id", how="inner", validate="one_to_many")
+    return out.sort_values(["run_id", "round"], kind="stable").reset_index(drop=True)
 
 
 def _manifest_or_none(d: Path) -> dict[str, Any] | None:

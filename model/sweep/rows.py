@@ -17,6 +17,8 @@ from model.alloc import keep_heap_slack
 from model.errors import InputError
 from model.experiment import Experiment
 
+#: The key under which a row carries its run's per-round records to the writer (never a column).
+SERIES_KEY = "_series"
 #: How an error that is not the run's own starts (its worker process died under it): retried on resume.
 WORKER_DIED = "worker process died: "
 
@@ -32,6 +34,7 @@ class Task:
     runs: tuple[tuple[int, int, int, int, tuple[tuple[str, Any], ...]], ...]  # run, point, rep, seed, point
     kill_worker_at: tuple[int, ...] = ()  # fault injection for tests: these runs kill their worker
     columns: tuple[str, ...] = ()  # the result columns every run must give (the base scenario's layout)
+    series: bool = False  # also record each run's rounds (``model.sweep.series``), as the row's ``SERIES_KEY``
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
     return _VECTORISED[sc]
 
 
-def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
+def run_one(sc: scn.Scenario, seed: int, series: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run one negotiation and return its result columns.
 
     A ``package`` run whose strategies depend on time only, with no mechanism that draws or
@@ -124,6 +127,8 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     noise, spoilers, a margin), is computed as arrays (``model.core.protocol.run_package_vectorised``,
     the same outcome as the Mesa model for the same seed, tested); every other run goes through
     the Mesa model round by round. Every run reports the same columns, whatever its protocol.
+    Given a ``series`` list, the run goes through the Mesa model and appends a record per round
+    to it (``model.sweep.series.run_recording``).
     """
     from model.core import nash_product
     from model.core.protocol import run_package_vectorised
@@ -132,7 +137,7 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
     p = sc.problem
     proto = sc.params
     metrics = dict.fromkeys(METRICS, 0.0)
-    time_only = _vectorised_strategies(sc)
+    time_only = _vectorised_strategies(sc) if series is None else None
     if time_only is not None:
         c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk,
                                    np.random.default_rng(seed))
@@ -143,7 +148,12 @@ def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
         from model.negotiation import Negotiation
 
         m = Negotiation(sc, rng=seed, collect=False)
-        o = m.run()
+        if series is None:
+            o = m.run()
+        else:
+            from model.sweep.series import run_recording
+
+            o = run_recording(m, series)
         agreed, reason, rounds, package = o.agreed, o.reason, o.rounds, o.package
         blocked = sorted({b[0] for b in o.blocked_by})
         metrics.update(o.metrics)
@@ -174,13 +184,16 @@ def run_task(task: Task) -> list[dict[str, Any]]:
         row.update({f"axis.{k}": v for k, v in point})
         try:
             sc = _compiled(task.digest, point, base_json, task.scenario_file)
-            result = run_one(sc, seed)
+            trace: list[dict[str, Any]] | None = [] if task.series else None
+            result = run_one(sc, seed, trace)
             if task.columns and tuple(result) != task.columns:
                 extra = sorted(set(result) - set(task.columns)) or sorted(set(task.columns) - set(result))
                 raise LayoutError(f"this point gives other result columns than the base scenario ({', '.join(extra)}"
                                   "): an axis may not rename or add issues or actors")
             row.update(result)
             row["error"] = None
+            if trace is not None:
+                row[SERIES_KEY] = [{"run_id": run_id, **r} for r in trace]
         except InputError as e:
             row["error"] = f"invalid scenario at this point: {e}"
         except Exception as e:  # noqa: BLE001 - recorded, and the sweep goes on
