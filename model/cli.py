@@ -682,5 +682,10 @@ def _print_rates(df: Any, axes: list[str]) -> None:
     out.print(t)
 
 
+from model.cli_export import export, rerun  # noqa: E402 - the commands of model/cli_export.py
+
+main.add_command(export)
+main.add_command(rerun)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

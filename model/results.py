@@ -161,3 +161,101 @@ def agreement_rates(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = frame.groupby(by, dropna=False, sort=True)
     out = g.agg(rate=("_agreed", "mean"), runs=("_ok", "sum"), failures=("_failed", "sum")).reset_index()
     return out
+
+
+#: Excel's most rows in one sheet (with the header row).
+EXCEL_MAX_ROWS = 1_048_576
+#: What ``export`` writes, by format: the runs, the series (when the sweep recorded them), the manifest.
+EXPORT_FILES = {"csv": ("runs.csv", "series.csv", "manifest.csv"), "xlsx": ("results.xlsx",)}
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked (one line: what, and what to do instead)."""
+
+
+def manifest_rows(mf: dict[str, Any]) -> pd.DataFrame:
+    """The manifest as ``key``/``value`` rows (nested entries as dotted keys; the per-part records
+    and the experiment spec left out: they are in manifest.json and experiment.resolved.json)."""
+    import pandas as pd
+
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        else:
+            rows.append((prefix, json.dumps(v) if isinstance(v, list) else "" if v is None else str(v)))
+
+    walk("", {k: v for k, v in mf.items() if k not in ("parts", "experiment_spec")})
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def export(results_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("csv",)) -> list[Path]:
+    """Write a sweep's results for spreadsheets and other tools, and return the files written.
+
+    ``csv``: ``runs.csv`` (``load``: one row per run, the same columns and values), ``series.csv``
+    (``load_series``, when the sweep recorded series) and ``manifest.csv`` (``manifest_rows``).
+    ``xlsx``: ``results.xlsx`` with the same tables as sheets ``runs``, ``series`` and ``manifest``
+    (needs openpyxl: the ``export`` extra). Missing values are empty cells. All files are written
+    to temporary files first and renamed into place together (``model.fileio.OutputSet``), into
+    ``out`` (default: ``RESULTS_DIR/export``).
+
+    Raises:
+        ExportError: an unknown format, xlsx without openpyxl, or a table longer than an Excel sheet.
+        DamagedResults, FileNotFoundError: as ``load``.
+    """
+    from model.fileio import OutputSet
+
+    d = Path(results_dir)
+    target = Path(out) if out is not None else d / "export"
+    unknown = sorted(set(formats) - set(EXPORT_FILES))
+    if unknown:
+        raise ExportError(f"unknown export format {unknown[0]!r} (known: {', '.join(EXPORT_FILES)})")
+    if "xlsx" in formats:
+        try:
+            import openpyxl  # noqa: F401
+        except ModuleNotFoundError:
+            raise ExportError("--xlsx needs openpyxl: pip install -c constraints.txt 'grand-bargain[export]' "
+                              "(or use --csv)") from None
+    mf = manifest(d)
+    tables = {"runs": load(d), "manifest": manifest_rows(mf)}
+    if mf.get("series") or (d / SERIES_DIR).is_dir():
+        tables["series"] = load_series(d)
+    written = []
+    with OutputSet(target) as files:
+        if "csv" in formats:
+            for name, table in tables.items():
+                files.add(f"{name}.csv", _csv_writer(table))
+                written.append(target / f"{name}.csv")
+        if "xlsx" in formats:
+            long = [n for n, t in tables.items() if len(t) >= EXCEL_MAX_ROWS]
+            if long:
+                raise ExportError(f"the {long[0]} table has {len(tables[long[0]])} rows, more than an Excel sheet "
+                                  f"holds ({EXCEL_MAX_ROWS - 1}): use --csv")
+            files.add("results.xlsx", _xlsx_writer(tables))
+            written.append(target / "results.xlsx")
+        files.commit()
+    return written
+
+
+def _csv_writer(table: pd.DataFrame) -> Any:
+    def write(tmp: str) -> None:
+        table.to_csv(tmp, index=False, lineterminator="\n")
+
+    return write
+
+
+def _xlsx_writer(tables: dict[str, pd.DataFrame]) -> Any:
+    import pandas as pd
+
+    def write(tmp: str) -> None:
+        import io
+
+        buf = io.BytesIO()  # (openpyxl refuses a file name without the .xlsx extension, as temporary files have)
+        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+            for name, table in tables.items():
+                table.to_excel(xl, sheet_name=name, index=False)
+        Path(tmp).write_bytes(buf.getvalue())
+
+    return write
