@@ -592,11 +592,31 @@ def sensitivity(results_dir: Path, outcome: str, svg: bool) -> None:
     for name, row in table.iterrows():
         t.add_row(str(name), *[f"{row[c]:.3f}" for c in cols])
     out.print(t)
+    if design == "sobol":
+        _print_convergence(df, mf, outcome, table)
     fig = sensitivity_plot(table, f"{mf['experiment']}: {outcome}")
     for ext in ("png", "svg") if svg else ("png",):
         target = results_dir / "plots" / f"sensitivity_{outcome.replace('.', '_')}.{ext}"
         save_figure(target, fig)
         out.print(f"wrote {escape(str(target))}")
+
+
+def _print_convergence(df: Any, mf: dict[str, Any], outcome: str, table: Any) -> None:
+    """The total indices at N/4, N/2 and N base samples, then a warning per reason not to trust them."""
+    from model.sensitivity import sobol_convergence, sobol_warnings
+
+    conv = sobol_convergence(df, mf, outcome)
+    sizes = sorted(set(conv["samples"]))
+    if len(sizes) > 1:
+        t = Table(title="Convergence: ST (± half-width) by base samples", title_justify="left")
+        t.add_column("condition")
+        for n in sizes:
+            t.add_column(f"N={n}", justify="right")
+        for axis, g in conv.groupby("axis", sort=False):
+            t.add_row(str(axis), *[f"{r.ST:.3f} ± {r.ST_conf:.3f}" for r in g.itertuples()])
+        out.print(t)
+    for w in sobol_warnings(table):
+        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
 
 
 @main.command()
