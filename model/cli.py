@@ -382,8 +382,8 @@ def sweep(
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the fit report [default: OUT/report.md].")
 @click.option("--write-variant", "variant_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the best fit as a scenario variant [default: <scenario>_fit.yaml beside the "
-                   "calibrated scenario].")
+              help="Where to write the best fit as a scenario variant [default: OUT/<scenario>_fit.yaml; "
+                   "scenarios/<scenario>_fit.yaml replaces the shipped variant].")
 def calibrate(
     scenario_file: Path, track_file: Path | None, n_seeds: int, n_points: int, seed: int | None,
     workers: int | None, backend: str, out_dir: Path | None, report_file: Path | None, variant_file: Path | None,
@@ -413,7 +413,7 @@ def calibrate(
     seed = sc.seed if seed is None else seed
     out_dir = out_dir or Path("results") / "calibrate" / sc.spec.name
     report_file = report_file or out_dir / "report.md"
-    variant_file = variant_file or target.parent / f"{target.stem}_fit.yaml"
+    variant_file = variant_file or out_dir / f"{target.stem}_fit.yaml"  # never a tracked file unless asked
     cal.check_variant_path(variant_file, target)
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
     if note:
