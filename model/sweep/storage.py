@@ -127,11 +127,6 @@ def git_state(where: str | Path | None = None) -> dict[str, Any]:
     return {"commit": commit.strip(), "dirty": bool(status.strip())}
 
 
-def _git_revision() -> str | None:
-    commit = git_state()["commit"]
-    return None if commit == "unknown" else str(commit)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 

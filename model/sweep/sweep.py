@@ -34,7 +34,6 @@ from model.sweep.storage import (
     RESERVE_FILE,
     RESOLVED_FILE,
     SCENARIO_FILE,
-    _git_revision,
     _now,
     _versions,
     append_journal,
@@ -71,6 +70,7 @@ class Sweep:
         self.runs_done = 0  # on disk, as the sweep goes
         self._records: dict[str, dict[str, Any]] = {}
         self._lock_fd: int | None = None
+        self._git = git_state()  # the code's checkout as the sweep starts (commit, dirty)
 
     def part_path(self, chunk: int) -> Path:
         return self.out / f"part-{chunk:06d}.parquet"
@@ -202,8 +202,8 @@ class Sweep:
             "started": started,
             "updated": _now(),
             "versions": _versions(),
-            "git_revision": _git_revision(),
-            "git": git_state(),
+            "git_revision": None if self._git["commit"] == "unknown" else self._git["commit"],
+            "git": self._git,
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             **stats,
             "experiment_spec": exp.spec.model_dump(mode="json"),
