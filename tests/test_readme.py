@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: Fenced blocks, also indented ones inside list items: (language, body).
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[a-z]*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
-#: What the project ships that README commands read (copied, so that nothing tracked changes).
+#: What the project ships that README commands read, copied with the code (``model``), so that the
+#: copy is a checkout of its own: its ``scenarios/`` is the project's (``scenario.PROJECT_SCENARIOS``)
+#: and nothing tracked in this checkout changes.
 SHIPPED = ("scenarios", "experiments", "docs", "benchmarks")
 #: ``make`` targets whose recipe the test runs in place of ``make TARGET``.
 MAKE_RUN = ("run",)
@@ -104,17 +106,18 @@ def test_every_install_command_uses_the_pins() -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the shipped data with ``.venv/bin/bargain`` and ``.venv/bin/python`` that run this
-    checkout's code."""
+    """A copy of the checkout (code and shipped data) with ``.venv/bin/bargain`` and
+    ``.venv/bin/python`` that run the copy's code."""
     tmp = tmp_path_factory.mktemp("readme")
     for name in SHIPPED:
         shutil.copytree(ROOT / name, tmp / name)
+    shutil.copytree(ROOT / "model", tmp / "model", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "constraints.txt", tmp / "constraints.txt")
     bin_dir = tmp / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     for name, module in (("bargain", "-m model.cli "), ("python", "")):
         script = bin_dir / name
-        script.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" {module}"$@"\n')
+        script.write_text(f'#!/bin/sh\nPYTHONPATH="{tmp}" exec "{sys.executable}" {module}"$@"\n')
         script.chmod(0o755)
     return tmp
 
@@ -154,5 +157,5 @@ def test_every_readme_command_runs_and_prints_what_readme_shows(project: Path) -
 def test_the_readme_python_snippets_run(project: Path) -> None:
     for start, body in blocks("python"):
         r = subprocess.run([sys.executable, "-c", body], cwd=project, capture_output=True, text=True, timeout=600,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+                           env={**os.environ, "PYTHONPATH": str(project)})
         assert r.returncode == 0, f"README.md:{start}: the snippet fails:\n{r.stderr[-2000:]}"
