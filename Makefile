@@ -85,7 +85,7 @@ clean:
 # Re-resolve every extra in a scratch venv and pin the result in constraints.txt.
 lock: | check-python
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet --dry-run --report .lock-venv/report.json -e ".[dev,app,bench]"
+	.lock-venv/bin/python -m pip install --quiet --dry-run --report .lock-venv/report.json -e ".[dev,app,bench,export]"
 	.lock-venv/bin/python -c "import json; r = json.load(open('.lock-venv/report.json')); \
 	rows = sorted(((i['metadata']['name'], i['metadata']['version']) for i in r['install']), key=lambda t: t[0].lower()); \
 	head = [l for l in open('constraints.txt') if l.startswith('#')]; \

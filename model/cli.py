@@ -353,8 +353,12 @@ def print_summary(s: dict[str, Any]) -> None:
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder [default: results/<experiment name>]. Re-running into it resumes.")
+@click.option("--series", is_flag=True,
+              help="Also record every run round by round (offers, utilities, trust, counts) in OUT/series/: "
+                   "model.results.load_series; bargain plot draws them. Kept on when the folder is resumed.")
 def sweep(
-    experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None
+    experiment_file: Path, workers: int | None, backend: str, scheduler: str | None, out_dir: Path | None,
+    series: bool,
 ) -> None:
     """Run an experiment: many negotiations over a design of conditions, with replicates."""
     import os
@@ -370,7 +374,7 @@ def sweep(
     for note in exp.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     out_dir = out_dir or Path("results") / exp.spec.name
-    sw = Sweep(exp, out_dir)
+    sw = Sweep(exp, out_dir, series=series)
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
     # SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop the workers, mark the manifest and say so in one line
     with stop_on_signals():
@@ -425,8 +429,8 @@ def sweep(
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the fit report [default: OUT/report.md].")
 @click.option("--write-variant", "variant_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the best fit as a scenario variant [default: <scenario>_fit.yaml beside the "
-                   "calibrated scenario].")
+              help="Where to write the best fit as a scenario variant [default: OUT/<scenario>_fit.yaml; "
+                   "scenarios/<scenario>_fit.yaml replaces the shipped variant].")
 def calibrate(
     scenario_file: Path, track_file: Path | None, n_seeds: int, n_points: int, seed: int | None,
     workers: int | None, backend: str, out_dir: Path | None, report_file: Path | None, variant_file: Path | None,
@@ -456,7 +460,7 @@ def calibrate(
     seed = sc.seed if seed is None else seed
     out_dir = out_dir or Path("results") / "calibrate" / sc.spec.name
     report_file = report_file or out_dir / "report.md"
-    variant_file = variant_file or target.parent / f"{target.stem}_fit.yaml"
+    variant_file = variant_file or out_dir / f"{target.stem}_fit.yaml"  # never a tracked file unless asked
     cal.check_variant_path(variant_file, target)
     n_workers = 1 if backend == "serial" else (workers or os.cpu_count() or 1)
     if note:
@@ -551,6 +555,13 @@ def plot(results_dir: Path, svg: bool, formats: tuple[str, ...]) -> None:
                                                 by=None if a == by else by, pooled=pooled)
     figures["utility_at_agreement"] = plots.utility_at_agreement(df, mf["experiment"])
     figures["rounds_to_agreement"] = plots.rounds_to_agreement(df, mf["experiment"])
+    if mf.get("series"):  # outcomes over time, by the first axis with few values
+        from model.plots_series import trajectory_bands
+
+        trace = results.load_series(results_dir)
+        if not trace.empty:
+            figures["series_bands"] = trajectory_bands(trace, by=few[0] if few else None,
+                                                       title=f"{mf['experiment']}: over time")
     written = []
     with OutputSet(results_dir / "plots") as files:  # all plots replaced together, or none
         for name, fig in figures.items():
@@ -632,11 +643,31 @@ def sensitivity(results_dir: Path, outcome: str, svg: bool) -> None:
     for name, row in table.iterrows():
         t.add_row(str(name), *[f"{row[c]:.3f}" for c in cols])
     out.print(t)
+    if design == "sobol":
+        _print_convergence(df, mf, outcome, table)
     fig = sensitivity_plot(table, f"{mf['experiment']}: {outcome}")
     for ext in ("png", "svg") if svg else ("png",):
         target = results_dir / "plots" / f"sensitivity_{outcome.replace('.', '_')}.{ext}"
         save_figure(target, fig)
         out.print(f"wrote {escape(str(target))}")
+
+
+def _print_convergence(df: Any, mf: dict[str, Any], outcome: str, table: Any) -> None:
+    """The total indices at N/4, N/2 and N base samples, then a warning per reason not to trust them."""
+    from model.sensitivity import sobol_convergence, sobol_warnings
+
+    conv = sobol_convergence(df, mf, outcome)
+    sizes = sorted(set(conv["samples"]))
+    if len(sizes) > 1:
+        t = Table(title="Convergence: ST (± half-width) by base samples", title_justify="left")
+        t.add_column("condition")
+        for n in sizes:
+            t.add_column(f"N={n}", justify="right")
+        for axis, g in conv.groupby("axis", sort=False):
+            t.add_row(str(axis), *[f"{r.ST:.3f} ± {r.ST_conf:.3f}" for r in g.itertuples()])
+        out.print(t)
+    for w in sobol_warnings(table):
+        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
 
 
 @main.command()
@@ -746,6 +777,11 @@ main.add_command(robustness)
 from model.cli_schema import schema  # noqa: E402 - registered below, beside the other helpers' commands
 
 main.add_command(schema)
+
+from model.cli_export import export, rerun  # noqa: E402 - the commands of model/cli_export.py
+
+main.add_command(export)
+main.add_command(rerun)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

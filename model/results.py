@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from model.sweep import PART_GLOB, part_fault, part_records
+from model.sweep import PART_GLOB, SERIES_DIR, part_fault, part_records
 
 
 class DamagedResults(ValueError):
@@ -102,6 +102,51 @@ def _rows(results_dir: str | Path) -> pd.DataFrame:
     return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
 
+def load_series(results_dir: str | Path) -> pd.DataFrame:
+    """The sweep's outcomes over time (``bargain sweep --series``): one row per run and round, in
+    order of ``run_id`` and ``round``, with the run's ``point_id``, ``replicate`` and ``axis.*``
+    columns first, then ``round``, ``proposer``, ``offer.<issue>`` (the offer on the table after
+    the round; missing where there was none), ``state.<issue>``, ``utility.<actor>`` (its utility
+    of that offer), ``trust.<actor>`` (its lowest trust in a counterpart that delivers to it, on
+    the incremental and framework protocols; missing elsewhere) and ``metric.<count>`` (the run's
+    counts so far: tranches, deliveries, pauses, ...).
+
+    Every series part is checked against the sha256 recorded when it was written, as ``load``
+    checks the main parts; only runs whose main row is on disk are returned.
+
+    Raises:
+        FileNotFoundError: the folder holds no series (the sweep ran without ``--series``).
+        DamagedResults: (one line) a series part is damaged, replaced, foreign or unrecorded.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = Path(results_dir)
+    rows = load(d)
+    mf = _manifest_or_none(d)
+    parts = sorted((d / SERIES_DIR).glob(PART_GLOB))
+    if not parts and not (mf or {}).get("series"):
+        raise FileNotFoundError(f"{d} holds no series: run the sweep with --series (bargain sweep EXPERIMENT "
+                                f"--series --out {d}) to record outcomes over time")
+    records = part_records(d, mf) or {}
+    tables = []
+    for p in parts:
+        why = part_fault(p, records.get(f"{SERIES_DIR}/{p.name}"))
+        if why:
+            raise DamagedResults(f"{p}: {why}; {_redo(d, mf)}")
+        try:
+            tables.append(pq.read_table(p))
+        except (pa.ArrowInvalid, OSError) as e:
+            raise DamagedResults(f"{p}: not a readable Parquet part ({e}); {_redo(d, mf)}") from None
+    if not tables or rows.empty:
+        return pd.DataFrame()
+    series = pa.concat_tables(tables).to_pandas()
+    keys = rows[["run_id", "point_id", "replicate", *axis_columns(rows)]]
+    out = keys.merge(series, on="run_id", how="inner", validate="one_to_many")
+    return out.sort_values(["run_id", "round"], kind="stable").reset_index(drop=True)
+
+
 def _manifest_or_none(d: Path) -> dict[str, Any] | None:
     if not (d / "manifest.json").exists():
         return None
@@ -162,3 +207,101 @@ def column_labels_of(results_dir: str | Path, columns: list[str]) -> dict[str, s
     for lab in names.values():
         seen[lab] = seen.get(lab, 0) + 1
     return {c: lab if seen[lab] == 1 else f"{lab} [{c}]" for c, lab in names.items()}
+
+
+#: Excel's most rows in one sheet (with the header row).
+EXCEL_MAX_ROWS = 1_048_576
+#: What ``export`` writes, by format: the runs, the series (when the sweep recorded them), the manifest.
+EXPORT_FILES = {"csv": ("runs.csv", "series.csv", "manifest.csv"), "xlsx": ("results.xlsx",)}
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked (one line: what, and what to do instead)."""
+
+
+def manifest_rows(mf: dict[str, Any]) -> pd.DataFrame:
+    """The manifest as ``key``/``value`` rows (nested entries as dotted keys; the per-part records
+    and the experiment spec left out: they are in manifest.json and experiment.resolved.json)."""
+    import pandas as pd
+
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        else:
+            rows.append((prefix, json.dumps(v) if isinstance(v, list) else "" if v is None else str(v)))
+
+    walk("", {k: v for k, v in mf.items() if k not in ("parts", "experiment_spec")})
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def export(results_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("csv",)) -> list[Path]:
+    """Write a sweep's results for spreadsheets and other tools, and return the files written.
+
+    ``csv``: ``runs.csv`` (``load``: one row per run, the same columns and values), ``series.csv``
+    (``load_series``, when the sweep recorded series) and ``manifest.csv`` (``manifest_rows``).
+    ``xlsx``: ``results.xlsx`` with the same tables as sheets ``runs``, ``series`` and ``manifest``
+    (needs openpyxl: the ``export`` extra). Missing values are empty cells. All files are written
+    to temporary files first and renamed into place together (``model.fileio.OutputSet``), into
+    ``out`` (default: ``RESULTS_DIR/export``).
+
+    Raises:
+        ExportError: an unknown format, xlsx without openpyxl, or a table longer than an Excel sheet.
+        DamagedResults, FileNotFoundError: as ``load``.
+    """
+    from model.fileio import OutputSet
+
+    d = Path(results_dir)
+    target = Path(out) if out is not None else d / "export"
+    unknown = sorted(set(formats) - set(EXPORT_FILES))
+    if unknown:
+        raise ExportError(f"unknown export format {unknown[0]!r} (known: {', '.join(EXPORT_FILES)})")
+    if "xlsx" in formats:
+        try:
+            import openpyxl  # noqa: F401
+        except ModuleNotFoundError:
+            raise ExportError("--xlsx needs openpyxl: pip install -c constraints.txt 'grand-bargain[export]' "
+                              "(or use --csv)") from None
+    mf = manifest(d)
+    tables = {"runs": load(d), "manifest": manifest_rows(mf)}
+    if mf.get("series") or (d / SERIES_DIR).is_dir():
+        tables["series"] = load_series(d)
+    written = []
+    with OutputSet(target) as files:
+        if "csv" in formats:
+            for name, table in tables.items():
+                files.add(f"{name}.csv", _csv_writer(table))
+                written.append(target / f"{name}.csv")
+        if "xlsx" in formats:
+            long = [n for n, t in tables.items() if len(t) >= EXCEL_MAX_ROWS]
+            if long:
+                raise ExportError(f"the {long[0]} table has {len(tables[long[0]])} rows, more than an Excel sheet "
+                                  f"holds ({EXCEL_MAX_ROWS - 1}): use --csv")
+            files.add("results.xlsx", _xlsx_writer(tables))
+            written.append(target / "results.xlsx")
+        files.commit()
+    return written
+
+
+def _csv_writer(table: pd.DataFrame) -> Any:
+    def write(tmp: str) -> None:
+        table.to_csv(tmp, index=False, lineterminator="\n")
+
+    return write
+
+
+def _xlsx_writer(tables: dict[str, pd.DataFrame]) -> Any:
+    import pandas as pd
+
+    def write(tmp: str) -> None:
+        import io
+
+        buf = io.BytesIO()  # (openpyxl refuses a file name without the .xlsx extension, as temporary files have)
+        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+            for name, table in tables.items():
+                table.to_excel(xl, sheet_name=name, index=False)
+        Path(tmp).write_bytes(buf.getvalue())
+
+    return write

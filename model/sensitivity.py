@@ -24,7 +24,10 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["morris_indices", "sensitivity_plot", "sobol_indices"]
+__all__ = ["morris_indices", "sensitivity_plot", "sobol_convergence", "sobol_indices", "sobol_warnings"]
+
+#: The widest confidence half-width of a Sobol index taken as converged (shares of variance).
+CONF_THRESHOLD = 0.1
 
 
 def _listing(ids: list[int], n: int = 10) -> str:
@@ -105,6 +108,7 @@ def sobol_indices(
     num_resamples: int = 1000,
     conf_level: float = 0.95,
     seed: int | None = 0,
+    base: int | None = None,
 ) -> pd.DataFrame:
     """Sobol sensitivity indices of ``outcome`` for a sweep run with the ``sobol`` design.
 
@@ -118,6 +122,9 @@ def sobol_indices(
         outcome: a result column: ``agreed`` or a numeric one (``rounds``, ``utility.BLR``, ...).
         num_resamples, conf_level, seed: for the bootstrap confidence intervals (the same seed
             gives the same intervals).
+        base: use only the design's first ``base`` base samples (its first ``base * (D + 2)``
+            points; Saltelli's scheme keeps each base sample's points together), to see how the
+            indices move with the sample size (``sobol_convergence``); default: all of them.
 
     Returns:
         One row per axis (index: the axis path), columns ``S1``, ``S1_conf``, ``ST``, ``ST_conf``
@@ -143,6 +150,10 @@ def sobol_indices(
         raise ValueError(f"{n_points} points is not a Saltelli design over {d} axes with {samples} samples "
                          f"({'with' if second else 'without'} second order: {per_base} points per sample)")
     y = _per_point(df, manifest, outcome, what)
+    if base is not None:
+        if not 1 <= base <= samples:
+            raise ValueError(f"base {base} is not between 1 and the design's {samples} samples")
+        y = y[: base * per_base]
     if np.ptp(y) == 0:
         raise ValueError(f"outcome {outcome!r} is {y[0]:g} at every point: it does not vary, so there is no "
                          f"variance for the Sobol indices to share out")
@@ -155,12 +166,71 @@ def sobol_indices(
         {k: np.asarray(si[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")},
         index=pd.Index(axes, name="axis"),
     )
-    table.attrs.update(method="sobol", outcome=outcome, points=n_points)
+    table.attrs.update(method="sobol", outcome=outcome, points=len(y), samples=len(y) // per_base,
+                       replicates=manifest.get("replicates"))
     if second:
         s2, s2c = np.asarray(si["S2"], dtype=float), np.asarray(si["S2_conf"], dtype=float)
         table.attrs["S2"] = {(axes[i], axes[j]): float(s2[i, j]) for i in range(d) for j in range(i + 1, d)}
         table.attrs["S2_conf"] = {(axes[i], axes[j]): float(s2c[i, j]) for i in range(d) for j in range(i + 1, d)}
     return table
+
+
+def sobol_convergence(df: pd.DataFrame, manifest: dict[str, Any], outcome: str = "agreed",
+                      fractions: tuple[float, ...] = (0.25, 0.5, 1.0), **kwargs: Any) -> pd.DataFrame:
+    """Sobol indices at growing sample sizes (by default N/4, N/2 and N base samples of the design's
+    N), so one sees whether they have settled: converged indices change little from N/2 to N, and
+    their intervals shrink about as ``1/sqrt(N)``.
+
+    Returns:
+        One row per sample size and axis: ``samples``, ``axis``, ``S1``, ``S1_conf``, ``ST``,
+        ``ST_conf`` (sizes too small to estimate, below 2 base samples, are left out).
+    """
+    samples = int(_spec(manifest).get("design", {}).get("samples") or 0)
+    sizes = sorted({int(samples * f) for f in fractions if int(samples * f) >= 2})
+    frames = []
+    for n in sizes:
+        t = sobol_indices(df, manifest, outcome, base=n, **kwargs)
+        frames.append(t.reset_index().assign(samples=n))
+    cols = ["samples", "axis", "S1", "S1_conf", "ST", "ST_conf"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def samples_needed(samples: int, widest: float, threshold: float = CONF_THRESHOLD) -> int:
+    """The base sample size at which the widest half-width ``widest`` (at ``samples``) should fall
+    to ``threshold``, as intervals shrink with ``1/sqrt(N)``: rounded up to a power of 2 (Sobol
+    sequences are balanced at powers of 2)."""
+    want = samples * (widest / threshold) ** 2
+    return int(2 ** int(np.ceil(np.log2(max(want, samples + 1)))))
+
+
+def sobol_warnings(table: pd.DataFrame, threshold: float = CONF_THRESHOLD) -> list[str]:
+    """What makes ``table`` (``sobol_indices``) untrustworthy, one sentence each, with the sample
+    size to run: intervals wider than ``threshold``; indices outside [0, 1] beyond their interval
+    (a share of variance lies in [0, 1]: outside it, the estimate has not converged); a first-order
+    index above its total beyond their intervals. Empty when none applies.
+    """
+    samples = int(table.attrs.get("samples") or 0)
+    out: list[str] = []
+    conf = table[["S1_conf", "ST_conf"]].to_numpy(dtype=float)
+    widest = float(np.nanmax(conf)) if conf.size else 0.0
+    names = [str(n) for n in table.index]
+    outside = [n for n, r in zip(names, table.itertuples(), strict=True)
+               if r.S1 + r.S1_conf < 0 or r.ST - r.ST_conf > 1 or r.S1 - r.S1_conf > 1 or r.ST + r.ST_conf < 0]
+    above = [n for n, r in zip(names, table.itertuples(), strict=True) if r.S1 - r.S1_conf > r.ST + r.ST_conf]
+    if widest > threshold:
+        out.append(f"confidence intervals are wide (up to ±{widest:.2f}, more than ±{threshold:g}) with {samples} "
+                   f"samples: run the design with samples: {samples_needed(samples, widest, threshold)}")
+    if outside:
+        more = samples_needed(samples, max(widest, 2 * threshold), threshold)
+        out.append(f"indices outside [0, 1] beyond their interval ({', '.join(outside[:3])}): the estimates have "
+                   f"not converged; run more samples (samples: {more})")
+    if above:
+        out.append(f"first-order above total beyond their intervals ({', '.join(above[:3])}): not converged")
+    reps = table.attrs.get("replicates")
+    if out and isinstance(reps, int) and reps > 1:
+        out.append(f"the outcome is a mean over {reps} replicates per point: noise between replicates adds "
+                   "variance no condition explains, which more replicates reduce")
+    return out
 
 
 def _unit_column(values: pd.Series, axis: dict[str, Any], levels: int) -> np.ndarray:

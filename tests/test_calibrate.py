@@ -361,3 +361,28 @@ def test_a_variant_that_does_not_load_is_never_left_behind(tmp_path: Path, monke
     with pytest.raises(InputError):
         cal.write_variant(fit, tmp_path / "tiny_fit.yaml", "bargain calibrate tiny.yaml", None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml", "track.yaml"]
+
+
+def test_the_variant_goes_to_the_output_folder_unless_told_and_never_beside_the_scenario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bargain calibrate`` changes no scenario file unless ``--write-variant`` names one (issue #20)."""
+    monkeypatch.chdir(tmp_path)
+    base = write(tmp_path / "my" / "tiny.yaml", TINY)
+    # tiny.yaml lies outside the project's scenarios/: a variant under results/ could not extend it
+    track = write(tmp_path / "my" / "observed" / "track.yaml", TINY_TRACK)
+    r = CliRunner().invoke(main, ["calibrate", str(base), "--track", str(track), "--points", "0", "--seeds", "1",
+                                  "--backend", "serial"])
+    assert r.exit_code == 2 and "--write-variant in my" in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "results").exists()  # refused before any run
+    # a scenario of the project's own scenarios/ may be extended from anywhere: the default is OUT
+    project = scn.PROJECT_SCENARIOS / "belarus_stepwise.yaml"
+    cal.check_variant_path(tmp_path / "results" / "calibrate" / "x" / "belarus_stepwise_fit.yaml", project)
+    r = CliRunner().invoke(main, ["calibrate", str(base), "--track", str(track), "--points", "0", "--seeds", "1",
+                                  "--backend", "serial", "--out", "my/out", "--write-variant", "my/tiny_fit.yaml"])
+    assert r.exit_code == 0 and (tmp_path / "my" / "tiny_fit.yaml").is_file(), r.output
+    monkeypatch.setenv(scn.ALLOW_EXTENDS_ENV, "1")
+    r = CliRunner().invoke(main, ["calibrate", str(base), "--track", str(track), "--points", "0", "--seeds", "1",
+                                  "--backend", "serial"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "results" / "calibrate" / "tiny" / "tiny_fit.yaml").is_file()

@@ -213,7 +213,7 @@ def test_the_calibration_design_is_the_experiments_latin_hypercube() -> None:
 @pytest.mark.parametrize("package, order", [
     ("model.scenario", ["schema", "compiler", "checks", "loader"]),
     ("model.calibrate", ["track", "distance", "search", "report"]),
-    ("model.sweep", ["rows", "executors", "storage", "sweep"]),
+    ("model.sweep", ["series", "rows", "executors", "storage", "sweep"]),
     ("model.backtest", ["case", "score", "plots"]),
 ])
 def test_split_packages_import_their_seams_in_order(package: str, order: list[str]) -> None:

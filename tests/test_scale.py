@@ -118,9 +118,9 @@ def test_a_point_that_draws_nothing_runs_once(tmp_path: Path, monkeypatch: pytes
     calls: list[int] = []
     traced = rows.run_traced
 
-    def counting(sc: scenario.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
+    def counting(sc: scenario.Scenario, seed: int, series: Any = None) -> tuple[dict[str, Any], bool]:
         calls.append(seed)
-        return traced(sc, seed)
+        return traced(sc, seed, series)
 
     monkeypatch.setattr(rows, "run_traced", counting)
     monkeypatch.setattr(rows, "_SAME_EVERY_SEED", {})

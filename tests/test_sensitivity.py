@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from model.experiment import AxisSpec, DesignSpec, ExperimentSpec, design_points
-from model.sensitivity import morris_indices, sensitivity_plot, sobol_indices
+from model.sensitivity import (
+    morris_indices,
+    samples_needed,
+    sensitivity_plot,
+    sobol_convergence,
+    sobol_indices,
+    sobol_warnings,
+)
 
 # Ishigami (a=7, b=0.1) on [-pi, pi]^3: analytical first-order and total indices.
 A, B = 7.0, 0.1
@@ -58,6 +65,45 @@ def ishigami_spec(samples: int, second_order: bool = False) -> ExperimentSpec:
 
 
 # ---------------------------------------------------------------------------- Sobol
+
+
+def test_a_small_sample_is_warned_about_with_the_power_of_2_to_run_and_that_size_converges() -> None:
+    df, mf = sweep_like(ishigami_spec(128), ishigami)
+    t = sobol_indices(df, mf, "y")
+    warnings = sobol_warnings(t)
+    assert len(warnings) == 1 and "intervals are wide" in warnings[0] and "128 samples" in warnings[0]
+    advised = int(warnings[0].rsplit("samples: ", 1)[1])
+    assert advised > 128 and advised & (advised - 1) == 0  # a larger power of 2
+    # intervals shrink as 1/sqrt(N): at the advised size they are within the threshold
+    df, mf = sweep_like(ishigami_spec(advised), ishigami)
+    big = sobol_indices(df, mf, "y")
+    assert sobol_warnings(big) == [] and big[["S1_conf", "ST_conf"]].max().max() <= 0.1
+
+
+def test_indices_outside_0_1_beyond_their_interval_are_flagged() -> None:
+    t = pd.DataFrame({"S1": [-0.3, 0.2], "S1_conf": [0.05, 0.05], "ST": [1.2, 0.3], "ST_conf": [0.05, 0.05]},
+                     index=pd.Index(["a", "b"], name="axis"))
+    t.attrs.update(samples=256, replicates=5)
+    w = sobol_warnings(t)
+    assert any("outside [0, 1]" in x and "(a)" in x for x in w)
+    assert any("5 replicates" in x for x in w)  # replicate noise named as a cause
+    assert samples_needed(256, 0.2) == 1024 and samples_needed(100, 0.05) == 128
+
+
+def test_convergence_gives_the_indices_at_a_quarter_half_and_all_of_the_samples() -> None:
+    df, mf = sweep_like(ishigami_spec(256), ishigami)
+    c = sobol_convergence(df, mf, "y")
+    assert sorted(set(c["samples"])) == [64, 128, 256] and len(c) == 9
+    full = sobol_indices(df, mf, "y")
+    last = c[c["samples"] == 256].set_index("axis")
+    np.testing.assert_allclose(last["ST"], full["ST"])
+    # the first quarter: the first 64 base samples' points alone, as an experiment's
+    quarter = sobol_indices(df[df["point_id"] < 64 * 5], {**mf, "n_points": 64 * 5,
+                            "experiment_spec": {**mf["experiment_spec"], "design": {"kind": "sobol", "samples": 64}}},
+                            "y")
+    np.testing.assert_allclose(c[c["samples"] == 64].set_index("axis")["ST"], quarter["ST"])
+    widths = c.groupby("samples")["ST_conf"].max()
+    assert widths[256] < widths[64]  # intervals narrow as the sample grows
 
 
 @pytest.mark.slow

@@ -332,7 +332,7 @@ def test_bargain_discover_prints_boxes_as_sentences_with_their_peeling_plots(tmp
     r = CliRunner().invoke(main, ["discover", str(out)])
     assert r.exit_code == 0, r.output
     assert "PRIM boxes for agreement" in r.output
-    assert "1. agreement in" in r.output and "protocol.breakdown_risk ≤" in r.output
+    assert "1. agreement in" in r.output and "risk of breakdown per round ≤" in r.output
     assert (out / "plots" / "prim_peeling_1.png").exists()
     r = CliRunner().invoke(main, ["discover", str(out), "--outcome", "nonsense>>"])
     assert r.exit_code == 2 and "no column 'nonsense'" in r.output

@@ -253,7 +253,9 @@ def variant_text(cal: Calibration, path: Path, command: str, report: Path | None
 
 
 def check_variant_path(path: Path, scenario_file: Path) -> None:
-    """A variant may not replace the scenario it extends, or any scenario that one extends.
+    """A variant may not replace the scenario it extends, or any scenario that one extends, and
+    must be able to extend it from where it is written (its folder or the project's scenarios/
+    holds every base of the chain, as ``scenario.load_data`` requires).
 
     Raises:
         InputError: it would.
@@ -261,6 +263,15 @@ def check_variant_path(path: Path, scenario_file: Path) -> None:
     if path.resolve() in (scenario_file.resolve(), *_bases(scenario_file.resolve())):
         raise InputError(str(path), [Fault("", "is the scenario being calibrated or one it extends: the variant "
                                                "extends it and cannot replace it (choose another --write-variant)")])
+    chain = (scenario_file.resolve(), *_bases(scenario_file.resolve()))
+    roots = (path.resolve().parent, scn.PROJECT_SCENARIOS)
+    outside = [f for f in chain if not any(f == r or r in f.parents for r in roots)]
+    allowed = os.environ.get(scn.ALLOW_EXTENDS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    if outside and not allowed:  # the variant would not load from there: say so before the runs
+        raise InputError(str(path), [Fault("", (
+            f"a variant here could not extend {display_path(outside[0])} (bases must lie in the variant's folder or "
+            f"the project's scenarios/): give --write-variant in {display_path(outside[0].parent)}, or pass "
+            "--allow-extends-outside"))])
 
 
 def write_variant(cal: Calibration, path: Path, command: str, report: Path | None) -> None:

@@ -13,11 +13,14 @@ The results folder holds: ``part-NNNNNN.parquet`` (one per chunk; every row has 
 recorded before the part gets its name; also in the manifest's ``parts``), ``manifest.json``
 (status ``running``, ``complete``, ``incomplete`` when runs lost their worker process,
 ``interrupted`` or ``stopped`` by an environment fault), ``experiment.resolved.json`` (the
-experiment and base scenario as run, for ``rerun``) and ``.lock`` (held by the sweep writing the
-folder). A resumed sweep redoes every part that is not exactly as recorded, and every chunk with
-a run whose worker died.
+experiment and base scenario as run, for ``rerun``), ``scenario.resolved.yaml`` (the base scenario
+as run, which ``bargain run`` reads), with ``--series`` ``series/part-NNNNNN.parquet`` (every
+run round by round, ``model.sweep.series``; checked and resumed like the main parts) and
+``.lock`` (held by the sweep writing the folder). A resumed sweep redoes every part that is not
+exactly as recorded, and every chunk with a run whose worker died.
 
-The package, along its seams (each module imports only those before it): ``rows`` (the row layout,
+The package, along its seams (each module imports only those before it): ``series`` (the
+per-round records), ``rows`` (the row layout,
 ``run_one`` and ``run_task``, what a worker runs), ``executors`` (``SerialExecutor``, ``Pool``,
 ``executor``, the worker initializer and death watch, the signals), ``storage`` (the folder's files:
 parts, checksums, journal, manifest, lock) and ``sweep`` (``Sweep`` and ``rerun``). Every name is
@@ -46,6 +49,7 @@ from model.sweep.rows import (
     run_one,
     run_task,
 )
+from model.sweep.series import SERIES_DIR, series_columns
 from model.sweep.storage import (
     JOURNAL_FILE,
     LOCK_FILE,
@@ -53,7 +57,9 @@ from model.sweep.storage import (
     PART_GLOB,
     RESERVE_FILE,
     RESOLVED_FILE,
+    SCENARIO_FILE,
     file_sha256,
+    git_state,
     on_disk,
     part_fault,
     part_records,
@@ -63,8 +69,8 @@ from model.sweep.sweep import Sweep, rerun
 
 __all__ = [
     "JOURNAL_FILE", "KEY_COLUMNS", "LOCK_FILE", "MANIFEST_FORMAT", "MAX_WORKERS_PER_CPU", "OUTCOME_COLUMNS",
-    "PART_GLOB", "RESERVE_FILE", "RESOLVED_FILE", "WORKER_DIED", "Interrupted", "LayoutError", "Pool",
-    "SerialExecutor", "Sweep", "Task", "_compiled", "axis_type", "check_workers", "executor", "file_sha256",
-    "on_disk", "part_fault", "part_records", "rerun", "resolved_experiment", "result_columns", "row_columns",
-    "run_one", "run_task", "stop_on_signals",
+    "PART_GLOB", "RESERVE_FILE", "RESOLVED_FILE", "SCENARIO_FILE", "SERIES_DIR", "WORKER_DIED", "Interrupted",
+    "LayoutError", "Pool", "SerialExecutor", "Sweep", "Task", "_compiled", "axis_type", "check_workers", "executor",
+    "file_sha256", "git_state", "on_disk", "part_fault", "part_records", "rerun", "resolved_experiment",
+    "result_columns", "row_columns", "run_one", "run_task", "series_columns", "stop_on_signals",
 ]

@@ -18,6 +18,8 @@ from model.alloc import keep_heap_slack
 from model.errors import InputError
 from model.experiment import Experiment
 
+#: The key under which a row carries its run's per-round records to the writer (never a column).
+SERIES_KEY = "_series"
 #: How an error that is not the run's own starts (its worker process died under it): retried on resume.
 WORKER_DIED = "worker process died: "
 
@@ -33,6 +35,7 @@ class Task:
     runs: tuple[tuple[int, int, int, int, tuple[tuple[str, Any], ...]], ...]  # run, point, rep, seed, point
     kill_worker_at: tuple[int, ...] = ()  # fault injection for tests: these runs kill their worker
     columns: tuple[str, ...] = ()  # the result columns every run must give (the base scenario's layout)
+    series: bool = False  # also record each run's rounds (``model.sweep.series``), as the row's ``SERIES_KEY``
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,12 +128,12 @@ def _vectorised_strategies(sc: scn.Scenario) -> list[Any] | None:
     return _VECTORISED[sc]
 
 
-def run_one(sc: scn.Scenario, seed: int) -> dict[str, Any]:
+def run_one(sc: scn.Scenario, seed: int, series: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run one negotiation and return its result columns (``run_traced`` without the trace)."""
-    return run_traced(sc, seed)[0]
+    return run_traced(sc, seed, series)[0]
 
 
-def run_traced(sc: scn.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
+def run_traced(sc: scn.Scenario, seed: int, series: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], bool]:
     """Run one negotiation: its result columns, and whether it drew a random number.
 
     A run that drew none is a function of its scenario alone (the seed reaches a run only
@@ -144,6 +147,8 @@ def run_traced(sc: scn.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
     noise, spoilers, a margin), is computed as arrays (``model.core.protocol.run_package_vectorised``,
     the same outcome as the Mesa model for the same seed, tested); every other run goes through
     the Mesa model round by round. Every run reports the same columns, whatever its protocol.
+    Given a ``series`` list, the run goes through the Mesa model and appends a record per round
+    to it (``model.sweep.series.run_recording``).
     """
     from model.core import nash_product
     from model.core.beliefs import zone_of_agreement
@@ -153,7 +158,7 @@ def run_traced(sc: scn.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
     p = sc.problem
     proto = sc.params
     metrics = dict.fromkeys(METRICS, 0.0)
-    time_only = _vectorised_strategies(sc)
+    time_only = _vectorised_strategies(sc) if series is None else None
     if time_only is not None:
         rng = np.random.default_rng(seed)
         c = run_package_vectorised(p, time_only, sc.proposer_order(), proto.max_rounds, proto.breakdown_risk, rng)
@@ -166,7 +171,12 @@ def run_traced(sc: scn.Scenario, seed: int) -> tuple[dict[str, Any], bool]:
         from model.negotiation import Negotiation
 
         m = Negotiation(sc, rng=seed, collect=False)
-        o = m.run()
+        if series is None:
+            o = m.run()
+        else:
+            from model.sweep.series import run_recording
+
+            o = run_recording(m, series)
         drew = m.rng.bit_generator.state != m._rng or m.random.getstate() != random.Random(seed).getstate()
         agreed, reason, rounds, package = o.agreed, o.reason, o.rounds, o.package
         blocked = sorted({b[0] for b in o.blocked_by})
@@ -194,16 +204,18 @@ _SAME_EVERY_SEED: dict[tuple[str, tuple[tuple[str, Any], ...], str], dict[str, A
 _SAME_KEPT = 4096
 
 
-def _result(task: Task, base_json: str, seed: int, point: tuple[tuple[str, Any], ...]) -> tuple[dict[str, Any], bool]:
+def _result(task: Task, base_json: str, seed: int, point: tuple[tuple[str, Any], ...],
+            trace: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], bool]:
     """A run's result columns, and whether the point's runs draw no random number (then the
-    columns were computed once for the point, in this process, and are the same for every seed)."""
+    columns were computed once for the point, in this process, and are the same for every seed).
+    A run that records its rounds (``trace``) is always run: its series is its own."""
     key = (task.digest, point, base_json)
-    kept = _SAME_EVERY_SEED.get(key)
+    kept = _SAME_EVERY_SEED.get(key) if trace is None else None
     if kept is not None:
         return dict(kept), True
     sc = _compiled(task.digest, point, base_json, task.scenario_file)
-    result, drew = run_traced(sc, seed)
-    if not drew:
+    result, drew = run_traced(sc, seed, trace)
+    if not drew and trace is None:
         if len(_SAME_EVERY_SEED) >= _SAME_KEPT:
             _SAME_EVERY_SEED.pop(next(iter(_SAME_EVERY_SEED)))
         _SAME_EVERY_SEED[key] = dict(result)
@@ -228,7 +240,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
         row.update({f"axis.{k}": v for k, v in point})
         row["replicate_of"] = None
         try:
-            result, same = _result(task, base_json, seed, point)
+            trace: list[dict[str, Any]] | None = [] if task.series else None
+            result, same = _result(task, base_json, seed, point, trace)
             row["replicate_of"] = run_id - rep if same and rep > 0 else None
             if task.columns and tuple(result) != task.columns:
                 extra = sorted(set(result) - set(task.columns)) or sorted(set(task.columns) - set(result))
@@ -236,6 +249,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
                                   "): an axis may not rename or add issues or actors")
             row.update(result)
             row["error"] = None
+            if trace is not None:
+                row[SERIES_KEY] = [{"run_id": run_id, **r} for r in trace]
         except InputError as e:
             row["error"] = f"invalid scenario at this point: {e}"
         except Exception as e:  # noqa: BLE001 - recorded, and the sweep goes on

@@ -31,6 +31,8 @@ JOURNAL_FILE = "parts.jsonl"
 LOCK_FILE = ".lock"
 #: The experiment and base scenario as run (what ``rerun`` repeats, whatever happens to the files).
 RESOLVED_FILE = "experiment.resolved.json"
+#: The base scenario as run (after ``extends:`` and ``set:``), as YAML: ``bargain run`` reads it.
+SCENARIO_FILE = "scenario.resolved.yaml"
 #: Space kept free while a sweep runs, so that its manifest can still say how it ended on a full disk.
 RESERVE_FILE = ".reserve"
 #: The manifest layout: 2 records a sha256 per part.
@@ -98,19 +100,31 @@ def on_disk(what: str | Path, doing: str = "write") -> Iterator[None]:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "grand-bargain": model.__version__}
-    for pkg in ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "SALib"):
+    for pkg in ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "SALib", "highspy", "matplotlib"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)
     return out
 
 
-def _git_revision() -> str | None:
+def _git(args: list[str], where: Path) -> str | None:
+    """``git ARGS`` run in ``where``: its output, or ``None`` (no git, not a checkout, an error)."""
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                           cwd=Path(__file__).resolve().parent)
-        return r.stdout.strip() or None if r.returncode == 0 else None
+        r = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=where)
     except (OSError, subprocess.SubprocessError):
         return None
+    return r.stdout if r.returncode == 0 else None
+
+
+def git_state(where: str | Path | None = None) -> dict[str, Any]:
+    """The git commit of the checkout holding ``where`` (default: this package's code) and whether
+    its tracked files differ from that commit (``dirty``; untracked files do not count, results
+    folders are untracked). Both are ``"unknown"`` outside a git checkout or without git."""
+    folder = Path(where).resolve() if where is not None else Path(__file__).resolve().parent
+    commit = _git(["rev-parse", "HEAD"], folder)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], folder) if commit else None
+    if not commit or status is None:
+        return {"commit": "unknown", "dirty": "unknown"}
+    return {"commit": commit.strip(), "dirty": bool(status.strip())}
 
 
 def _now() -> str:
@@ -229,3 +243,19 @@ def lock_holder(folder: Path) -> str:
         except (OSError, ValueError, KeyError, TypeError):
             time.sleep(0.05)
     return "a process that has not said which"
+
+
+def write_scenario_yaml(path: Path, data: dict[str, Any]) -> None:
+    """Write the scenario as run (``SCENARIO_FILE``), atomically, with a header saying what it is."""
+    import yaml
+
+    from model.report import atomic_write
+
+    head = ("# The base scenario as this sweep ran it (after extends: and set:), written by bargain sweep.\n"
+            "# `bargain run` reads it; experiment.resolved.json holds it too, with the experiment.\n")
+    text = head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -16,34 +17,52 @@ from typing import Any
 from model.errors import InputError, whole_input_error
 from model.experiment import Experiment
 from model.sweep.executors import Pool
-from model.sweep.rows import WORKER_DIED, LayoutError, Task, result_columns, row_columns, run_one, run_task
+from model.sweep.rows import (
+    SERIES_KEY,
+    WORKER_DIED,
+    LayoutError,
+    Task,
+    result_columns,
+    row_columns,
+    run_one,
+    run_task,
+)
+from model.sweep.series import SERIES_DIR, series_columns, series_part_name
 from model.sweep.storage import (
     MANIFEST_FORMAT,
     PART_GLOB,
     RESERVE_FILE,
     RESOLVED_FILE,
-    _git_revision,
+    SCENARIO_FILE,
     _now,
     _versions,
     append_journal,
     compact_journal,
     file_sha256,
     folder_lock,
+    git_state,
     on_disk,
     part_fault,
     part_records,
     reserve_space,
     resolved_experiment,
     write_manifest,
+    write_scenario_yaml,
 )
 
 
 class Sweep:
-    """An experiment's runs, written to ``out``: plan, resume state, and execution."""
+    """An experiment's runs, written to ``out``: plan, resume state, and execution.
 
-    def __init__(self, exp: Experiment, out: Path) -> None:
+    With ``series``, every run's rounds are recorded too (``model.sweep.series``), one part per
+    chunk in ``out/series/``. A folder whose manifest says it records series keeps recording them
+    when resumed, so that its series cover every run.
+    """
+
+    def __init__(self, exp: Experiment, out: Path, series: bool = False) -> None:
         self.exp = exp
         self.out = Path(out)
+        self.series = series
         self.chunk_size = exp.chunk_size()
         self.n_runs = exp.n_runs
         self.n_chunks = -(-self.n_runs // self.chunk_size)
@@ -51,9 +70,13 @@ class Sweep:
         self.runs_done = 0  # on disk, as the sweep goes
         self._records: dict[str, dict[str, Any]] = {}
         self._lock_fd: int | None = None
+        self._git = git_state()  # the code's checkout as the sweep starts (commit, dirty)
 
     def part_path(self, chunk: int) -> Path:
         return self.out / f"part-{chunk:06d}.parquet"
+
+    def series_path(self, chunk: int) -> Path:
+        return self.out / series_part_name(chunk)
 
     # ---------------------------------------------------------------- the lock
 
@@ -98,12 +121,22 @@ class Sweep:
             ok = (0 <= c < self.n_chunks and p.name == self.part_path(c).name and rec is not None
                   and rec.get("chunk") == c and rec.get("rows") == self._chunk_len(c)
                   and not rec.get("worker_died") and part_fault(p, rec) is None)
+            srec = records.get(series_part_name(c)) if ok else None
+            if ok and self.series:  # its series part must be there and as recorded too
+                sp = self.series_path(c)
+                ok = srec is not None and srec.get("chunk") == c and sp.is_file() and part_fault(sp, srec) is None
             if ok and rec is not None:
                 done.add(c)
                 keep[p.name] = rec
+                if self.series and srec is not None:
+                    keep[series_part_name(c)] = srec
             else:
                 with on_disk(p, "remove a damaged part"):
                     p.unlink(missing_ok=True)
+        for sp in (self.out / SERIES_DIR).glob(PART_GLOB):  # series of chunks to redo (or not recorded)
+            if f"{SERIES_DIR}/{sp.name}" not in keep:
+                with on_disk(sp, "remove a damaged part"):
+                    sp.unlink(missing_ok=True)
         self._records = keep
         return done
 
@@ -137,7 +170,7 @@ class Sweep:
             point = tuple(exp.points[point_id].items())
             runs.append((run_id, point_id, rep, exp.seed_of(run_id), point))
         return Task(chunk, exp.base, exp.digest, exp.scenario_file, tuple(runs), self.kill_worker_at,
-                    self._result_names)
+                    self._result_names, self.series)
 
     @property
     def _result_names(self) -> tuple[str, ...]:
@@ -155,6 +188,8 @@ class Sweep:
             "scenario_file": exp.scenario_file,
             "scenario_sha256": exp.base_scenario.digest,
             "resolved": RESOLVED_FILE,
+            "resolved_scenario": SCENARIO_FILE,
+            "series": self.series,
             "design": exp.spec.design.kind,
             "axes": exp.axis_paths,
             "replicates": exp.spec.replicates,
@@ -167,7 +202,8 @@ class Sweep:
             "started": started,
             "updated": _now(),
             "versions": _versions(),
-            "git_revision": _git_revision(),
+            "git_revision": None if self._git["commit"] == "unknown" else self._git["commit"],
+            "git": self._git,
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             **stats,
             "experiment_spec": exp.spec.model_dump(mode="json"),
@@ -182,6 +218,9 @@ class Sweep:
 
         from model.report import atomic_write
 
+        trace = [r for row in rows for r in row.pop(SERIES_KEY, None) or ()]
+        if self.series:  # first: a chunk is done only once its main part has its name
+            self._write_series(chunk, trace)
         schema = self.schema(rows)
         extra = {k for r in rows for k in r} - set(schema.names)
         if extra:  # pyarrow would drop them silently
@@ -197,6 +236,30 @@ class Sweep:
             self._records[name] = rec
 
         atomic_write(self.part_path(chunk), write)
+
+    def _write_series(self, chunk: int, trace: list[dict[str, Any]]) -> None:
+        """Write a chunk's series part, recorded in the journal like a main part."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from model.report import atomic_write
+
+        p = self.exp.base_scenario.problem
+        schema = pa.schema([(n, pa.type_for_alias(t)) for n, t in
+                            series_columns(tuple(p.space.ids), tuple(p.actor_ids))])
+        table = pa.Table.from_pylist(trace, schema=schema)
+        name = series_part_name(chunk)
+        path = self.series_path(chunk)
+        with on_disk(path.parent, "create the series folder"):
+            path.parent.mkdir(exist_ok=True)
+
+        def write(tmp: str) -> None:
+            pq.write_table(table, tmp, compression="zstd")
+            rec = {"part": name, "chunk": chunk, "rows": len(trace), "sha256": file_sha256(tmp)}
+            append_journal(self.out, rec)
+            self._records[name] = rec
+
+        atomic_write(path, write)
 
     def schema(self, rows: list[dict[str, Any]] | None = None):  # noqa: ANN201 - pyarrow.Schema
         """One fixed column layout for every part (``row_columns``: the same layout ``run_one``
@@ -238,8 +301,9 @@ class Sweep:
         from model.report import write_json
 
         self.check_resumable()
+        self.series = self.series or bool((self._old_manifest() or {}).get("series"))
         with on_disk(self.out, "clear temporary files in"):
-            for tmp in self.out.glob(".part-*"):  # a crash's leftovers (no other writer: we hold the lock)
+            for tmp in (*self.out.glob(".part-*"), *(self.out / SERIES_DIR).glob(".part-*")):  # a crash's leftovers
                 tmp.unlink(missing_ok=True)
         started = _now()
         done = self.done_chunks()
@@ -249,6 +313,7 @@ class Sweep:
         compact_journal(self.out, self._records)
         with on_disk(self.out / RESOLVED_FILE):
             write_json(self.out / RESOLVED_FILE, resolved_experiment(self.exp))
+            write_scenario_yaml(self.out / SCENARIO_FILE, self.exp.base)
         first = self.manifest("running", started, {"runs_done": skipped})
         self._reserve_space(len(json.dumps(first)))
         self._write_manifest(first)
@@ -385,8 +450,7 @@ class _Session:
             broken |= isinstance(err, cf.BrokenExecutor)
             self.expected[t.chunk] = len(t.runs)
             self.partial[t.chunk] = []
-            self.retries.extend(Task(t.chunk, t.base, t.digest, t.scenario_file, (r,), t.kill_worker_at, t.columns)
-                                for r in reversed(t.runs))
+            self.retries.extend(dataclasses.replace(t, runs=(r,)) for r in reversed(t.runs))
         if broken:  # the other tasks in flight went down with the pool: queue them again
             for f, t in self.inflight.items():
                 f.cancel()
