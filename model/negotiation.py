@@ -27,7 +27,7 @@ import numpy as np
 
 from model.agents import Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
-from model.core.beliefs import QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
+from model.core.beliefs import LINE_BELIEVED, QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
     Influence,
     Mechanics,
@@ -44,7 +44,7 @@ from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
-from model.core.strategies import Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
+from model.core.strategies import ACCEPT_TOL, Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
 from model.core.tranche import partial_values
 from model.protocols import make_protocol
 from model.protocols.base import (
@@ -257,7 +257,9 @@ class Negotiation(mesa.Model):
             why = veto_objection(self.problem, inf, offer, self.problem.space.status_quo if base is None else base)
             if why is None:
                 continue
-            if inf.veto_strength >= 1.0 or (inf.veto_strength > 0.0 and self.rng.random() < inf.veto_strength):
+            vetoed = inf.veto_strength >= 1.0 or (inf.veto_strength > 0.0 and self.rng.random() < inf.veto_strength)
+            self._observe_veto(inf, vetoed)
+            if vetoed:
                 patron = self.problem.actor_ids[inf.patron]
                 return Response(False, ResponseReason.VETO, note=f"{patron} vetoes it: it {why}")
         return None
@@ -331,7 +333,9 @@ class Negotiation(mesa.Model):
         if info is None or not info.any_private:
             return None
         owners = {k: self.problem.redlines.lines[k].actor for k in info.private_lines}
-        beliefs = Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng)
+        strengths = tuple(self.mech.influence[v.influence].veto_strength for v in info.vetoes)
+        beliefs = Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng,
+                               strengths)
         signal = getattr(sc.params, "mediator_signal", None)
         if signal is not None and signal < 1.0:  # the mediator's own signal of each private reservation
             self._mediator_belief = mediator_means(info, self.problem.reservation, float(signal), self.rng)
@@ -391,6 +395,11 @@ class Negotiation(mesa.Model):
                 d[j] = b.floor_at(i, j, q, stated[j], self.margin)
             floor_sets.append(d)
         cands = offers_against_beliefs(self.believed_problem(i), i, floor_sets, self.mech)
+        safe = self._veto_free_problem(i)
+        if safe is not None and safe.boxes:  # and offers that leave the uncertain vetoes' issues alone
+            seen = {c.package.tobytes() for c in cands}
+            cands += [c for c in offers_against_beliefs(safe, i, floor_sets, self.mech)
+                      if c.package.tobytes() not in seen]
         left = self.max_rounds - self.round
         going_on = float(self.config.flow[i]) if left <= 0 else self.value_of_going_on(i, left)
         judged = [self._chances(i, c, stated) for c in cands]
@@ -414,13 +423,47 @@ class Negotiation(mesa.Model):
         b = self.beliefs
         assert b is not None
         judged = judged_utilities(self.problem, self.mech, offer.utilities)
-        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) for j in self.problem.parties
-                if j != i}
+        need = self.demands(i)
+        # a party whose floor is public accepts iff the offer meets it (as the public path judges)
+        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) if (i, j) in b.res
+                else float(float(judged[j]) >= float(need[j]) - ACCEPT_TOL) for j in self.problem.parties if j != i}
         for ln in self.problem.redlines.crossed(offer.package):
             k = self.problem.redlines.lines.index(ln)
             if ln.actor != i and k in b.info.private_lines:
                 each[ln.actor] = each.get(ln.actor, 1.0) * (1.0 - b.believes_line(i, k))
+        sq = self.problem.space.status_quo
+        for v, pv in enumerate(b.info.vetoes):  # a patron's private veto: P(it lets the deal pass)
+            inf = self.mech.influence[pv.influence]
+            if pv.client in each and (i, v) in b.veto and veto_objection(self.problem, inf, offer.package, sq):
+                each[pv.client] *= b.p_no_veto(i, v)
         return float(np.prod(list(each.values()))), float(judged[i]), each
+
+    def _observe_veto(self, inf: Influence, vetoed: bool) -> None:
+        """Everyone saw ``inf``'s veto tested: if its strength is private, they learn from it."""
+        b = self.beliefs
+        if b is None:
+            return
+        for v, pv in enumerate(b.info.vetoes):
+            if self.mech.influence[pv.influence] == inf:
+                b.observe_veto(v, vetoed)
+
+    def _veto_free_problem(self, i: int) -> Problem | None:
+        """The problem as ``i`` sees it with the issues of the private vetoes it is unsure of
+        kept at the status quo (``None``: no such veto), for a candidate no veto can block."""
+        b = self.beliefs
+        assert b is not None
+        keep = sorted({k for v, pv in enumerate(b.info.vetoes) if (i, v) in b.veto
+                       for k in self.mech.influence[pv.influence].veto})
+        if not keep:
+            return None
+        base = self.believed_problem(i)
+        key = (-1 - i, *keep)
+        got = self._believed.get(key)
+        if got is not None and got[0] is base:
+            return got[1]
+        out = dataclasses.replace(base, fixed=tuple(sorted(set(base.fixed) | set(keep))))
+        self._believed[key] = (base, out)
+        return out
 
     def observe_answers(self, proposer: int, offer: FloatArray) -> None:
         """Everyone learns from the answers to ``proposer``'s offer: a red line named, a floor
@@ -438,6 +481,8 @@ class Negotiation(mesa.Model):
                 for ln in self.problem.redlines.crossed(offer, j):
                     k = self.problem.redlines.lines.index(ln)
                     if k in lines:
+                        if b.believes_line(proposer, k) < LINE_BELIEVED:  # it offered across a line it thought absent
+                            b.refused.add((proposer, j))
                         b.reveal_line(k)
             elif r.reason in (ResponseReason.ACCEPTED, ResponseReason.BELOW_RESERVATION,
                               ResponseReason.BELOW_ASPIRATION):
