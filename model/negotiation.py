@@ -135,7 +135,7 @@ class Negotiation(mesa.Model):
         self.counterparts = shared.counterparts
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
-        self._believed: dict[tuple[int, ...], tuple[Problem, Problem]] = {}
+        self._believed: dict[Any, tuple[Problem, Problem]] = {}
         self._p_accept: dict[int, float] = {}  # the proposer's P(accept) per party, of its latest offer
         self._mediator_belief: dict[int, float] = {}  # the mediator's belief mean of private reservations
         self._mediator_seen: tuple[Problem, Problem] | None = None
@@ -202,8 +202,9 @@ class Negotiation(mesa.Model):
 
     def others_risk(self, actor: int) -> float:
         """The smallest Zeuthen risk among the other parties for the latest offer they received."""
+        res = self.problem.reservation if self.beliefs is None else self.believed_problem(actor).reservation
         risks = [
-            zeuthen_risk(a.previous, a.received[-1], a.reservation)
+            zeuthen_risk(a.previous, a.received[-1], float(res[a.index]))
             for a in self.actors
             if a.is_party and a.index != actor and a.received and not math.isnan(a.previous)
         ]
@@ -304,12 +305,17 @@ class Negotiation(mesa.Model):
         their floors by then, and takes the better of a deal now and one at the end."""
         a = self.actors[actor]
         flow = float(self.config.flow[actor])
+        problem, res = self.problem, self.problem.reservation
         now = {b.index: b.need for b in self.actors if b.is_party and b.index != actor}
+        if self.beliefs is not None:  # others' private floors at its belief means, not the truth
+            problem = self.believed_problem(actor)
+            res = problem.reservation
+            now = {j: max(self.actors[j].aspiration, float(res[j])) for j in now}
         best = flow
         for k in sorted({0, max(1, rounds)}):
             share = k / max(1, rounds)
-            want = {j: d - share * (d - float(self.problem.reservation[j])) for j, d in now.items()}
-            g = most_for(self.problem, actor, want, self.mech)
+            want = {j: d - share * (d - float(res[j])) for j, d in now.items()}
+            g = most_for(problem, actor, want, self.mech)
             if g is not None:
                 best = max(best, flow + a.kappa**k * (g - flow))
         return best
@@ -359,21 +365,43 @@ class Negotiation(mesa.Model):
         """Whether some red line is private (an offer may then cross one: answers check them)."""
         return self.beliefs is not None and bool(self.beliefs.info.private_lines)
 
+    def believed_reservation(self, i: int, at_zero: bool = False) -> FloatArray:
+        """The reservations as ``i`` sees them: the others' private ones at its belief means
+        (``at_zero``: at 0, for the judged utilities ``p_accepts`` shifts type by type)."""
+        b = self.beliefs
+        assert b is not None
+        res = self.problem.reservation.copy()
+        for (o, j) in b.res:
+            if o == i:
+                res[j] = 0.0 if at_zero else b.mean(i, j)
+        return res
+
     def believed_problem(self, i: int) -> Problem:
-        """The problem as ``i`` sees it: the private red lines of others it believes absent left out."""
+        """The problem as ``i`` sees it: the private red lines of others it believes absent left
+        out, and the others' private reservations at its belief means (so that the spans that
+        normalise its offer programs, and what it expects from going on, read no truth)."""
         p = self.problem
         b = self.beliefs
         assert b is not None
         drop = tuple(k for k in b.info.private_lines
                      if b.line_owner[k] != i and b.believes_line(i, k) < 0.5)
-        if not drop:
+        res = self.believed_reservation(i)
+        same = bool(np.array_equal(res, p.reservation))
+        if not drop and same:
             return p
-        got = self._believed.get(drop)
+        key = (drop, res.tobytes())
+        got = self._believed.get(key)
         if got is not None and got[0] is p:
             return got[1]
-        kept = [ln for k, ln in enumerate(p.redlines.lines) if k not in drop]
-        out = dataclasses.replace(p, redlines=RedLineSet(kept, p.redlines.n_actors, p.redlines.n_issues))
-        self._believed[drop] = (p, out)
+        out = p
+        if drop:
+            kept = [ln for k, ln in enumerate(p.redlines.lines) if k not in drop]
+            out = dataclasses.replace(p, redlines=RedLineSet(kept, p.redlines.n_actors, p.redlines.n_issues))
+        if not same:
+            out = out.with_preferences(out.prefs, res)
+        if len(self._believed) > 256:  # (beliefs move with every answer: keep the cache small)
+            self._believed.clear()
+        self._believed[key] = (p, out)
         return out
 
     def propose_against_beliefs(self, actor: Actor) -> Offer | None:
@@ -423,9 +451,11 @@ class Negotiation(mesa.Model):
         b = self.beliefs
         assert b is not None
         judged = judged_utilities(self.problem, self.mech, offer.utilities)
+        if self.mech.influence:  # a client's own gain counts from its reservation: from 0, shifted per type
+            judged = effective_utility(offer.utilities, self.believed_reservation(i, at_zero=True), self.mech)
         need = self.demands(i)
         # a party whose floor is public accepts iff the offer meets it (as the public path judges)
-        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) if (i, j) in b.res
+        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin, self._slope(j)) if (i, j) in b.res
                 else float(float(judged[j]) >= float(need[j]) - ACCEPT_TOL) for j in self.problem.parties if j != i}
         for ln in self.problem.redlines.crossed(offer.package):
             k = self.problem.redlines.lines.index(ln)
@@ -437,6 +467,11 @@ class Negotiation(mesa.Model):
             if pv.client in each and (i, v) in b.veto and veto_objection(self.problem, inf, offer.package, sq):
                 each[pv.client] *= b.p_no_veto(i, v)
         return float(np.prod(list(each.values()))), float(judged[i]), each
+
+    def _slope(self, j: int) -> float:
+        """How ``j``'s judged utility moves with its own reservation: the weight it gives its
+        patrons' gains (``model.core.mechanics.effective_utility``)."""
+        return float(sum(inf.weight for inf in self._patrons[j]))
 
     def _observe_veto(self, inf: Influence, vetoed: bool) -> None:
         """Everyone saw ``inf``'s veto tested: if its strength is private, they learn from it."""
@@ -457,7 +492,7 @@ class Negotiation(mesa.Model):
         if not keep:
             return None
         base = self.believed_problem(i)
-        key = (-1 - i, *keep)
+        key = ("veto-free", i, tuple(keep), id(base))
         got = self._believed.get(key)
         if got is not None and got[0] is base:
             return got[1]
@@ -486,7 +521,9 @@ class Negotiation(mesa.Model):
                         b.reveal_line(k)
             elif r.reason in (ResponseReason.ACCEPTED, ResponseReason.BELOW_RESERVATION,
                               ResponseReason.BELOW_ASPIRATION):
-                b.observe_answer(j, r.accepted, self.effective_list[j], self.actors[j].aspiration, self.margin)
+                slope = self._slope(j)  # (its judged utility with its reservation at 0, as p_accepts takes it)
+                u0 = self.effective_list[j] - slope * float(self.problem.reservation[j])
+                b.observe_answer(j, r.accepted, u0, self.actors[j].aspiration, self.margin, slope)
             else:
                 continue
             if not r.accepted and b.private(j) is not None and self._p_accept.get(j, 0.0) >= 0.5:

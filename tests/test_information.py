@@ -417,3 +417,43 @@ def test_unknown_private_red_line_id_names_the_known_ids(tmp_path: Path) -> None
     msg = str(e.value)
     assert "\n" not in msg and str(f) in msg and "actors[0].information.red_lines[0]" in msg
     assert "no red line with id 'keep_b'" in msg and "keep_a" in msg
+
+
+# --------------------------------------------------------------------------------------------
+# no truth leaks into a proposer's reasoning
+
+
+def test_first_offer_ignores_the_true_private_reservation() -> None:
+    """Two rounds, prior {0.2: 0.2, 0.5: 0.8}, no signal: the proposer's first offer and its
+    value of going on depend on its beliefs only, not on the responder's true reservation (0.2,
+    0.35 or 0.6). Its value of going on is the deal that leaves the responder its believed mean
+    floor, 1 - E[r] = 0.56, so it screens (offers 0.2): 0.2 * 0.8 + 0.8 * 0.56 > 0.5, the worth
+    of offering r_H. (Part 1 read the true floor there: with r = 0.6 it expected 0.4 from going
+    on and offered 0.5.)"""
+    mean_r = 0.2 * 0.2 + 0.8 * 0.5
+    offers, values = [], []
+    for r_true in (0.2, 0.35, 0.6):
+        m = Negotiation(scenario.parse(_split(r_true, 0.2, 0.5, 0.2, rounds=2)), rng=0, collect=False)
+        m.round = 1
+        for a in m.actors:
+            a.update_aspiration()
+        values.append(m.value_of_going_on(0, 1))
+        m.round = 0
+        m.step()
+        assert m.offer is not None
+        offers.append(float(m.offer[0]))
+    assert values == pytest.approx([1.0 - mean_r] * 3, abs=1e-6)
+    assert 0.2 * 0.8 + 0.8 * (1.0 - mean_r) > 1.0 - 0.5
+    assert offers == pytest.approx([0.8] * 3, abs=1e-6)
+
+
+def test_zeuthen_risk_reads_the_believed_reservation() -> None:
+    """The smallest Zeuthen risk among the others, as a party with beliefs sees it, uses its
+    belief mean of a private reservation, whatever the truth."""
+    risks = []
+    for r_true in (0.2, 0.6):
+        m = Negotiation(scenario.parse(_split(r_true, 0.2, 0.5, 0.2, rounds=4)), rng=0, collect=False)
+        r = m.actors[1]
+        r.previous, r.received = 0.9, [0.5]
+        risks.append(m.others_risk(0))
+    assert risks[0] == pytest.approx(risks[1])

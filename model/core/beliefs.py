@@ -249,13 +249,15 @@ class Beliefs:
             return np.nan
         return max(stated, quantile(p.types, w, q)) + margin
 
-    def p_accepts(self, i: int, j: int, u: float, stated: float, margin: float) -> float:
-        """``i``'s probability that ``j``'s floor is met by the (judged) utility ``u``."""
+    def p_accepts(self, i: int, j: int, u: float, stated: float, margin: float, slope: float = 0.0) -> float:
+        """``i``'s probability that ``j``'s floor is met by the (judged) utility ``u + slope r_j``
+        (``slope``: the weight ``j`` gives its patrons' gains, since it judges its own gain from
+        its reservation ``r_j``: ``u`` is its judged utility with ``r_j = 0``)."""
         w = self.res.get((i, j))
         p = self.private(j)
         if w is None or p is None:
             return 1.0
-        ok = np.maximum(stated, p.types) + margin <= u + ACCEPT_TOL
+        ok = np.maximum(stated, p.types) + margin <= u + slope * p.types + ACCEPT_TOL
         return float(w[ok].sum() / w.sum())
 
     def believes_line(self, i: int, k: int) -> float:
@@ -273,12 +275,14 @@ class Beliefs:
         return np.nan if w is None or p is None else float(w @ p.types / w.sum())
 
     # -- learning from answers -------------------------------------------------------------------
-    def observe_answer(self, j: int, accepted: bool, u: float, stated: float, margin: float) -> None:
-        """Every observer learns from ``j``'s answer (on utility grounds) to an offer worth ``u`` to it."""
+    def observe_answer(self, j: int, accepted: bool, u: float, stated: float, margin: float,
+                       slope: float = 0.0) -> None:
+        """Every observer learns from ``j``'s answer (on utility grounds) to an offer worth
+        ``u + slope r_j`` to it (``p_accepts``)."""
         p = self.private(j)
         if p is None or not p.reservation_private:
             return
-        met = np.maximum(stated, p.types) + margin <= u + ACCEPT_TOL
+        met = np.maximum(stated, p.types) + margin <= u + slope * p.types + ACCEPT_TOL
         lik = np.where(met == accepted, 1.0, TREMBLE)
         for i in self.observers:
             w = self.res.get((i, j))
