@@ -303,16 +303,21 @@ class Negotiation(mesa.Model):
         flow, plus the gain of the best deal the others' demands leave it, discounted by its
         continuation factor for the wait. It expects the others to concede at an even pace to
         their floors by then, and takes the better of a deal now and one at the end."""
-        a = self.actors[actor]
-        flow = float(self.config.flow[actor])
-        problem, res = self.problem, self.problem.reservation
-        now = {b.index: b.need for b in self.actors if b.is_party and b.index != actor}
         if self.beliefs is not None:  # others' private floors at its belief means, not the truth
             problem = self.believed_problem(actor)
-            res = problem.reservation
-            now = {j: max(self.actors[j].aspiration, float(res[j])) for j in now}
+            return self._going_on(actor, rounds, problem, problem.reservation, 0)
+        return self._going_on(actor, rounds, self.problem, self.problem.reservation, 0)
+
+    def _going_on(self, actor: int, rounds: int, problem: Problem, res: FloatArray, first: int) -> float:
+        """``value_of_going_on`` on ``problem`` with the others' floors ``res`` (their private
+        ones at ``actor``'s belief), the next deal ``first`` rounds away at the earliest."""
+        a = self.actors[actor]
+        flow = float(self.config.flow[actor])
+        b = self.beliefs
+        now = {o.index: o.need if b is None or (actor, o.index) not in b.res else max(o.aspiration, float(res[o.index]))
+               for o in self.actors if o.is_party and o.index != actor}
         best = flow
-        for k in sorted({0, max(1, rounds)}):
+        for k in sorted({first, max(1, rounds)}):
             share = k / max(1, rounds)
             want = {j: d - share * (d - float(res[j])) for j, d in now.items()}
             g = most_for(problem, actor, want, self.mech)
@@ -429,13 +434,13 @@ class Negotiation(mesa.Model):
             cands += [c for c in offers_against_beliefs(safe, i, floor_sets, self.mech)
                       if c.package.tobytes() not in seen]
         left = self.max_rounds - self.round
-        going_on = float(self.config.flow[i]) if left <= 0 else self.value_of_going_on(i, left)
         judged = [self._chances(i, c, stated) for c in cands]
         # the likeliest to be accepted first, so that a tie goes to it (the screening rule's tie)
         ranked = sorted(range(len(cands)), key=lambda k: -judged[k][0])
         best: tuple[float, Offer, dict[int, float]] | None = None
         for k in ranked:
             p_all, own, each = judged[k]
+            going_on = self.value_after_refusal(i, cands[k], each, stated, left)
             ev = expected_value(p_all, own, going_on)
             if best is None or ev > best[0] + EV_TIE:
                 best = (ev, cands[k], each)
@@ -467,6 +472,41 @@ class Negotiation(mesa.Model):
             if pv.client in each and (i, v) in b.veto and veto_objection(self.problem, inf, offer.package, sq):
                 each[pv.client] *= b.p_no_veto(i, v)
         return float(np.prod(list(each.values()))), float(judged[i]), each
+
+    def value_after_refusal(self, i: int, offer: Offer, each: dict[int, float], stated: list[float],
+                            left: int) -> float:
+        """What ``i`` expects from going on if ``offer`` is refused, ``left`` rounds before the
+        deadline: the flow in the last round; else ``value_of_going_on`` with the others'
+        private floors at ``i``'s *posterior* means after that refusal (what the refusal would
+        teach it: the types that would have accepted lose weight, by Bayes' rule over the event
+        "not all accept", parties independent) and the next deal at least one round away
+        (discounted by ``i``'s continuation factor). With two types the refusal of the offer
+        only the low type takes reveals the high type: the two-period screening (skimming)
+        result (docs/model.md)."""
+        flow = float(self.config.flow[i])
+        b = self.beliefs
+        assert b is not None
+        if left <= 0:
+            return flow
+        judged = judged_utilities(self.problem, self.mech, offer.utilities)
+        if self.mech.influence:
+            judged = effective_utility(offer.utilities, self.believed_reservation(i, at_zero=True), self.mech)
+        res = self.believed_reservation(i)
+        for (o, j), w in b.res.items():
+            p = b.private(j)
+            if o != i or j not in each or p is None:
+                continue
+            u_t = float(judged[j]) + self._slope(j) * p.types  # its judged utility, type by type
+            ok = np.maximum(stated[j], p.types) + self.margin <= u_t + ACCEPT_TOL
+            floor = float(w[ok].sum() / w.sum())
+            rest = float(np.prod([v for k, v in each.items() if k != j]))
+            factor = each[j] / floor if floor > 0.0 else 0.0  # (its lines' and patrons' vetoes' part)
+            post = w * (1.0 - ok * factor * rest)
+            if post.sum() > 0.0:
+                res[j] = float(post @ p.types / post.sum())
+        base = self.believed_problem(i)
+        seen = base if np.array_equal(res, base.reservation) else base.with_preferences(base.prefs, res)
+        return self._going_on(i, left, seen, res, 1)
 
     def _slope(self, j: int) -> float:
         """How ``j``'s judged utility moves with its own reservation: the weight it gives its

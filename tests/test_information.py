@@ -457,3 +457,30 @@ def test_zeuthen_risk_reads_the_believed_reservation() -> None:
         r.previous, r.received = 0.9, [0.5]
         risks.append(m.others_risk(0))
     assert risks[0] == pytest.approx(risks[1])
+
+
+# --------------------------------------------------------------------------------------------
+# two-period screening: the continuation after a refusal uses what the refusal teaches
+
+
+@pytest.mark.parametrize(("p", "delta"), [(0.5, 0.9), (0.5, 0.2), (0.45, 0.5), (0.5, 0.5), (0.3, 0.9)])
+def test_two_period_screening_matches_the_skimming_result(p: float, delta: float) -> None:
+    """Two rounds, the proposer offering in both with discount factor delta; the responder's
+    floor is r_L = 0.2 (probability p) or r_H = 0.5, and it takes any offer that meets it (the
+    myopic buyer of the two-period durable-goods model, Fudenberg & Tirole 1991, Game Theory,
+    ch. 10.2, with the buyer's discount factor 0). Backward induction: a refusal of r_L reveals
+    r_H, so round 2 offers r_H; in round 1 the proposer skims (offers r_L, the high type agreeing
+    at r_H in round 2) iff p (1 - r_L) + (1 - p) delta (1 - r_H) > 1 - r_H, else it offers r_H at
+    once and both types agree in round 1."""
+    r_l, r_h = 0.2, 0.5
+    skim = p * (1 - r_l) + (1 - p) * delta * (1 - r_h) > 1 - r_h + 1e-12
+    for r_true in (r_l, r_h):
+        d = _split(r_true, r_l, r_h, p, rounds=2)
+        d["actors"][0]["discount"] = delta
+        o = Negotiation(scenario.parse(d), rng=0, collect=False).run()
+        assert o.agreed
+        share = 1.0 - float(o.package[0])
+        if skim:
+            assert (o.rounds, share) == (1 if r_true == r_l else 2, pytest.approx(r_true, abs=1e-6))
+        else:
+            assert (o.rounds, share) == (1, pytest.approx(r_h, abs=1e-6))
