@@ -27,7 +27,7 @@ import numpy as np
 
 from model.agents import Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
-from model.core.beliefs import QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
+from model.core.beliefs import LINE_BELIEVED, QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
     Influence,
     Mechanics,
@@ -44,7 +44,7 @@ from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
-from model.core.strategies import Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
+from model.core.strategies import ACCEPT_TOL, Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
 from model.core.tranche import partial_values
 from model.protocols import make_protocol
 from model.protocols.base import (
@@ -135,7 +135,7 @@ class Negotiation(mesa.Model):
         self.counterparts = shared.counterparts
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
-        self._believed: dict[tuple[int, ...], tuple[Problem, Problem]] = {}
+        self._believed: dict[Any, tuple[Problem, Problem]] = {}
         self._p_accept: dict[int, float] = {}  # the proposer's P(accept) per party, of its latest offer
         self._mediator_belief: dict[int, float] = {}  # the mediator's belief mean of private reservations
         self._mediator_seen: tuple[Problem, Problem] | None = None
@@ -202,8 +202,9 @@ class Negotiation(mesa.Model):
 
     def others_risk(self, actor: int) -> float:
         """The smallest Zeuthen risk among the other parties for the latest offer they received."""
+        res = self.problem.reservation if self.beliefs is None else self.believed_problem(actor).reservation
         risks = [
-            zeuthen_risk(a.previous, a.received[-1], a.reservation)
+            zeuthen_risk(a.previous, a.received[-1], float(res[a.index]))
             for a in self.actors
             if a.is_party and a.index != actor and a.received and not math.isnan(a.previous)
         ]
@@ -257,7 +258,9 @@ class Negotiation(mesa.Model):
             why = veto_objection(self.problem, inf, offer, self.problem.space.status_quo if base is None else base)
             if why is None:
                 continue
-            if inf.veto_strength >= 1.0 or (inf.veto_strength > 0.0 and self.rng.random() < inf.veto_strength):
+            vetoed = inf.veto_strength >= 1.0 or (inf.veto_strength > 0.0 and self.rng.random() < inf.veto_strength)
+            self._observe_veto(inf, vetoed)
+            if vetoed:
                 patron = self.problem.actor_ids[inf.patron]
                 return Response(False, ResponseReason.VETO, note=f"{patron} vetoes it: it {why}")
         return None
@@ -300,14 +303,24 @@ class Negotiation(mesa.Model):
         flow, plus the gain of the best deal the others' demands leave it, discounted by its
         continuation factor for the wait. It expects the others to concede at an even pace to
         their floors by then, and takes the better of a deal now and one at the end."""
+        if self.beliefs is not None:  # others' private floors at its belief means, not the truth
+            problem = self.believed_problem(actor)
+            return self._going_on(actor, rounds, problem, problem.reservation, 0)
+        return self._going_on(actor, rounds, self.problem, self.problem.reservation, 0)
+
+    def _going_on(self, actor: int, rounds: int, problem: Problem, res: FloatArray, first: int) -> float:
+        """``value_of_going_on`` on ``problem`` with the others' floors ``res`` (their private
+        ones at ``actor``'s belief), the next deal ``first`` rounds away at the earliest."""
         a = self.actors[actor]
         flow = float(self.config.flow[actor])
-        now = {b.index: b.need for b in self.actors if b.is_party and b.index != actor}
+        b = self.beliefs
+        now = {o.index: o.need if b is None or (actor, o.index) not in b.res else max(o.aspiration, float(res[o.index]))
+               for o in self.actors if o.is_party and o.index != actor}
         best = flow
-        for k in sorted({0, max(1, rounds)}):
+        for k in sorted({first, max(1, rounds)}):
             share = k / max(1, rounds)
-            want = {j: d - share * (d - float(self.problem.reservation[j])) for j, d in now.items()}
-            g = most_for(self.problem, actor, want, self.mech)
+            want = {j: d - share * (d - float(res[j])) for j, d in now.items()}
+            g = most_for(problem, actor, want, self.mech)
             if g is not None:
                 best = max(best, flow + a.kappa**k * (g - flow))
         return best
@@ -331,7 +344,9 @@ class Negotiation(mesa.Model):
         if info is None or not info.any_private:
             return None
         owners = {k: self.problem.redlines.lines[k].actor for k in info.private_lines}
-        beliefs = Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng)
+        strengths = tuple(self.mech.influence[v.influence].veto_strength for v in info.vetoes)
+        beliefs = Beliefs.draw(info, tuple(self.problem.parties), self.problem.reservation, owners, self.rng,
+                               strengths)
         signal = getattr(sc.params, "mediator_signal", None)
         if signal is not None and signal < 1.0:  # the mediator's own signal of each private reservation
             self._mediator_belief = mediator_means(info, self.problem.reservation, float(signal), self.rng)
@@ -355,21 +370,43 @@ class Negotiation(mesa.Model):
         """Whether some red line is private (an offer may then cross one: answers check them)."""
         return self.beliefs is not None and bool(self.beliefs.info.private_lines)
 
+    def believed_reservation(self, i: int, at_zero: bool = False) -> FloatArray:
+        """The reservations as ``i`` sees them: the others' private ones at its belief means
+        (``at_zero``: at 0, for the judged utilities ``p_accepts`` shifts type by type)."""
+        b = self.beliefs
+        assert b is not None
+        res = self.problem.reservation.copy()
+        for (o, j) in b.res:
+            if o == i:
+                res[j] = 0.0 if at_zero else b.mean(i, j)
+        return res
+
     def believed_problem(self, i: int) -> Problem:
-        """The problem as ``i`` sees it: the private red lines of others it believes absent left out."""
+        """The problem as ``i`` sees it: the private red lines of others it believes absent left
+        out, and the others' private reservations at its belief means (so that the spans that
+        normalise its offer programs, and what it expects from going on, read no truth)."""
         p = self.problem
         b = self.beliefs
         assert b is not None
         drop = tuple(k for k in b.info.private_lines
                      if b.line_owner[k] != i and b.believes_line(i, k) < 0.5)
-        if not drop:
+        res = self.believed_reservation(i)
+        same = bool(np.array_equal(res, p.reservation))
+        if not drop and same:
             return p
-        got = self._believed.get(drop)
+        key = (drop, res.tobytes())
+        got = self._believed.get(key)
         if got is not None and got[0] is p:
             return got[1]
-        kept = [ln for k, ln in enumerate(p.redlines.lines) if k not in drop]
-        out = dataclasses.replace(p, redlines=RedLineSet(kept, p.redlines.n_actors, p.redlines.n_issues))
-        self._believed[drop] = (p, out)
+        out = p
+        if drop:
+            kept = [ln for k, ln in enumerate(p.redlines.lines) if k not in drop]
+            out = dataclasses.replace(p, redlines=RedLineSet(kept, p.redlines.n_actors, p.redlines.n_issues))
+        if not same:
+            out = out.with_preferences(out.prefs, res)
+        if len(self._believed) > 256:  # (beliefs move with every answer: keep the cache small)
+            self._believed.clear()
+        self._believed[key] = (p, out)
         return out
 
     def propose_against_beliefs(self, actor: Actor) -> Offer | None:
@@ -391,14 +428,19 @@ class Negotiation(mesa.Model):
                 d[j] = b.floor_at(i, j, q, stated[j], self.margin)
             floor_sets.append(d)
         cands = offers_against_beliefs(self.believed_problem(i), i, floor_sets, self.mech)
+        safe = self._veto_free_problem(i)
+        if safe is not None and safe.boxes:  # and offers that leave the uncertain vetoes' issues alone
+            seen = {c.package.tobytes() for c in cands}
+            cands += [c for c in offers_against_beliefs(safe, i, floor_sets, self.mech)
+                      if c.package.tobytes() not in seen]
         left = self.max_rounds - self.round
-        going_on = float(self.config.flow[i]) if left <= 0 else self.value_of_going_on(i, left)
         judged = [self._chances(i, c, stated) for c in cands]
         # the likeliest to be accepted first, so that a tie goes to it (the screening rule's tie)
         ranked = sorted(range(len(cands)), key=lambda k: -judged[k][0])
         best: tuple[float, Offer, dict[int, float]] | None = None
         for k in ranked:
             p_all, own, each = judged[k]
+            going_on = self.value_after_refusal(i, cands[k], each, stated, left)
             ev = expected_value(p_all, own, going_on)
             if best is None or ev > best[0] + EV_TIE:
                 best = (ev, cands[k], each)
@@ -414,13 +456,89 @@ class Negotiation(mesa.Model):
         b = self.beliefs
         assert b is not None
         judged = judged_utilities(self.problem, self.mech, offer.utilities)
-        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin) for j in self.problem.parties
-                if j != i}
+        if self.mech.influence:  # a client's own gain counts from its reservation: from 0, shifted per type
+            judged = effective_utility(offer.utilities, self.believed_reservation(i, at_zero=True), self.mech)
+        need = self.demands(i)
+        # a party whose floor is public accepts iff the offer meets it (as the public path judges)
+        each = {j: b.p_accepts(i, j, float(judged[j]), stated[j], self.margin, self._slope(j)) if (i, j) in b.res
+                else float(float(judged[j]) >= float(need[j]) - ACCEPT_TOL) for j in self.problem.parties if j != i}
         for ln in self.problem.redlines.crossed(offer.package):
             k = self.problem.redlines.lines.index(ln)
             if ln.actor != i and k in b.info.private_lines:
                 each[ln.actor] = each.get(ln.actor, 1.0) * (1.0 - b.believes_line(i, k))
+        sq = self.problem.space.status_quo
+        for v, pv in enumerate(b.info.vetoes):  # a patron's private veto: P(it lets the deal pass)
+            inf = self.mech.influence[pv.influence]
+            if pv.client in each and (i, v) in b.veto and veto_objection(self.problem, inf, offer.package, sq):
+                each[pv.client] *= b.p_no_veto(i, v)
         return float(np.prod(list(each.values()))), float(judged[i]), each
+
+    def value_after_refusal(self, i: int, offer: Offer, each: dict[int, float], stated: list[float],
+                            left: int) -> float:
+        """What ``i`` expects from going on if ``offer`` is refused, ``left`` rounds before the
+        deadline: the flow in the last round; else ``value_of_going_on`` with the others'
+        private floors at ``i``'s *posterior* means after that refusal (what the refusal would
+        teach it: the types that would have accepted lose weight, by Bayes' rule over the event
+        "not all accept", parties independent) and the next deal at least one round away
+        (discounted by ``i``'s continuation factor). With two types the refusal of the offer
+        only the low type takes reveals the high type: the two-period screening (skimming)
+        result (docs/model.md)."""
+        flow = float(self.config.flow[i])
+        b = self.beliefs
+        assert b is not None
+        if left <= 0:
+            return flow
+        judged = judged_utilities(self.problem, self.mech, offer.utilities)
+        if self.mech.influence:
+            judged = effective_utility(offer.utilities, self.believed_reservation(i, at_zero=True), self.mech)
+        res = self.believed_reservation(i)
+        for (o, j), w in b.res.items():
+            p = b.private(j)
+            if o != i or j not in each or p is None:
+                continue
+            u_t = float(judged[j]) + self._slope(j) * p.types  # its judged utility, type by type
+            ok = np.maximum(stated[j], p.types) + self.margin <= u_t + ACCEPT_TOL
+            floor = float(w[ok].sum() / w.sum())
+            rest = float(np.prod([v for k, v in each.items() if k != j]))
+            factor = each[j] / floor if floor > 0.0 else 0.0  # (its lines' and patrons' vetoes' part)
+            post = w * (1.0 - ok * factor * rest)
+            if post.sum() > 0.0:
+                res[j] = float(post @ p.types / post.sum())
+        base = self.believed_problem(i)
+        seen = base if np.array_equal(res, base.reservation) else base.with_preferences(base.prefs, res)
+        return self._going_on(i, left, seen, res, 1)
+
+    def _slope(self, j: int) -> float:
+        """How ``j``'s judged utility moves with its own reservation: the weight it gives its
+        patrons' gains (``model.core.mechanics.effective_utility``)."""
+        return float(sum(inf.weight for inf in self._patrons[j]))
+
+    def _observe_veto(self, inf: Influence, vetoed: bool) -> None:
+        """Everyone saw ``inf``'s veto tested: if its strength is private, they learn from it."""
+        b = self.beliefs
+        if b is None:
+            return
+        for v, pv in enumerate(b.info.vetoes):
+            if self.mech.influence[pv.influence] == inf:
+                b.observe_veto(v, vetoed)
+
+    def _veto_free_problem(self, i: int) -> Problem | None:
+        """The problem as ``i`` sees it with the issues of the private vetoes it is unsure of
+        kept at the status quo (``None``: no such veto), for a candidate no veto can block."""
+        b = self.beliefs
+        assert b is not None
+        keep = sorted({k for v, pv in enumerate(b.info.vetoes) if (i, v) in b.veto
+                       for k in self.mech.influence[pv.influence].veto})
+        if not keep:
+            return None
+        base = self.believed_problem(i)
+        key = ("veto-free", i, tuple(keep), id(base))
+        got = self._believed.get(key)
+        if got is not None and got[0] is base:
+            return got[1]
+        out = dataclasses.replace(base, fixed=tuple(sorted(set(base.fixed) | set(keep))))
+        self._believed[key] = (base, out)
+        return out
 
     def observe_answers(self, proposer: int, offer: FloatArray) -> None:
         """Everyone learns from the answers to ``proposer``'s offer: a red line named, a floor
@@ -438,10 +556,14 @@ class Negotiation(mesa.Model):
                 for ln in self.problem.redlines.crossed(offer, j):
                     k = self.problem.redlines.lines.index(ln)
                     if k in lines:
+                        if b.believes_line(proposer, k) < LINE_BELIEVED:  # it offered across a line it thought absent
+                            b.refused.add((proposer, j))
                         b.reveal_line(k)
             elif r.reason in (ResponseReason.ACCEPTED, ResponseReason.BELOW_RESERVATION,
                               ResponseReason.BELOW_ASPIRATION):
-                b.observe_answer(j, r.accepted, self.effective_list[j], self.actors[j].aspiration, self.margin)
+                slope = self._slope(j)  # (its judged utility with its reservation at 0, as p_accepts takes it)
+                u0 = self.effective_list[j] - slope * float(self.problem.reservation[j])
+                b.observe_answer(j, r.accepted, u0, self.actors[j].aspiration, self.margin, slope)
             else:
                 continue
             if not r.accepted and b.private(j) is not None and self._p_accept.get(j, 0.0) >= 0.5:

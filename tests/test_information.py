@@ -288,3 +288,199 @@ def test_bad_information_is_one_line_naming_file_and_field(
     msg = str(e.value)
     assert "\n" not in msg
     assert str(f) in msg and field in msg and words in msg
+
+
+# --------------------------------------------------------------------------------------------
+# a patron's private veto strength
+
+
+def _veto_case(types: list[float], prior: list[float], truth: float, rounds: int = 1) -> dict[str, Any]:
+    """P proposes to R, client of the patron S, who may veto any deal that moves ``y`` off 0.
+    P wants x = 1 (salience 0.6) and y = 1 (0.4); R wants x = 0 and needs 0.2; S's veto
+    strength ``truth`` is private: P holds the prior ``types``/``prior`` over it."""
+    return {
+        "name": "veto", "title": "take it or leave it under a patron's private veto",
+        "issues": [{"id": "x", "label": "P's share", "status_quo": 0.0},
+                   {"id": "y", "label": "the patron's issue", "status_quo": 0.0}],
+        "actors": [
+            {"id": "P", "name": "proposer", "reservation": 0.0,
+             "issues": {"x": {"position": 1.0, "salience": 0.6}, "y": {"position": 1.0, "salience": 0.4}},
+             "strategy": {"name": "hardliner", "params": {"level": 1.0}}},
+            {"id": "R", "name": "client", "reservation": 0.2, "issues": {"x": {"position": 0.0, "salience": 1.0}},
+             "strategy": {"name": "hardliner", "params": {"level": 0.0}},
+             "influence": [{"patron": "S", "weight": 0.0, "veto": ["y"], "veto_strength": truth,
+                            "information": {"veto_strength": "private", "types": types, "prior": prior}}]},
+            {"id": "S", "name": "patron", "consent": False, "issues": {"y": {"position": 0.0, "salience": 1.0}}},
+        ],
+        "protocol": {"kind": "package", "max_rounds": rounds, "order": ["P"]},
+    }
+
+
+#: P's utilities of (x, y) = (0.8, 1) (R gets its floor 0.2, y moves) and (0.8, 0) (y stays):
+#: it moves y iff (1 - E[s]) u_move >= u_stay, i.e. E[s] <= 1 - 0.48 / 0.88 = 0.4545...
+U_MOVE, U_STAY = 0.6 * 0.8 + 0.4, 0.6 * 0.8
+VETO_THRESHOLD = 1.0 - U_STAY / U_MOVE
+
+
+@pytest.mark.parametrize("belief", [0.0, 0.3, VETO_THRESHOLD - 0.01, VETO_THRESHOLD + 0.01, 0.7, 1.0])
+def test_private_veto_choice_flips_at_the_belief_threshold(belief: float) -> None:
+    """With the belief {0: 1 - q, 1: q} over the veto strength (E[s] = q), P offers the deal that
+    moves the veto issue iff (1 - q) u_move >= u_stay (the disagreement value is 0), else the one
+    that leaves it alone; the true strength does not enter P's choice."""
+    for truth in (0.0, 1.0):
+        m = Negotiation(scenario.parse(_veto_case([0.0, 1.0], [1.0 - belief, belief], truth)), rng=0, collect=False)
+        u = m.problem.utility(np.array([[0.8, 1.0], [0.8, 0.0]]))[:, 0]
+        assert u == pytest.approx([U_MOVE, U_STAY], abs=1e-9)
+        m.step()
+        assert m.offer is not None
+        moves = belief <= VETO_THRESHOLD
+        assert m.offer == pytest.approx([0.8, 1.0 if moves else 0.0], abs=1e-6)
+        o = m.outcome
+        assert o is not None and o.agreed == (not moves or truth == 0.0)
+        if moves and truth == 1.0:
+            assert o.blocked_by[0][:2] == ("R", "veto")
+
+
+@pytest.mark.parametrize("truth", [0.0, 1.0])
+def test_a_veto_test_updates_the_belief_by_bayes(truth: float) -> None:
+    """The prior over the strength types 0, 1/4, ..., 1 puts E[s] = 0.25 below the threshold, so
+    P's offer moves the veto issue; the patron vetoes (strength 1) or does not (0), and P's
+    belief becomes prior times s (a veto) or prior times 1 - s (none), renormalised. The client
+    and the patron hold no belief over a strength they know."""
+    types, prior = [0.0, 0.25, 0.5, 0.75, 1.0], [0.6, 0.1, 0.1, 0.1, 0.1]
+    m = Negotiation(scenario.parse(_veto_case(types, prior, truth)), rng=0, collect=False)
+    assert m.beliefs is not None and set(m.beliefs.veto) == {(0, 0)}
+    m.step()
+    lik = np.array(types) if truth == 1.0 else 1.0 - np.array(types)
+    want = np.array(prior) * lik
+    assert m.beliefs.veto[(0, 0)] == pytest.approx(want / want.sum(), abs=1e-12)
+    assert m.beliefs.p_no_veto(0, 0) == pytest.approx(1.0 - float(want @ types / want.sum()))
+
+
+@pytest.mark.parametrize(("info", "field", "words"), [
+    ({"veto_strength": "private", "prior": [0.5, 0.6]}, "prior", "2 prior weights for 5 types"),
+    ({"veto_strength": "private", "types": [0.0, 1.0], "prior": [0.5, 0.6]}, "prior", "add up to 1.1"),
+    ({"veto_strength": "private", "types": [0.5, 0.2]}, "types", "must increase"),
+    ({"veto_strength": "public", "estimate": 0.3}, "estimate", "veto_strength is public"),
+    ({"veto_strength": "private", "signal": 2.0}, "signal", "less than or equal to 1"),
+])
+def test_bad_veto_information_is_one_line_naming_file_and_field(
+    tmp_path: Path, info: dict[str, Any], field: str, words: str
+) -> None:
+    d = _veto_case([0.0, 1.0], [0.5, 0.5], 0.5)
+    d["actors"][1]["influence"][0]["information"] = info
+    f = tmp_path / "bad_veto.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(InputError) as e:
+        scenario.load(f)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert str(f) in msg and f"actors[1].influence[0].information.{field}" in msg and words in msg
+
+
+def test_private_strength_without_veto_issues_is_refused(tmp_path: Path) -> None:
+    d = _veto_case([0.0, 1.0], [0.5, 0.5], 0.5)
+    d["actors"][1]["influence"][0]["veto"] = []
+    f = tmp_path / "no_veto.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(InputError, match=r"influence\[0\]\.information\.veto_strength.*no veto issues"):
+        scenario.load(f)
+
+
+# --------------------------------------------------------------------------------------------
+# private red lines by id
+
+
+def test_private_red_lines_by_id_are_those_by_index() -> None:
+    """``information.red_lines`` may name a line by its id: the compiled information, and the
+    runs, are those of the same line given by its index."""
+    d = small()
+    d["actors"][0]["red_lines"] = [{"id": "keep_b", "issue": "b", "max": 0.9},
+                                   {"id": "keep_a", "issue": "a", "min": 0.6}]
+    by_index, by_id = copy.deepcopy(d), copy.deepcopy(d)
+    by_index["actors"][0]["information"] = {"red_lines": [1], "red_line_prior": 0.0}
+    by_id["actors"][0]["information"] = {"red_lines": ["keep_a"], "red_line_prior": 0.0}
+    a, b = scenario.parse(by_index), scenario.parse(by_id)
+    assert a.information is not None and b.information is not None
+    assert a.information.private_lines == b.information.private_lines
+    assert _outcome_key(a, 0) == _outcome_key(b, 0)
+
+
+def test_unknown_private_red_line_id_names_the_known_ids(tmp_path: Path) -> None:
+    d = small()
+    d["actors"][0]["red_lines"] = [{"id": "keep_a", "issue": "a", "min": 0.6}]
+    d["actors"][0]["information"] = {"red_lines": ["keep_b"]}
+    f = tmp_path / "bad_id.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(InputError) as e:
+        scenario.load(f)
+    msg = str(e.value)
+    assert "\n" not in msg and str(f) in msg and "actors[0].information.red_lines[0]" in msg
+    assert "no red line with id 'keep_b'" in msg and "keep_a" in msg
+
+
+# --------------------------------------------------------------------------------------------
+# no truth leaks into a proposer's reasoning
+
+
+def test_first_offer_ignores_the_true_private_reservation() -> None:
+    """Two rounds, prior {0.2: 0.2, 0.5: 0.8}, no signal: the proposer's first offer and its
+    value of going on depend on its beliefs only, not on the responder's true reservation (0.2,
+    0.35 or 0.6). Its value of going on is the deal that leaves the responder its believed mean
+    floor, 1 - E[r] = 0.56, so it screens (offers 0.2): 0.2 * 0.8 + 0.8 * 0.56 > 0.5, the worth
+    of offering r_H. (Part 1 read the true floor there: with r = 0.6 it expected 0.4 from going
+    on and offered 0.5.)"""
+    mean_r = 0.2 * 0.2 + 0.8 * 0.5
+    offers, values = [], []
+    for r_true in (0.2, 0.35, 0.6):
+        m = Negotiation(scenario.parse(_split(r_true, 0.2, 0.5, 0.2, rounds=2)), rng=0, collect=False)
+        m.round = 1
+        for a in m.actors:
+            a.update_aspiration()
+        values.append(m.value_of_going_on(0, 1))
+        m.round = 0
+        m.step()
+        assert m.offer is not None
+        offers.append(float(m.offer[0]))
+    assert values == pytest.approx([1.0 - mean_r] * 3, abs=1e-6)
+    assert 0.2 * 0.8 + 0.8 * (1.0 - mean_r) > 1.0 - 0.5
+    assert offers == pytest.approx([0.8] * 3, abs=1e-6)
+
+
+def test_zeuthen_risk_reads_the_believed_reservation() -> None:
+    """The smallest Zeuthen risk among the others, as a party with beliefs sees it, uses its
+    belief mean of a private reservation, whatever the truth."""
+    risks = []
+    for r_true in (0.2, 0.6):
+        m = Negotiation(scenario.parse(_split(r_true, 0.2, 0.5, 0.2, rounds=4)), rng=0, collect=False)
+        r = m.actors[1]
+        r.previous, r.received = 0.9, [0.5]
+        risks.append(m.others_risk(0))
+    assert risks[0] == pytest.approx(risks[1])
+
+
+# --------------------------------------------------------------------------------------------
+# two-period screening: the continuation after a refusal uses what the refusal teaches
+
+
+@pytest.mark.parametrize(("p", "delta"), [(0.5, 0.9), (0.5, 0.2), (0.45, 0.5), (0.5, 0.5), (0.3, 0.9)])
+def test_two_period_screening_matches_the_skimming_result(p: float, delta: float) -> None:
+    """Two rounds, the proposer offering in both with discount factor delta; the responder's
+    floor is r_L = 0.2 (probability p) or r_H = 0.5, and it takes any offer that meets it (the
+    myopic buyer of the two-period durable-goods model, Fudenberg & Tirole 1991, Game Theory,
+    ch. 10.2, with the buyer's discount factor 0). Backward induction: a refusal of r_L reveals
+    r_H, so round 2 offers r_H; in round 1 the proposer skims (offers r_L, the high type agreeing
+    at r_H in round 2) iff p (1 - r_L) + (1 - p) delta (1 - r_H) > 1 - r_H, else it offers r_H at
+    once and both types agree in round 1."""
+    r_l, r_h = 0.2, 0.5
+    skim = p * (1 - r_l) + (1 - p) * delta * (1 - r_h) > 1 - r_h + 1e-12
+    for r_true in (r_l, r_h):
+        d = _split(r_true, r_l, r_h, p, rounds=2)
+        d["actors"][0]["discount"] = delta
+        o = Negotiation(scenario.parse(d), rng=0, collect=False).run()
+        assert o.agreed
+        share = 1.0 - float(o.package[0])
+        if skim:
+            assert (o.rounds, share) == (1 if r_true == r_l else 2, pytest.approx(r_true, abs=1e-6))
+        else:
+            assert (o.rounds, share) == (1, pytest.approx(r_h, abs=1e-6))

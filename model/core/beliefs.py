@@ -23,6 +23,13 @@ r_j) + margin`` is above ``u``; an acceptance that it is not. Types that contrad
 are not removed but down-weighted by the factor ``TREMBLE`` (a trembling hand: the truth may lie
 between the grid's types, and one answer must not make the belief empty). A refusal on a red
 line names the line: every observer then knows it exists. ``j``'s aspirations stay public.
+
+A patron's veto strength (the probability that it vetoes a deal moving its veto issues against
+it) can be private too (``PrivateVeto``): every party but the client holds a discrete belief
+over it (by default the types 0, 1/4, 1/2, 3/4, 1), drawn like a reservation's from a public
+prior and a private signal. A proposer counts ``P(no veto) = 1 - E[s]`` into its chance that an
+offer moving those issues against the patron is accepted, and every veto test at the table
+updates everyone's belief by Bayes' rule (likelihood ``s`` for a veto, ``1 - s`` for none).
 """
 
 from __future__ import annotations
@@ -81,26 +88,55 @@ class PrivateInfo:
 
     @property
     def prior_sd(self) -> float:
-        if not self.reservation_private:
-            return 0.0
-        mean = float(self.prior @ self.types)
-        return float(np.sqrt(max(float(self.prior @ (self.types - mean) ** 2), 1e-12)))
+        return _sd(self.types, self.prior)
 
     def posture(self) -> float:
         """The floor its stated demands concede toward (``POSTURE_QUANTILE`` of the prior)."""
         return quantile(self.types, self.prior, POSTURE_QUANTILE)
 
 
+def _sd(types: FloatArray, prior: FloatArray) -> float:
+    """The standard deviation of a discrete prior (0 for an empty one)."""
+    if len(types) == 0:
+        return 0.0
+    mean = float(prior @ types)
+    return float(np.sqrt(max(float(prior @ (types - mean) ** 2), 1e-12)))
+
+
+#: The veto-strength types of a private veto when no explicit types are given.
+VETO_TYPES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class PrivateVeto:
+    """A patron's private veto strength: ``influence`` indexes ``Mechanics.influence`` (the
+    client's tie to the patron); ``types`` and ``prior``: the candidate strengths and their
+    public prior weights; ``signal``: the precision of each observer's private signal."""
+
+    influence: int
+    client: int
+    patron: int
+    types: FloatArray
+    prior: FloatArray
+    signal: float
+
+    @property
+    def prior_sd(self) -> float:
+        return _sd(self.types, self.prior)
+
+
 @dataclass(frozen=True)
 class Information:
-    """Who holds what privately: ``PrivateInfo`` per actor (``None``: all public)."""
+    """Who holds what privately: ``PrivateInfo`` per actor (``None``: all public), and the
+    patrons' private veto strengths."""
 
     private: tuple[PrivateInfo | None, ...]
     mediator_signal: float = 0.0
+    vetoes: tuple[PrivateVeto, ...] = ()
 
     @property
     def any_private(self) -> bool:
-        return any(p is not None for p in self.private)
+        return any(p is not None for p in self.private) or bool(self.vetoes)
 
     @property
     def private_lines(self) -> tuple[int, ...]:
@@ -121,8 +157,9 @@ def quantile(types: FloatArray, weights: FloatArray, q: float) -> float:
     return float(types[min(k, len(types) - 1)])
 
 
-def signal_posterior(info: PrivateInfo, truth: float, rng: np.random.Generator) -> FloatArray:
-    """One observer's posterior over ``info``'s reservation types after its private signal."""
+def signal_posterior(info: PrivateInfo | PrivateVeto, truth: float, rng: np.random.Generator) -> FloatArray:
+    """One observer's posterior over ``info``'s types (a reservation's or a veto strength's)
+    after its private signal."""
     s = info.signal
     if s <= 0.0:
         return info.prior.copy()
@@ -164,21 +201,27 @@ class Beliefs:
     """Every observer's beliefs about every other actor's private information, during one run.
 
     ``res[(i, j)]``: observer ``i``'s weights over ``j``'s reservation types; ``line[(i, k)]``:
-    ``i``'s probability that private line ``k`` exists; ``refused``: pairs ``(i, j)`` where ``j``
-    refused an offer of ``i`` that ``i`` believed ``j`` would more likely than not accept."""
+    ``i``'s probability that private line ``k`` exists; ``veto[(i, v)]``: ``i``'s weights over
+    the strength types of private veto ``v`` (an index in ``info.vetoes``); ``refused``: pairs
+    ``(i, j)`` where ``j`` refused an offer of ``i`` that ``i`` believed ``j`` would more likely
+    than not accept."""
 
     info: Information
     observers: tuple[int, ...]
     line_owner: dict[int, int]
     res: dict[tuple[int, int], FloatArray] = field(default_factory=dict)
     line: dict[tuple[int, int], float] = field(default_factory=dict)
+    veto: dict[tuple[int, int], FloatArray] = field(default_factory=dict)
     refused: set[tuple[int, int]] = field(default_factory=set)
 
     @classmethod
     def draw(cls, info: Information, observers: tuple[int, ...], truth: FloatArray,
-             line_owner: dict[int, int], rng: np.random.Generator) -> Beliefs:
+             line_owner: dict[int, int], rng: np.random.Generator,
+             veto_truth: tuple[float, ...] = ()) -> Beliefs:
         """The beliefs at the start: the public prior updated by each observer's private signal
-        (drawn in a fixed order: observers, then the actors they observe, then their lines)."""
+        (drawn in a fixed order: observers, then the actors they observe, then their lines;
+        then the private vetoes, observer by observer; ``veto_truth``: each one's true strength).
+        The client and the patron know a veto's strength: they hold no belief over it."""
         b = cls(info, observers, line_owner)
         for i in observers:
             for p in info.private:
@@ -188,6 +231,10 @@ class Beliefs:
                     b.res[(i, p.actor)] = signal_posterior(p, float(truth[p.actor]), rng)
                 for k in p.lines:
                     b.line[(i, k)] = line_posterior(p.line_prior, p.signal, rng)
+        for i in observers:
+            for v, pv in enumerate(info.vetoes):
+                if i not in (pv.client, pv.patron):
+                    b.veto[(i, v)] = signal_posterior(pv, float(veto_truth[v]), rng)
         return b
 
     # -- what an observer believes --------------------------------------------------------------
@@ -202,17 +249,25 @@ class Beliefs:
             return np.nan
         return max(stated, quantile(p.types, w, q)) + margin
 
-    def p_accepts(self, i: int, j: int, u: float, stated: float, margin: float) -> float:
-        """``i``'s probability that ``j``'s floor is met by the (judged) utility ``u``."""
+    def p_accepts(self, i: int, j: int, u: float, stated: float, margin: float, slope: float = 0.0) -> float:
+        """``i``'s probability that ``j``'s floor is met by the (judged) utility ``u + slope r_j``
+        (``slope``: the weight ``j`` gives its patrons' gains, since it judges its own gain from
+        its reservation ``r_j``: ``u`` is its judged utility with ``r_j = 0``)."""
         w = self.res.get((i, j))
         p = self.private(j)
         if w is None or p is None:
             return 1.0
-        ok = np.maximum(stated, p.types) + margin <= u + ACCEPT_TOL
+        ok = np.maximum(stated, p.types) + margin <= u + slope * p.types + ACCEPT_TOL
         return float(w[ok].sum() / w.sum())
 
     def believes_line(self, i: int, k: int) -> float:
         return self.line.get((i, k), 1.0)
+
+    def p_no_veto(self, i: int, v: int) -> float:
+        """``i``'s probability that private veto ``v``'s patron lets a deal it objects to pass:
+        ``1 - E[strength]`` under ``i``'s belief (``nan`` if ``i`` holds none: it knows)."""
+        w = self.veto.get((i, v))
+        return np.nan if w is None else 1.0 - float(w @ self.info.vetoes[v].types / w.sum())
 
     def mean(self, i: int, j: int) -> float:
         w = self.res.get((i, j))
@@ -220,18 +275,33 @@ class Beliefs:
         return np.nan if w is None or p is None else float(w @ p.types / w.sum())
 
     # -- learning from answers -------------------------------------------------------------------
-    def observe_answer(self, j: int, accepted: bool, u: float, stated: float, margin: float) -> None:
-        """Every observer learns from ``j``'s answer (on utility grounds) to an offer worth ``u`` to it."""
+    def observe_answer(self, j: int, accepted: bool, u: float, stated: float, margin: float,
+                       slope: float = 0.0) -> None:
+        """Every observer learns from ``j``'s answer (on utility grounds) to an offer worth
+        ``u + slope r_j`` to it (``p_accepts``)."""
         p = self.private(j)
         if p is None or not p.reservation_private:
             return
-        met = np.maximum(stated, p.types) + margin <= u + ACCEPT_TOL
+        met = np.maximum(stated, p.types) + margin <= u + slope * p.types + ACCEPT_TOL
         lik = np.where(met == accepted, 1.0, TREMBLE)
         for i in self.observers:
             w = self.res.get((i, j))
             if w is not None:
                 w2 = w * lik
                 self.res[(i, j)] = w2 / w2.sum()
+
+    def observe_veto(self, v: int, vetoed: bool) -> None:
+        """Everyone saw private veto ``v`` tested (a deal its patron objects to, that the client
+        would take): Bayes' rule with likelihood ``s`` for a veto and ``1 - s`` for none."""
+        types = self.info.vetoes[v].types
+        lik = types if vetoed else 1.0 - types
+        for i in self.observers:
+            w = self.veto.get((i, v))
+            if w is not None:
+                w2 = w * lik
+                total = float(w2.sum())
+                # (a veto seen under a belief of strength 0 only: keep the belief rather than empty it)
+                self.veto[(i, v)] = w2 / total if total > 0.0 else w
 
     def reveal_line(self, k: int) -> None:
         """A refusal named private line ``k``: everyone now knows it exists."""

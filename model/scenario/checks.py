@@ -151,6 +151,7 @@ def _check_actors(spec: ScenarioSpec, issues: dict[str, IssueSpec], bad: Bad) ->
         _check_red_lines(a, act, issues, bad)
         _check_strategy(a, act, bad)
         _check_information(a, act, bad)
+        _check_veto_information(a, act, bad)
     return actors
 
 
@@ -161,13 +162,7 @@ def _check_information(a: int, act: ActorSpec, bad: Bad) -> None:
     if inf is None:
         return
     loc: Loc = ("actors", a, "information")
-    n = len(act.red_lines)
-    for k, idx in enumerate(inf.red_lines):
-        if idx >= n:
-            has = "none" if n == 0 else ("index 0" if n == 1 else f"indices 0 to {n - 1}")
-            bad((*loc, "red_lines", k), f"{act.id} has no red line {idx} (its red lines: {has})")
-        elif idx in inf.red_lines[:k]:
-            bad((*loc, "red_lines", k), f"red line {idx} is listed twice")
+    _check_private_lines(act, inf.red_lines, loc, bad)
     if inf.reservation == "public":
         for name in ("estimate", "types", "prior"):
             if getattr(inf, name) is not None:
@@ -185,6 +180,59 @@ def _check_information(a: int, act: ActorSpec, bad: Bad) -> None:
             bad((*loc, "prior"), f"{len(inf.prior)} prior weights for {len(inf.types)} types")
         elif inf.prior is not None and abs(sum(inf.prior) - 1.0) > 1e-6:
             bad((*loc, "prior"), f"the prior weights add up to {sum(inf.prior):g}, not 1")
+
+
+def _check_private_lines(act: ActorSpec, given: list[int | str], loc: Loc, bad: Bad) -> None:
+    """``information.red_lines``: each names one of the actor's lines (by id or index), once."""
+    n = len(act.red_lines)
+    ids = [ln.id for ln in act.red_lines]
+    known = [x for x in ids if x is not None]
+    seen: set[int] = set()
+    for k, idx in enumerate(given):
+        if isinstance(idx, str):
+            if idx not in known:
+                has = short_list(known) if known else "none has an id"
+                bad((*loc, "red_lines", k), f"{act.id} has no red line with id {idx!r} (its ids: {has})")
+                continue
+            pos = ids.index(idx)
+        elif idx >= n:
+            has = "none" if n == 0 else ("index 0" if n == 1 else f"indices 0 to {n - 1}")
+            bad((*loc, "red_lines", k), f"{act.id} has no red line {idx} (its red lines: {has})")
+            continue
+        else:
+            pos = idx
+        if pos in seen:
+            bad((*loc, "red_lines", k), f"red line {idx!r} is listed twice" if isinstance(idx, str)
+                else f"red line {idx} is listed twice")
+        seen.add(pos)
+
+
+def _check_veto_information(a: int, act: ActorSpec, bad: Bad) -> None:
+    """Actor ``a``'s influences with ``information``: a private strength needs veto issues, and
+    a prior over types has increasing types and weights of the same number summing to 1."""
+    for m, inf in enumerate(act.influence):
+        vi = inf.information
+        if vi is None:
+            continue
+        loc: Loc = ("actors", a, "influence", m, "information")
+        if vi.veto_strength == "public":
+            for name in ("types", "prior", "estimate"):
+                if getattr(vi, name) is not None:
+                    bad((*loc, name), f"{name} describes a private veto strength, but veto_strength is public "
+                        "(set veto_strength: private)")
+            continue
+        if not inf.veto:
+            bad((*loc, "veto_strength"), f"{inf.patron} has no veto issues over {act.id}: "
+                "there is no veto strength to keep private (give veto issues)")
+        if vi.prior is not None and vi.estimate is not None:
+            bad((*loc, "estimate"), "give either prior weights or an estimate (and width), not both")
+        types = vi.types if vi.types is not None else [0.0, 0.25, 0.5, 0.75, 1.0]
+        if any(b <= t for t, b in zip(types, types[1:], strict=False)):
+            bad((*loc, "types"), "types must increase")
+        if vi.prior is not None and len(vi.prior) != len(types):
+            bad((*loc, "prior"), f"{len(vi.prior)} prior weights for {len(types)} types")
+        elif vi.prior is not None and abs(sum(vi.prior) - 1.0) > 1e-6:
+            bad((*loc, "prior"), f"the prior weights add up to {sum(vi.prior):g}, not 1")
 
 
 def _check_stances(a: int, act: ActorSpec, issues: dict[str, IssueSpec], bad: Bad) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from model import core
-from model.core.beliefs import Information, PrivateInfo, grid_prior
+from model.core.beliefs import VETO_TYPES, Information, PrivateInfo, PrivateVeto, grid_prior
 from model.core.mechanics import Collective, Delivery, Effect, Influence, Mechanics, Spoiler
 from model.core.redlines import RedLine, RedLineSet
 from model.core.strategies import Strategy
@@ -141,8 +141,9 @@ def _run_inputs(spec: ScenarioSpec, problem: core.Problem) -> dict[str, Any]:
 
 def _information(spec: ScenarioSpec) -> Information | None:
     """The actors' private information and the public priors over it (``None``: all public).
-    A private red line is named by its index in the problem's red-line set (the actors' lines in
-    the order the compiler adds them: actor by actor, each in its file order)."""
+    A private red line (given by its id or its index in the actor's list) is named by its index
+    in the problem's red-line set (the actors' lines in the order the compiler adds them: actor
+    by actor, each in its file order)."""
     out: list[PrivateInfo | None] = []
     offset = 0
     for a, act in enumerate(spec.actors):
@@ -158,12 +159,37 @@ def _information(spec: ScenarioSpec) -> Information | None:
                     prior = w / w.sum()
                 else:
                     types, prior = grid_prior(0.5 if inf.estimate is None else inf.estimate, inf.width)
-            lines = tuple(offset + k for k in sorted(set(inf.red_lines)))
+            ids = [ln.id for ln in act.red_lines]
+            own = {ids.index(x) if isinstance(x, str) else x for x in inf.red_lines}
+            lines = tuple(offset + k for k in sorted(own))
             out.append(PrivateInfo(a, types, prior, inf.signal, lines, inf.red_line_prior))
         offset += len(act.red_lines)
-    if all(p is None for p in out):
+    vetoes = _private_vetoes(spec)
+    if all(p is None for p in out) and not vetoes:
         return None
-    return Information(tuple(out))
+    return Information(tuple(out), vetoes=vetoes)
+
+
+def _private_vetoes(spec: ScenarioSpec) -> tuple[PrivateVeto, ...]:
+    """The patrons' private veto strengths, each with its public prior (indexed like
+    ``Mechanics.influence``: actor by actor, each influence in file order)."""
+    ids = [act.id for act in spec.actors]
+    out: list[PrivateVeto] = []
+    k = 0
+    for a, act in enumerate(spec.actors):
+        for inf in act.influence:
+            vi = inf.information
+            if vi is not None and vi.veto_strength == "private" and inf.veto:
+                types = np.array(VETO_TYPES if vi.types is None else vi.types, dtype=float)
+                if vi.prior is not None:
+                    w = np.array(vi.prior, dtype=float)
+                elif vi.estimate is not None:
+                    w = np.exp(-0.5 * ((types - vi.estimate) / vi.width) ** 2)
+                else:
+                    w = np.ones(len(types))
+                out.append(PrivateVeto(k, a, ids.index(inf.patron), types, w / w.sum(), vi.signal))
+            k += 1
+    return tuple(out)
 
 
 def compile_spec(spec: ScenarioSpec, file: str = "<memory>") -> Scenario:

@@ -113,16 +113,42 @@ class DeliverySpec(_Spec):
     source: Text | None = None
 
 
+class VetoInformationSpec(_Spec):
+    """Whether the others know how likely the patron is to veto (docs/model.md, "What parties
+    do not know"). ``veto_strength: private``: every party but the client holds a belief over
+    it, starting from a public prior over ``types`` (default 0, 0.25, 0.5, 0.75, 1) with the
+    ``prior`` weights (default: a normal centred on ``estimate`` with standard deviation
+    ``width`` over the types, or uniform without an estimate), sharpened by a private signal of
+    precision ``signal``."""
+
+    veto_strength: Literal["public", "private"] = "public"
+    types: Annotated[list[Unit], Field(min_length=2, max_length=101)] | None = None
+    prior: Annotated[list[Unit], Field(min_length=2, max_length=101)] | None = None
+    estimate: Unit | None = None
+    width: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.25
+    signal: Unit = 0.0
+    source: Text | None = None
+
+
 class InfluenceSpec(_Spec):
     """A patron's pull on this actor: its acceptance weighs the patron's gain with ``weight``;
     the patron may veto deals that move the ``veto`` issues against it (with ``veto_strength``
-    the probability that it does)."""
+    the probability that it does; ``information`` says whether the others know it)."""
 
     patron: Identifier
     weight: Unit = 0.0
     veto: list[Identifier] = Field(default_factory=list)
     veto_strength: Unit = 1.0
+    information: VetoInformationSpec | None = None
     source: Text | None = None
+
+    @model_serializer(mode="wrap")
+    def _public_unsaid(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """Leave ``information`` out while it is unset (a scenario's digest stays what it was)."""
+        data = handler(self)
+        if self.information is None and isinstance(data, dict):
+            data.pop("information", None)
+        return data
 
 
 class WinSetSpec(_Spec):
@@ -141,8 +167,8 @@ class InformationSpec(_Spec):
 
     ``reservation: private``: the others do not know its reservation utility; they start from a
     public prior, a normal centred on ``estimate`` with standard deviation ``width`` over a grid
-    of types on [0, 1], or the explicit ``types`` with ``prior`` weights. ``red_lines``: indices
-    (0-based, in this actor's ``red_lines``) of the lines the others do not know it holds; each
+    of types on [0, 1], or the explicit ``types`` with ``prior`` weights. ``red_lines``: the ids,
+    or indices (0-based, in this actor's ``red_lines``), of the lines the others do not know it holds; each
     is believed held with probability ``red_line_prior``. ``signal``: the precision in [0, 1] of
     the private signal each other actor receives of the truth (0: none; 1: the truth)."""
 
@@ -152,7 +178,7 @@ class InformationSpec(_Spec):
     types: Annotated[list[Unit], Field(min_length=2, max_length=101)] | None = None
     prior: Annotated[list[Unit], Field(min_length=2, max_length=101)] | None = None
     signal: Unit = 0.0
-    red_lines: list[Annotated[int, Strict(), Field(ge=0, le=1000)]] = Field(default_factory=list)
+    red_lines: list[Annotated[int, Strict(), Field(ge=0, le=1000)] | Identifier] = Field(default_factory=list)
     red_line_prior: Unit = 0.5
     source: Text | None = None
 
