@@ -640,12 +640,13 @@ def sensitivity(results_dir: Path, outcome: str, svg: bool) -> None:
     t.add_column("condition")
     for c in cols:
         t.add_column(c, justify="right")
+    labels = df.attrs.get("labels") or {}
     for name, row in table.iterrows():
-        t.add_row(str(name), *[f"{row[c]:.3f}" for c in cols])
+        t.add_row(escape(labels.get(str(name)) or str(name)), *[f"{row[c]:.3f}" for c in cols])
     out.print(t)
     if design == "sobol":
         _print_convergence(df, mf, outcome, table)
-    fig = sensitivity_plot(table, f"{mf['experiment']}: {outcome}")
+    fig = sensitivity_plot(table, f"{mf['experiment']}: {labels.get(outcome) or outcome}", labels)
     for ext in ("png", "svg") if svg else ("png",):
         target = results_dir / "plots" / f"sensitivity_{outcome.replace('.', '_')}.{ext}"
         save_figure(target, fig)
@@ -663,8 +664,10 @@ def _print_convergence(df: Any, mf: dict[str, Any], outcome: str, table: Any) ->
         t.add_column("condition")
         for n in sizes:
             t.add_column(f"N={n}", justify="right")
+        labels = df.attrs.get("labels") or {}
         for axis, g in conv.groupby("axis", sort=False):
-            t.add_row(str(axis), *[f"{r.ST:.3f} ± {r.ST_conf:.3f}" for r in g.itertuples()])
+            cells = [f"{r.ST:.3f} ± {r.ST_conf:.3f}" for r in g.itertuples()]
+            t.add_row(escape(labels.get(str(axis)) or str(axis)), *cells)
         out.print(t)
     for w in sobol_warnings(table):
         err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)

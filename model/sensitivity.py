@@ -16,6 +16,7 @@ scale of the inputs; Morris elementary effects are per unit of the axis's *whole
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -333,10 +334,12 @@ def morris_indices(
     return table
 
 
-def sensitivity_plot(table: pd.DataFrame, title: str | None = None) -> Figure:
+def sensitivity_plot(table: pd.DataFrame, title: str | None = None,
+                     names_of: Mapping[str, str] | None = None) -> Figure:
     """Horizontal bars per condition: ``S1`` and ``ST`` with their confidence intervals (Sobol,
     sorted by ``ST``), or ``mu_star`` (with its interval) and ``sigma`` (Morris, sorted by ``mu_star``);
-    the most influential condition on top."""
+    the most influential condition on top, named by its label (``names_of``: column -> label, as
+    ``model.results.load`` gives in ``df.attrs["labels"]``) or else its path."""
     from model.plots import OKABE_ITO, _figure, plain
 
     if {"S1", "ST"} <= set(table.columns):
@@ -354,7 +357,7 @@ def sensitivity_plot(table: pd.DataFrame, title: str | None = None) -> Figure:
     else:
         raise ValueError("not a sensitivity table: needs columns S1 and ST (Sobol) or mu_star and sigma (Morris)")
     t = table.sort_values(key, ascending=True, na_position="first")
-    names = [str(n).removeprefix("axis.") for n in t.index]
+    names = [(names_of or {}).get(str(n)) or str(n).removeprefix("axis.") for n in t.index]
     n = len(t)
     fig = _figure(figsize=(7.5, 0.55 * n + 1.9), layout="constrained")
     ax = fig.subplots()

@@ -283,3 +283,11 @@ def test_the_morris_plot_shows_mu_star_and_sigma() -> None:
 def test_the_plot_refuses_a_table_that_is_not_a_sensitivity_table() -> None:
     with pytest.raises(ValueError, match="not a sensitivity table"):
         sensitivity_plot(pd.DataFrame({"rate": [0.5]}))
+
+
+def test_the_plot_names_conditions_by_their_labels_where_given() -> None:
+    t = pd.DataFrame({"S1": [0.1, 0.5], "S1_conf": [0.02, 0.03], "ST": [0.3, 0.6], "ST_conf": [0.04, 0.05]},
+                     index=["axis.actors.USA.reservation", "axis.protocol.max_rounds"])
+    fig = sensitivity_plot(t, names_of={"axis.protocol.max_rounds": "deadline (rounds)"})
+    labels = [lab.get_text() for lab in fig.axes[0].get_yticklabels()]
+    assert labels == ["actors.USA.reservation", "deadline (rounds)"]  # a label where given, else the path
