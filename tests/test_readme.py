@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: Fenced blocks, also indented ones inside list items: (language, body).
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[a-z]*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
-#: What the project ships that README commands read, copied with the code (``model``), so that the
-#: copy is a checkout of its own: its ``scenarios/`` is the project's (``scenario.PROJECT_SCENARIOS``)
-#: and nothing tracked in this checkout changes.
-SHIPPED = ("scenarios", "experiments", "docs", "benchmarks")
+#: What the project ships that README commands read, copied with the code, when the checkout's file
+#: list (``git ls-files``) is not at hand: the copy is a checkout of its own, so its ``scenarios/``
+#: is the project's (``scenario.PROJECT_SCENARIOS``) and nothing tracked in this checkout changes.
+SHIPPED = ("model", "scenarios", "experiments", "docs", "benchmarks", "backtest")
+
 #: ``make`` targets whose recipe the test runs in place of ``make TARGET``.
 MAKE_RUN = ("run",)
 #: Subcommands left out (see the module docstring).
@@ -104,14 +105,27 @@ def test_every_install_command_uses_the_pins() -> None:
         assert "-c constraints.txt" in c, f"README installs without the pins: {c}"
 
 
+def tracked_files() -> list[str]:
+    """The checkout's tracked files that exist (``git ls-files``), or the ``SHIPPED`` folders' files."""
+    try:
+        r = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        names = [n for n in r.stdout.split("\0") if n] if r.returncode == 0 else []
+    except OSError:
+        names = []
+    if not names:
+        names = [str(p.relative_to(ROOT)) for d in SHIPPED if (ROOT / d).is_dir() for p in (ROOT / d).rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts]
+    return [n for n in names if (ROOT / n).is_file()]
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the checkout (code and shipped data) with ``.venv/bin/bargain`` and
     ``.venv/bin/python`` that run the copy's code."""
     tmp = tmp_path_factory.mktemp("readme")
-    for name in SHIPPED:
-        shutil.copytree(ROOT / name, tmp / name)
-    shutil.copytree(ROOT / "model", tmp / "model", ignore=shutil.ignore_patterns("__pycache__"))
+    for rel in tracked_files():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, tmp / rel)
     shutil.copy(ROOT / "constraints.txt", tmp / "constraints.txt")
     bin_dir = tmp / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
@@ -131,7 +145,7 @@ def _run(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_every_readme_command_runs_and_prints_what_readme_shows(project: Path) -> None:
     commands = runnable(command_lines())
     assert any(" sweep " in c for c in commands) and any(" calibrate " in c for c in commands)
-    before = {p: p.read_bytes() for name in SHIPPED for p in sorted((project / name).rglob("*")) if p.is_file()}
+    before = {project / rel: (project / rel).read_bytes() for rel in tracked_files()}
     printed = []
     for line in commands:
         r = _run(line, project)
