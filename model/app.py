@@ -155,6 +155,8 @@ def _protocol_controls(spec: Any) -> list[Control]:
     for name, field in params.model_fields.items():
         if field.annotation not in (int, float) or name == "kind":
             continue
+        if name == "renegotiations" and not getattr(spec.protocol, "implement", False):
+            continue  # (renegotiations follow a breach, and only a deal that is implemented can be breached)
         lo, hi = _bounds(field)
         label = PROTOCOL_LABELS.get(name, name.replace("_", " ").capitalize())
         current = getattr(spec.protocol, name)

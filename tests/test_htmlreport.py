@@ -205,7 +205,8 @@ def test_the_agreement_rate_table_matches_the_results(grid_sweep: Path) -> None:
     rates = results.agreement_rates(results.load(grid_sweep), ["axis.protocol.max_rounds",
                                                                 "axis.protocol.breakdown_risk"])
     (table,) = [t for t in tables(page) if "agreement" in t.columns]
-    assert list(table.columns) == ["protocol.max_rounds", "protocol.breakdown_risk", "agreement", "runs finished",
+    # the conditions by their labels (model.labels), not their paths
+    assert list(table.columns) == ["number of rounds", "risk of breakdown per round", "agreement", "runs finished",
                                    "runs failed"]
     assert len(table) == 9
     assert table["agreement"].tolist() == [f"{r:.0%}" for r in rates["rate"]]
@@ -233,7 +234,7 @@ def test_a_sobol_report_has_the_sensitivity_table_and_plot(sobol_sweep: Path) ->
     assert list(sens.columns) == ["condition", "S1", "95% interval", "ST", "95% interval.1"]
     assert sorted(sens["condition"]) == sorted(a["path"] for a in SAMPLED_AXES)
     (rates,) = [t for t in tables(page) if "agreement" in t.columns]
-    assert rates.columns[0] == "protocol.max_rounds" and len(rates) <= 5  # a sampled axis, in bins
+    assert rates.columns[0] == "number of rounds" and len(rates) <= 5  # a sampled axis, in bins
     assert rates["runs finished"].sum() == 40
 
 
@@ -298,7 +299,7 @@ def test_discovery_boxes_appear_as_sentences_when_the_module_is_there(grid_sweep
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("model.discovery")
     fake.discover = lambda df, outcome="agreed": [{"risk": "<= 0.2"}]  # type: ignore[attr-defined]
-    fake.describe = lambda box: "Agreement in 90% of runs where breakdown_risk <= 0.2"  # type: ignore[attr-defined]
+    fake.describe = lambda box, *_: "Agreement in 90% of runs where breakdown_risk <= 0.2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "model.discovery", fake)
     page = build_report(grid_sweep)
     assert "scenario discovery" in page and "where breakdown_risk &lt;= 0.2" in page
