@@ -191,7 +191,7 @@ def validate(files: tuple[Path, ...]) -> None:
         p = s.problem
         _warn_missing_stances(f, s.spec)
         note = ""
-        if not p.boxes:
+        if not p.has_zone_of_agreement_by_red_lines:
             why = conflict_explanation(p.space, p.redlines, p.parties, p.actor_ids)
             note = f" [yellow](warning: no package satisfies every party's red lines: {escape(why)})[/]"
         out.print(

@@ -144,7 +144,7 @@ class Negotiation(mesa.Model):
         outside, flow = scenario.outside, scenario.flow
         self.walkers = [i for i in self.problem.parties if self.protocol.walk_aways
                         and not np.isnan(outside[i]) and outside[i] > flow[i] + 1e-9]
-        if not self.problem.boxes and self.protocol.needs_zone:
+        if not self.problem.has_zone_of_agreement_by_red_lines and self.protocol.needs_zone:
             why = conflict_explanation(
                 self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
             )

@@ -93,8 +93,35 @@ class Offer:
 def applies(problem: Problem) -> bool:
     """Whether offers come from the programs here: spatial preferences (continuous or ordinal
     issues). Value-table domains (every issue a list of discrete levels, the GENIUS/NegMAS
-    form) keep the grid search, whose candidates are their supported packages."""
-    return isinstance(problem.prefs, Preferences) and bool(problem.boxes)
+    form) keep the grid search, whose candidates are their supported packages. Asks only
+    whether some package crosses no party's red line (``Problem.has_zone_of_agreement_by_red_lines``,
+    itself a program when the conditional lines are too many to enumerate the boxes)."""
+    return isinstance(problem.prefs, Preferences) and problem.has_zone_of_agreement_by_red_lines
+
+
+def _plain_solver(problem: Problem) -> _Solver:
+    """A one-off solver with unit spans and no patrons' pull: raw utilities, for the questions
+    a problem asks before it has spans (feasibility, each actor's best)."""
+    return _Solver(problem, None, span=np.ones(problem.n_actors))
+
+
+def lp_feasible(problem: Problem) -> bool:
+    """Whether some package crosses no party's red line, by the program (branch and bound on
+    the conditional lines): no box is enumerated."""
+    return _plain_solver(problem).solve({}, {}, {}, polish=False) is not None
+
+
+def lp_best_packages(problem: Problem) -> FloatArray:
+    """Each actor's best package among those no party's red line forbids, one program per actor:
+    ``(A, I)`` (NaN rows if nothing is feasible). The boxless counterpart of the grid search
+    behind ``Problem.best_utility``; for linear utilities both give the same optimum."""
+    solver = _plain_solver(problem)
+    out = np.full((problem.n_actors, problem.space.n_issues), np.nan)
+    for a in range(problem.n_actors):
+        hit = solver.solve({a: 0.0}, {}, {}, polish=False)
+        if hit is not None:
+            out[a] = hit[1]
+    return out
 
 
 def _mech_key(mech: Mechanics | None, proposer: int) -> Mechanics | None:
@@ -214,7 +241,7 @@ def utopia(problem: Problem) -> FloatArray:
         return best
     parties = list(problem.parties)
     # a one-off solver with unit spans (the normalisation cannot depend on what it computes)
-    solver = _Solver(problem, None, span=np.ones(problem.n_actors))
+    solver = _plain_solver(problem)
     for a in parties:
         others = {j: float(problem.reservation[j]) for j in parties if j != a}
         hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
@@ -599,6 +626,31 @@ def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics
         for i in kept + held:
             fixed[i] = float(sq[i])
     return None
+
+
+def lp_dominating(problem: Problem, package: FloatArray, tol: float = 1e-6) -> FloatArray | None:
+    """A feasible package that leaves every party at least as well off as ``package`` and one
+    better by more than ``tol``, by the program (``None`` if there is none): every party's
+    utility of ``package`` is its demand, and the polish maximises their total normalised utility
+    keeping it. Exact for linear utilities, where the grid search behind
+    ``model.core.analysis.find_dominating`` only samples; used when the problem is ``boxless``."""
+    parties = list(problem.parties)
+    u0 = problem.utility(np.asarray(package, dtype=float))
+    hit = _solver(problem, None).solve({a: float(u0[a]) for a in parties}, {}, {})
+    if hit is None:
+        return None
+    u = problem.utility(hit[1])
+    if np.all(u[parties] >= u0[parties] - 1e-9) and np.any(u[parties] > u0[parties] + tol):
+        return hit[1]
+    return None
+
+
+def lp_compromise(problem: Problem) -> FloatArray | None:
+    """The feasible package whose worst-off party gains most in normalised surplus over its
+    reservation (``None`` if nothing is feasible), by the program: the boxless counterpart of
+    ``model.core.analysis.best_compromise``, normalised by the utopia as the offers are."""
+    hit = _solver(problem, None).solve({a: float(problem.reservation[a]) for a in problem.parties}, {}, {})
+    return None if hit is None else hit[1]
 
 
 def most_for(problem: Problem, actor: int, demands: dict[int, float], mech: Mechanics | None = None) -> float | None:
