@@ -263,6 +263,12 @@ def test_twenty_conditional_lines_validate_and_run_without_boxes(tmp_path: Path)
     u = p.utility(np.asarray(o.package))
     assert np.all(u[list(p.parties)] >= p.reservation[list(p.parties)] - 1e-9)
     assert np.all(p.utopia <= p.best_utility + 1e-9)
+    from model.core.analysis import find_dominating, nash_point, pareto_frontier
+
+    front = pareto_frontier(p, 0, 1, n=20)  # the plot's frontier, from the programs
+    assert len(front) >= 2 and np.all(np.diff(front[:, 0]) > 0) and np.all(np.diff(front[:, 1]) < 0)
+    assert find_dominating(p, np.asarray(o.package)) is None  # the frontier offer is Pareto-optimal
+    assert nash_point(p) is None  # not computed without boxes (said in its docstring)
     assert "boxes" not in p.__dict__  # never enumerated (nor refused)
 
 

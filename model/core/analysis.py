@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model.core.offers import lp_compromise, lp_dominating
+from model.core.offers import lp_compromise, lp_dominating, lp_frontier_packages
 from model.core.problem import Problem
 from model.core.space import EPS, FloatArray
 
@@ -154,12 +154,16 @@ def pareto_frontier(
     problem: Problem, a: int, b: int, n: int = 201
 ) -> FloatArray:
     """Points ``(u_a, u_b)`` of the Pareto frontier of two actors over feasible packages,
-    sorted by ``u_a``: the upper-right envelope of weighted-sum optima and the Nash point."""
-    lam = np.linspace(0.0, 1.0, n)
-    coefs = np.zeros((n, problem.n_actors))
-    coefs[:, a] = lam
-    coefs[:, b] = 1.0 - lam
-    pk = problem.maximize_weighted(coefs)
+    sorted by ``u_a``: the upper-right envelope of weighted-sum optima and the Nash point (or,
+    when the problem is ``boxless``, of the programs' optima at ``n // 5`` levels of ``u_b``)."""
+    if problem.boxless:
+        pk = lp_frontier_packages(problem, a, b, max(n // 5, 2))
+    else:
+        lam = np.linspace(0.0, 1.0, n)
+        coefs = np.zeros((n, problem.n_actors))
+        coefs[:, a] = lam
+        coefs[:, b] = 1.0 - lam
+        pk = problem.maximize_weighted(coefs)
     if pk.shape[0] == 0:
         return np.zeros((0, 2))
     u = problem.utility(pk)[:, [a, b]]

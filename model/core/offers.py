@@ -645,6 +645,26 @@ def lp_dominating(problem: Problem, package: FloatArray, tol: float = 1e-6) -> F
     return None
 
 
+def lp_frontier_packages(problem: Problem, a: int, b: int, n: int) -> FloatArray:
+    """Packages on the Pareto frontier of actors ``a`` and ``b`` over the feasible set, by the
+    program: for ``n`` levels of ``u_b`` from what ``a``'s best leaves it up to its own best,
+    the most ``a`` can get with ``b`` at that level (``(k, I)``, ``k <= n``). The boxless
+    counterpart of the weighted sums behind ``model.core.analysis.pareto_frontier``; it also
+    finds the frontier's non-supported (concave) stretches that weighted sums miss."""
+    solver = _plain_solver(problem)
+    first = solver.solve({a: 0.0}, {}, {}, polish=False)
+    top = solver.solve({b: 0.0}, {}, {}, polish=False)
+    if first is None or top is None:
+        return np.zeros((0, problem.space.n_issues))
+    low, high = float(problem.utility(first[1])[b]), float(problem.utility(top[1])[b])
+    out = [first[1], top[1]]
+    for level in np.linspace(low, high, n)[1:-1]:
+        hit = solver.solve({a: 0.0}, {b: float(level)}, {}, polish=False)
+        if hit is not None:
+            out.append(hit[1])
+    return np.array(out)
+
+
 def lp_compromise(problem: Problem) -> FloatArray | None:
     """The feasible package whose worst-off party gains most in normalised surplus over its
     reservation (``None`` if nothing is feasible), by the program: the boxless counterpart of
