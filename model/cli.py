@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,7 @@ def run(
                                      param_hint="--pair")
         two = [ids.index(x) for x in names]
     m = Negotiation(s, rng=seed)
-    m.run()
+    _run_with_progress(m)
     summary = summarize(m)
     history = History.from_model(m)
     if out_dir is not None:
@@ -253,6 +254,29 @@ def run(
             stems = [f for f in RUN_FIGURES if f != "timeline" or summary["events"]]
             files += "".join(f", {f}.{'|'.join(formats)}" for f in stems) if plot else ""
             out.print(f"\nWrote {files} to {escape(out_dir)}/", soft_wrap=True)
+
+
+#: A run longer than this many seconds reports its progress on standard error, at most this often.
+PROGRESS_AFTER_S = 3.0
+PROGRESS_EVERY_S = 5.0
+
+
+def _run_with_progress(m: Any, after: float = PROGRESS_AFTER_S, every: float = PROGRESS_EVERY_S) -> None:
+    """``m.run()`` round by round, with a line on standard error (``round r of R, s elapsed``)
+    once the run has taken ``after`` seconds and then every ``every`` seconds, and a closing
+    line if any was printed: a long run (say 100 actors x 500 issues) is seen to move.
+    Stepping is exactly what ``run`` does, so the outcome is the same."""
+    start = time.perf_counter()
+    next_at = start + after
+    shown = False
+    while m.running:
+        m.step()
+        now = time.perf_counter()
+        if now >= next_at and m.running:
+            err.print(f"run: round {m.round} of {m.max_rounds}, {now - start:.0f} s elapsed", soft_wrap=True)
+            next_at, shown = now + every, True
+    if shown:
+        err.print(f"run: done after {m.round} rounds, {time.perf_counter() - start:.0f} s", soft_wrap=True)
 
 
 #: The figures of one run (the timeline only for a run with events: a step-by-step protocol's).

@@ -301,3 +301,24 @@ def test_the_programs_answer_as_the_boxes_do() -> None:
     assert np.all(gain >= -1e-9) and gain.max() > 1e-6
     offer = frontier_offer(p, 0, p.reservation.copy())
     assert offer is not None and lp_dominating(p, offer.package) is None
+
+
+def test_a_long_run_shows_progress_and_the_same_outcome(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bargain run`` steps the model itself to print progress: the outcome is what ``run`` gives,
+    and progress lines (thresholds set to zero here, not a timing) go to standard error only."""
+    from model.cli import _run_with_progress
+    from model.negotiation import Negotiation
+
+    sc = scenario.parse(conditional_scenario(3, n_actors=3))
+    ref = Negotiation(sc, rng=5)
+    plain = ref.run()
+    m = Negotiation(sc, rng=5)
+    _run_with_progress(m, after=0.0, every=0.0)
+    assert m.outcome is not None and m.round == ref.round
+    assert (m.outcome.agreed, m.outcome.reason) == (plain.agreed, plain.reason)
+    assert np.array_equal(np.asarray(m.outcome.package), np.asarray(plain.package))
+    got = capsys.readouterr()
+    lines = got.err.strip().splitlines()
+    assert got.out == "" and lines[-1].startswith(f"run: done after {m.round} rounds")
+    assert len(lines) == m.round  # one a round but the last, then the closing line
+    assert lines[0].startswith(f"run: round 1 of {m.max_rounds}")
