@@ -322,3 +322,26 @@ def test_a_long_run_shows_progress_and_the_same_outcome(capsys: pytest.CaptureFi
     assert got.out == "" and lines[-1].startswith(f"run: done after {m.round} rounds")
     assert len(lines) == m.round  # one a round but the last, then the closing line
     assert lines[0].startswith(f"run: round 1 of {m.max_rounds}")
+
+
+def test_offers_are_kept_per_problem_for_every_proposer_and_round() -> None:
+    """The package protocol's offers are kept on their problem, as many as a run's proposers x
+    rounds need (no fixed 4,096 shared by every problem): a replicate finds every offer kept
+    and computes none, and a kept offer is the very object a first search gave."""
+    from model.core import offers
+    from model.negotiation import Negotiation
+
+    sc = scenario.parse(conditional_scenario(3, n_actors=4))
+    p = sc.problem
+    first = Negotiation(sc, rng=0, collect=False).run()
+    kept = offers._kept_offers(p)
+    n = len(kept)
+    assert n >= min(first.rounds, 2)
+    again = Negotiation(sc, rng=1, collect=False).run()
+    assert len(kept) == n  # nothing new computed
+    assert (again.agreed, again.rounds) == (first.agreed, first.rounds)
+    (proposer, key, mech), offer = next(iter(kept.items()))
+    assert offers.frontier_offer(p, proposer, np.frombuffer(key), mech) is offer
+    # the size: at least the old shared cache; on a small problem every proposer's offers over
+    # 10,000 rounds (the schema's limit) fit
+    assert offers.offer_cache_size(p) >= max(4096, len(p.parties) * 10_000)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -581,10 +582,42 @@ def frontier_offer(
     Offers are kept by their inputs (the replicates of a sweep point meet the same demands
     round after round); each is what a fresh search gives, so keeping them changes nothing."""
     d = np.ascontiguousarray(demands, dtype=float)
-    return _frontier_offer(problem, proposer, d.tobytes(), _mech_key(mech, proposer))
+    mk = _mech_key(mech, proposer)
+    kept = _kept_offers(problem)
+    key = (proposer, d.tobytes(), mk)
+    try:
+        hit = kept[key]
+    except KeyError:
+        hit = kept[key] = _frontier_offer(problem, proposer, key[1], mk)
+        if len(kept) > offer_cache_size(problem):
+            kept.popitem(last=False)  # the least recently used
+        return hit
+    kept.move_to_end(key)
+    return hit
 
 
-@lru_cache(maxsize=4096)
+#: Memory the offers kept for one problem may take (each holds a package, every actor's
+#: utility of it and its key, the demands): past it the least recently used are dropped.
+OFFER_CACHE_BYTES = 64 * 2**20
+
+
+def offer_cache_size(problem: Problem) -> int:
+    """How many offers are kept per problem: at least 4,096 (the size of the one cache all
+    problems shared before), and as many as ``OFFER_CACHE_BYTES`` holds, so that every
+    proposer's offers over the rounds of a run stay kept for its replicates (the baseline's 6
+    actors x 20 issues: about 240,000; 100 actors x 500 issues: about 9,000)."""
+    per = 8 * (problem.space.n_issues + 2 * problem.n_actors) + 400  # arrays, key, objects
+    return max(4096, OFFER_CACHE_BYTES // per)
+
+
+def _kept_offers(problem: Problem) -> OrderedDict[tuple[int, bytes, Mechanics | None], Offer | None]:
+    """The offers kept for ``problem`` (on the problem: they go with it), least recently used first."""
+    kept = problem.__dict__.get("_kept_offers")
+    if kept is None:
+        kept = problem.__dict__["_kept_offers"] = OrderedDict()
+    return kept
+
+
 def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics | None) -> Offer | None:
     demands = np.frombuffer(key, dtype=float)
     solver = _solver(problem, mech)
