@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -238,7 +239,8 @@ def run(
             raise click.BadParameter(f"give two different actors of the scenario as A,B (actors: {', '.join(ids)})",
                                      param_hint="--pair")
         two = [ids.index(x) for x in names]
-    m = Negotiation(s, rng=seed)
+    with _SetUpProgress():  # a large problem's set-up (each actor's utopia: a program each) takes a while
+        m = Negotiation(s, rng=seed)
     _run_with_progress(m)
     summary = summarize(m)
     history = History.from_model(m)
@@ -259,6 +261,41 @@ def run(
 #: A run longer than this many seconds reports its progress on standard error, at most this often.
 PROGRESS_AFTER_S = 3.0
 PROGRESS_EVERY_S = 5.0
+
+
+class _SetUpProgress:
+    """While the block runs (a model's set-up, which cannot report rounds), a line on standard
+    error once it has taken ``after`` seconds and then every ``every`` seconds, from a helper
+    thread; on leaving, the line is printed once more if the block outlasted ``after`` with none
+    shown yet, so that any set-up that long is seen."""
+
+    def __init__(self, after: float = PROGRESS_AFTER_S, every: float = PROGRESS_EVERY_S) -> None:
+        self.after, self.every = after, every
+        self.done = threading.Event()
+        self.shown = False
+        self.start = 0.0
+
+    def _say(self) -> None:
+        err.print(f"run: setting up the problem, {time.perf_counter() - self.start:.0f} s elapsed", soft_wrap=True)
+        self.shown = True
+
+    def _tick(self) -> None:
+        wait = self.after
+        while not self.done.wait(wait):
+            self._say()
+            wait = self.every
+
+    def __enter__(self) -> _SetUpProgress:
+        self.start = time.perf_counter()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+        if not self.shown and time.perf_counter() - self.start >= self.after:
+            self._say()
 
 
 def _run_with_progress(m: Any, after: float = PROGRESS_AFTER_S, every: float = PROGRESS_EVERY_S) -> None:

@@ -306,13 +306,16 @@ def test_the_programs_answer_as_the_boxes_do() -> None:
 def test_a_long_run_shows_progress_and_the_same_outcome(capsys: pytest.CaptureFixture[str]) -> None:
     """``bargain run`` steps the model itself to print progress: the outcome is what ``run`` gives,
     and progress lines (thresholds set to zero here, not a timing) go to standard error only."""
-    from model.cli import _run_with_progress
+    from model.cli import _run_with_progress, _SetUpProgress
     from model.negotiation import Negotiation
 
     sc = scenario.parse(conditional_scenario(3, n_actors=3))
     ref = Negotiation(sc, rng=5)
     plain = ref.run()
-    m = Negotiation(sc, rng=5)
+    with _SetUpProgress(after=0.0, every=3600.0):  # the set-up's line: from its thread or on leaving
+        m = Negotiation(sc, rng=5)
+    setup = capsys.readouterr()
+    assert setup.out == "" and setup.err.startswith("run: setting up the problem, ")
     _run_with_progress(m, after=0.0, every=0.0)
     assert m.outcome is not None and m.round == ref.round
     assert (m.outcome.agreed, m.outcome.reason) == (plain.agreed, plain.reason)
