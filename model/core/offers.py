@@ -605,7 +605,7 @@ def offer_cache_size(problem: Problem) -> int:
     """How many offers are kept per problem: at least 4,096 (the size of the one cache all
     problems shared before), and as many as ``OFFER_CACHE_BYTES`` holds, so that every
     proposer's offers over the rounds of a run stay kept for its replicates (the baseline's 6
-    actors x 20 issues: about 240,000; 100 actors x 500 issues: about 9,000)."""
+    actors x 20 issues: about 100,000; 100 actors x 500 issues: about 11,000)."""
     per = 8 * (problem.space.n_issues + 2 * problem.n_actors) + 400  # arrays, key, objects
     return max(4096, OFFER_CACHE_BYTES // per)
 
