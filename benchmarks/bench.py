@@ -646,7 +646,7 @@ def loglog_slope(xs: list[float], ys: list[float]) -> float:
 SIZE_AXES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
     ("actors", (2, 4, 8, 16), (2, 4, 8, 16, 32)),
     ("issues", (5, 10, 20, 40), (5, 10, 20, 40, 80)),
-    ("conditional_lines", (1, 2, 4, 8), (1, 2, 4, 8, 12)),
+    ("conditional_lines", (1, 4, 8, 12, 16, 20), (1, 2, 4, 8, 12, 16, 20)),
 )
 
 
@@ -659,7 +659,7 @@ def bench_sizes(quick: bool) -> dict[str, Any]:
     for axis, small_sizes, full_sizes in SIZE_AXES:
         rows = []
         for n in small_sizes if quick else full_sizes:
-            shape = {"actors": (n, 10, 0), "issues": (4, n, 0), "conditional_lines": (4, 24, n)}[axis]
+            shape = {"actors": (n, 10, 0), "issues": (4, n, 0), "conditional_lines": (4, 40, n)}[axis]
             rows.append(_size_in_child(*shape, "package", limit))
             print(f"   {axis}={n}: {rows[-1]}", flush=True)
         ok = [r for r in rows if "new_point_s" in r]

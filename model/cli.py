@@ -10,6 +10,8 @@ import contextlib
 import os
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -191,7 +193,7 @@ def validate(files: tuple[Path, ...]) -> None:
         p = s.problem
         _warn_missing_stances(f, s.spec)
         note = ""
-        if not p.boxes:
+        if not p.has_zone_of_agreement_by_red_lines:
             why = conflict_explanation(p.space, p.redlines, p.parties, p.actor_ids)
             note = f" [yellow](warning: no package satisfies every party's red lines: {escape(why)})[/]"
         out.print(
@@ -237,8 +239,9 @@ def run(
             raise click.BadParameter(f"give two different actors of the scenario as A,B (actors: {', '.join(ids)})",
                                      param_hint="--pair")
         two = [ids.index(x) for x in names]
-    m = Negotiation(s, rng=seed)
-    m.run()
+    with _SetUpProgress():  # a large problem's set-up (each actor's utopia: a program each) takes a while
+        m = Negotiation(s, rng=seed)
+    _run_with_progress(m)
     summary = summarize(m)
     history = History.from_model(m)
     if out_dir is not None:
@@ -253,6 +256,64 @@ def run(
             stems = [f for f in RUN_FIGURES if f != "timeline" or summary["events"]]
             files += "".join(f", {f}.{'|'.join(formats)}" for f in stems) if plot else ""
             out.print(f"\nWrote {files} to {escape(out_dir)}/", soft_wrap=True)
+
+
+#: A run longer than this many seconds reports its progress on standard error, at most this often.
+PROGRESS_AFTER_S = 3.0
+PROGRESS_EVERY_S = 5.0
+
+
+class _SetUpProgress:
+    """While the block runs (a model's set-up, which cannot report rounds), a line on standard
+    error once it has taken ``after`` seconds and then every ``every`` seconds, from a helper
+    thread; on leaving, the line is printed once more if the block outlasted ``after`` with none
+    shown yet, so that any set-up that long is seen."""
+
+    def __init__(self, after: float = PROGRESS_AFTER_S, every: float = PROGRESS_EVERY_S) -> None:
+        self.after, self.every = after, every
+        self.done = threading.Event()
+        self.shown = False
+        self.start = 0.0
+
+    def _say(self) -> None:
+        err.print(f"run: setting up the problem, {time.perf_counter() - self.start:.0f} s elapsed", soft_wrap=True)
+        self.shown = True
+
+    def _tick(self) -> None:
+        wait = self.after
+        while not self.done.wait(wait):
+            self._say()
+            wait = self.every
+
+    def __enter__(self) -> _SetUpProgress:
+        self.start = time.perf_counter()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+        if not self.shown and time.perf_counter() - self.start >= self.after:
+            self._say()
+
+
+def _run_with_progress(m: Any, after: float = PROGRESS_AFTER_S, every: float = PROGRESS_EVERY_S) -> None:
+    """``m.run()`` round by round, with a line on standard error (``round r of R, s elapsed``)
+    once the run has taken ``after`` seconds and then every ``every`` seconds, and a closing
+    line if any was printed: a long run (say 100 actors x 500 issues) is seen to move.
+    Stepping is exactly what ``run`` does, so the outcome is the same."""
+    start = time.perf_counter()
+    next_at = start + after
+    shown = False
+    while m.running:
+        m.step()
+        now = time.perf_counter()
+        if now >= next_at and m.running:
+            err.print(f"run: round {m.round} of {m.max_rounds}, {now - start:.0f} s elapsed", soft_wrap=True)
+            next_at, shown = now + every, True
+    if shown:
+        err.print(f"run: done after {m.round} rounds, {time.perf_counter() - start:.0f} s", soft_wrap=True)
 
 
 #: The figures of one run (the timeline only for a run with events: a step-by-step protocol's).

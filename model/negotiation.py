@@ -127,7 +127,9 @@ class Negotiation(mesa.Model):
         # the same agents as ``self.agents``, in the problem's order, for the per-round loops
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
         self._all_parties = shared.all_parties
-        self._responders = {p: tuple(self.actors[a] for a in who) for p, who in shared.responders.items()}
+        actors = self.actors
+        self._responders = {p: tuple([actors[a] for a in who]) for p, who in shared.responders.items()}
+        self._trusters_of: dict[int, tuple[np.ndarray, list[int]]] = {}
         self._patrons = shared.patrons
         self.has_patrons = [bool(ps) for ps in shared.patrons]
         self.effective_list: list[float] = self.offer_effective.tolist()
@@ -144,7 +146,7 @@ class Negotiation(mesa.Model):
         outside, flow = scenario.outside, scenario.flow
         self.walkers = [i for i in self.problem.parties if self.protocol.walk_aways
                         and not np.isnan(outside[i]) and outside[i] > flow[i] + 1e-9]
-        if not self.problem.boxes and self.protocol.needs_zone:
+        if not self.problem.has_zone_of_agreement_by_red_lines and self.protocol.needs_zone:
             why = conflict_explanation(
                 self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
             )
@@ -597,28 +599,52 @@ class Negotiation(mesa.Model):
         due = float(np.abs(targets - starts).sum())
         f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
         f = 1.0 if f > 1.0 - 1e-9 else f
-        trusters = np.array([a for a in self.problem.parties if a != debtor], dtype=int)
-        if len(trusters):
+        trusters, who = self._trusters(debtor)
+        if who:
             self.trust.observe(trusters, debtor, f)
-            for a in trusters:
-                self.actors[int(a)].delivered = f
-        moves = tuple((self.problem.space.ids[i], float(starts[k]), float(targets[k])) for k, i in enumerate(issues))
+            for a in who:
+                self.actors[a].delivered = f
+        ids = self.problem.space.ids
+        moves = tuple(zip([ids[i] for i in issues], starts.tolist(), np.asarray(targets, dtype=float).tolist(),
+                          strict=True))
         self.record(Delivery(self.round, self.problem.actor_ids[debtor], what, f, moves))
         self.counts["deliveries"] += 1
         self.counts["delivered_share"] += f  # a sum until the end (``_end``)
         return f
 
+    def _trusters(self, debtor: int) -> tuple[np.ndarray, list[int]]:
+        """The parties other than ``debtor`` (who watch it deliver), as an index array and a list;
+        the same every round, so kept per debtor."""
+        got = self._trusters_of.get(debtor)
+        if got is None:
+            who = [a for a in self.problem.parties if a != debtor]
+            got = self._trusters_of[debtor] = (np.array(who, dtype=int), who)
+        return got
+
+    def paused_now(self) -> list[bool]:
+        """Whether each actor's trust in any of its counterparts is below its threshold: what
+        ``Trust.paused`` computes (the same IEEE operations, ``alpha / (alpha + beta) < threshold
+        - 1e-12``), on plain floats for the few pairs that matter, as it runs every round."""
+        t = self.trust
+        alpha, beta = t.alpha.tolist(), t.beta.tolist()
+        limit = (t.threshold - 1e-12).tolist()
+        out = []
+        for a, cs in enumerate(self.counterparts):
+            al, be, lim = alpha[a], beta[a], limit[a]
+            out.append(any(al[c] / (al[c] + be[c]) < lim for c in cs))
+        return out
+
     def update_pauses(self) -> None:
         """Each party pauses while its trust in a counterpart is below its threshold."""
-        paused = self.trust.paused(self.counterparts)
+        paused = self.paused_now()
         for a in self.actors:
-            was, a.paused = a.paused, bool(paused[a.index])
+            was, a.paused = a.paused, paused[a.index]
             if a.paused and not was:
                 self.counts["pauses"] += 1
                 self.record(Pause(self.round, a.actor_id, a.trust, float(self.trust.threshold[a.index])))
             elif was and not a.paused:
                 self.record(Resume(self.round, a.actor_id, a.trust))
-        if paused.any():
+        if any(paused):
             self.counts["pause_rounds"] += 1
 
     # ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from model.core.redlines import MAX_BOXES
 from model.errors import InputError
 
 
-def conditional_scenario(n_lines: int, n_actors: int = 2) -> dict[str, Any]:
+def conditional_scenario(n_lines: int, n_actors: int = 2, kind: str = "package") -> dict[str, Any]:
     """``n_lines`` pairs of issues ``a_k``/``b_k``; the first actor's red line ``k`` asks for
     ``b_k >= 0.6`` once ``a_k > 0.5``. The lines are independent, so the feasible packages are
     ``2 ** n_lines`` boxes (each line on or off)."""
@@ -34,7 +34,7 @@ def conditional_scenario(n_lines: int, n_actors: int = 2) -> dict[str, Any]:
                                 for k in range(n_lines)]
         actors.append(act)
     return {"name": "cond", "title": "conditional lines", "issues": issues, "actors": actors,
-            "protocol": {"max_rounds": 10}}
+            "protocol": {"kind": kind, "max_rounds": 10}}
 
 
 def test_boxes_below_the_limit_are_all_covered() -> None:
@@ -43,10 +43,11 @@ def test_boxes_below_the_limit_are_all_covered() -> None:
 
 
 def test_too_many_boxes_is_a_one_line_error_naming_the_lines(tmp_path: Path) -> None:
+    """Where a protocol searches the boxes (the mediated text), too many of them is refused."""
     n = 13  # 2 ** 13 = 8192 > 4096
     assert 2**n > MAX_BOXES
     f = tmp_path / "cond.yaml"
-    f.write_text(yaml.safe_dump(conditional_scenario(n), sort_keys=False))
+    f.write_text(yaml.safe_dump(conditional_scenario(n, kind="mediated"), sort_keys=False))
     with pytest.raises(InputError) as err:
         scenario.load(f)
     msg = str(err.value)
@@ -232,3 +233,118 @@ def test_copied_replicates_are_the_same_rows_on_a_process_pool(tmp_path: Path) -
         Sweep(exm.load(f), tmp_path / "process").run(pool)
     pd.testing.assert_frame_equal(serial, results.load(tmp_path / "process"))
     assert serial["replicate_of"].notna().sum() == 9
+
+
+def _crosses_none(package: np.ndarray, n_lines: int, ids: list[str]) -> bool:
+    """Every line of ``conditional_scenario`` checked by hand: ``b_k >= 0.6`` wherever ``a_k > 0.5``."""
+    at = dict(zip(ids, package.tolist(), strict=True))
+    return all(at[f"a{k}"] <= 0.5 + 1e-9 or at[f"b{k}"] >= 0.6 - 1e-9 for k in range(n_lines))
+
+
+def test_twenty_conditional_lines_validate_and_run_without_boxes(tmp_path: Path) -> None:
+    """2 ** 20 boxes: the package protocol's programs branch on the lines instead, so the scenario
+    validates, runs to an agreement that crosses no line, and no box is ever enumerated."""
+    from model.core.offers import applies
+    from model.negotiation import Negotiation
+    from model.sweep.rows import run_one
+
+    n = 20
+    f = tmp_path / "cond20.yaml"
+    f.write_text(yaml.safe_dump(conditional_scenario(n, n_actors=3), sort_keys=False))
+    sc = scenario.load(f)
+    p = sc.problem
+    assert p.boxless and p.has_zone_of_agreement_by_red_lines and applies(p)
+    row = run_one(sc, 0)
+    assert row["agreed"]
+    pk = np.array([row[f"value.{i}"] for i in p.space.ids])
+    assert _crosses_none(pk, n, list(p.space.ids)) and bool(p.feasible(pk[None, :])[0])
+    o = Negotiation(sc, rng=0, collect=False).run()  # the Mesa model, round by round
+    assert o.agreed and o.package is not None and _crosses_none(np.asarray(o.package), n, list(p.space.ids))
+    u = p.utility(np.asarray(o.package))
+    assert np.all(u[list(p.parties)] >= p.reservation[list(p.parties)] - 1e-9)
+    assert np.all(p.utopia <= p.best_utility + 1e-9)
+    from model.core.analysis import find_dominating, nash_point, pareto_frontier
+
+    front = pareto_frontier(p, 0, 1, n=20)  # the plot's frontier, from the programs
+    assert len(front) >= 2 and np.all(np.diff(front[:, 0]) > 0) and np.all(np.diff(front[:, 1]) < 0)
+    assert find_dominating(p, np.asarray(o.package)) is None  # the frontier offer is Pareto-optimal
+    assert nash_point(p) is None  # not computed without boxes (said in its docstring)
+    assert "boxes" not in p.__dict__  # never enumerated (nor refused)
+
+
+def test_the_programs_answer_as_the_boxes_do() -> None:
+    """Below the limit both ways can be asked: feasibility and each actor's best agree (linear
+    utilities: the program's optimum is a grid package), the program's compromise is at least as
+    fair as the grid's, a package it finds dominating does dominate, and an offer on the frontier
+    is dominated by nothing."""
+    from model.core.analysis import best_compromise
+    from model.core.offers import frontier_offer, lp_best_packages, lp_compromise, lp_dominating, lp_feasible
+
+    p = scenario.parse(conditional_scenario(6, n_actors=3)).problem
+    assert not p.boxless and len(p.boxes) == 2**6
+    assert lp_feasible(p)
+    best_lp = p.utility(lp_best_packages(p)).max(axis=0)
+    np.testing.assert_allclose(best_lp, p.best_utility, atol=1e-9)
+    parties = list(p.parties)
+    span = p.utopia - p.reservation
+
+    def worst(x: np.ndarray) -> float:
+        return float(((p.utility(x) - p.reservation) / span)[parties].min())
+
+    grid, lp = best_compromise(p), lp_compromise(p)
+    assert grid is not None and lp is not None and p.feasible(lp[None, :])[0]
+    assert worst(lp) >= worst(grid) - 1e-9
+    sq = p.space.status_quo
+    dom = lp_dominating(p, sq)
+    assert dom is not None and p.feasible(dom[None, :])[0]
+    gain = p.utility(dom)[parties] - p.utility(sq)[parties]
+    assert np.all(gain >= -1e-9) and gain.max() > 1e-6
+    offer = frontier_offer(p, 0, p.reservation.copy())
+    assert offer is not None and lp_dominating(p, offer.package) is None
+
+
+def test_a_long_run_shows_progress_and_the_same_outcome(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bargain run`` steps the model itself to print progress: the outcome is what ``run`` gives,
+    and progress lines (thresholds set to zero here, not a timing) go to standard error only."""
+    from model.cli import _run_with_progress, _SetUpProgress
+    from model.negotiation import Negotiation
+
+    sc = scenario.parse(conditional_scenario(3, n_actors=3))
+    ref = Negotiation(sc, rng=5)
+    plain = ref.run()
+    with _SetUpProgress(after=0.0, every=3600.0):  # the set-up's line: from its thread or on leaving
+        m = Negotiation(sc, rng=5)
+    setup = capsys.readouterr()
+    assert setup.out == "" and setup.err.startswith("run: setting up the problem, ")
+    _run_with_progress(m, after=0.0, every=0.0)
+    assert m.outcome is not None and m.round == ref.round
+    assert (m.outcome.agreed, m.outcome.reason) == (plain.agreed, plain.reason)
+    assert np.array_equal(np.asarray(m.outcome.package), np.asarray(plain.package))
+    got = capsys.readouterr()
+    lines = got.err.strip().splitlines()
+    assert got.out == "" and lines[-1].startswith(f"run: done after {m.round} rounds")
+    assert len(lines) == m.round  # one a round but the last, then the closing line
+    assert lines[0].startswith(f"run: round 1 of {m.max_rounds}")
+
+
+def test_offers_are_kept_per_problem_for_every_proposer_and_round() -> None:
+    """The package protocol's offers are kept on their problem, as many as a run's proposers x
+    rounds need (no fixed 4,096 shared by every problem): a replicate finds every offer kept
+    and computes none, and a kept offer is the very object a first search gave."""
+    from model.core import offers
+    from model.negotiation import Negotiation
+
+    sc = scenario.parse(conditional_scenario(3, n_actors=4))
+    p = sc.problem
+    first = Negotiation(sc, rng=0, collect=False).run()
+    kept = offers._kept_offers(p)
+    n = len(kept)
+    assert n >= min(first.rounds, 2)
+    again = Negotiation(sc, rng=1, collect=False).run()
+    assert len(kept) == n  # nothing new computed
+    assert (again.agreed, again.rounds) == (first.agreed, first.rounds)
+    (proposer, key, mech), offer = next(iter(kept.items()))
+    assert offers.frontier_offer(p, proposer, np.frombuffer(key), mech) is offer
+    # the size: at least the old shared cache; on a small problem every proposer's offers over
+    # 10,000 rounds (the schema's limit) fit
+    assert offers.offer_cache_size(p) >= max(4096, len(p.parties) * 10_000)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model.core.offers import lp_compromise, lp_dominating, lp_frontier_packages
 from model.core.problem import Problem
 from model.core.space import EPS, FloatArray
 
@@ -48,6 +49,8 @@ def find_dominating(
     random weights) and at every single-issue change of ``package`` on the grid. Finding none
     is evidence, not proof, that ``package`` is Pareto-optimal.
     """
+    if problem.boxless:  # too many conditional lines for the boxes: the program answers (exactly)
+        return lp_dominating(problem, package, tol)
     rng = rng if rng is not None else np.random.default_rng(0)
     parties = list(problem.parties)
     x = np.asarray(package, dtype=float)
@@ -105,8 +108,12 @@ def nash_point(
     Candidates are supported Pareto-optimal packages (weighted sums), then the best one is
     refined by coordinate ascent: ordinal issues over their levels, continuous issues by a
     shrinking local search inside the feasible box that holds the package. Returns ``None``
-    when no feasible package gives every actor more than its reservation utility.
+    when no feasible package gives every actor more than its reservation utility, and when the
+    problem is ``boxless`` (its conditional red lines too many to enumerate the boxes the search
+    refines in; the Nash product is not linear, so no program stands in for it).
     """
+    if problem.boxless:
+        return None
     rng = rng if rng is not None else np.random.default_rng(0)
     idx = list(problem.parties if actors is None else actors)
     pk = problem.maximize_weighted(_weight_samples(problem.n_actors, idx, n_weights, rng))
@@ -147,12 +154,16 @@ def pareto_frontier(
     problem: Problem, a: int, b: int, n: int = 201
 ) -> FloatArray:
     """Points ``(u_a, u_b)`` of the Pareto frontier of two actors over feasible packages,
-    sorted by ``u_a``: the upper-right envelope of weighted-sum optima and the Nash point."""
-    lam = np.linspace(0.0, 1.0, n)
-    coefs = np.zeros((n, problem.n_actors))
-    coefs[:, a] = lam
-    coefs[:, b] = 1.0 - lam
-    pk = problem.maximize_weighted(coefs)
+    sorted by ``u_a``: the upper-right envelope of weighted-sum optima and the Nash point (or,
+    when the problem is ``boxless``, of the programs' optima at ``n // 5`` levels of ``u_b``)."""
+    if problem.boxless:
+        pk = lp_frontier_packages(problem, a, b, max(n // 5, 2))
+    else:
+        lam = np.linspace(0.0, 1.0, n)
+        coefs = np.zeros((n, problem.n_actors))
+        coefs[:, a] = lam
+        coefs[:, b] = 1.0 - lam
+        pk = problem.maximize_weighted(coefs)
     if pk.shape[0] == 0:
         return np.zeros((0, 2))
     u = problem.utility(pk)[:, [a, b]]
@@ -173,6 +184,8 @@ def best_compromise(
     ``(u - r) / (best - r)`` (an egalitarian compromise); ``None`` if nothing is feasible."""
     from model.core.search import normalised_surplus
 
+    if problem.boxless:  # too many conditional lines for the boxes: the program answers
+        return lp_compromise(problem)
     rng = rng if rng is not None else np.random.default_rng(0)
     parties = list(problem.parties)
     w = _weight_samples(problem.n_actors, parties, n_weights, rng)

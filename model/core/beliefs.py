@@ -334,7 +334,7 @@ def zone_of_agreement(problem: Problem) -> bool:
     """Whether a zone of agreement exists under the TRUE information: some package within every
     party's red lines gives every party at least its reservation utility."""
     parties = list(problem.parties)
-    if not problem.boxes or not parties:
+    if not problem.has_zone_of_agreement_by_red_lines or not parties:
         return False
     if applies(problem):
         first = parties[0]

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -93,8 +94,35 @@ class Offer:
 def applies(problem: Problem) -> bool:
     """Whether offers come from the programs here: spatial preferences (continuous or ordinal
     issues). Value-table domains (every issue a list of discrete levels, the GENIUS/NegMAS
-    form) keep the grid search, whose candidates are their supported packages."""
-    return isinstance(problem.prefs, Preferences) and bool(problem.boxes)
+    form) keep the grid search, whose candidates are their supported packages. Asks only
+    whether some package crosses no party's red line (``Problem.has_zone_of_agreement_by_red_lines``,
+    itself a program when the conditional lines are too many to enumerate the boxes)."""
+    return isinstance(problem.prefs, Preferences) and problem.has_zone_of_agreement_by_red_lines
+
+
+def _plain_solver(problem: Problem) -> _Solver:
+    """A one-off solver with unit spans and no patrons' pull: raw utilities, for the questions
+    a problem asks before it has spans (feasibility, each actor's best)."""
+    return _Solver(problem, None, span=np.ones(problem.n_actors))
+
+
+def lp_feasible(problem: Problem) -> bool:
+    """Whether some package crosses no party's red line, by the program (branch and bound on
+    the conditional lines): no box is enumerated."""
+    return _plain_solver(problem).solve({}, {}, {}, polish=False) is not None
+
+
+def lp_best_packages(problem: Problem) -> FloatArray:
+    """Each actor's best package among those no party's red line forbids, one program per actor:
+    ``(A, I)`` (NaN rows if nothing is feasible). The boxless counterpart of the grid search
+    behind ``Problem.best_utility``; for linear utilities both give the same optimum."""
+    solver = _plain_solver(problem)
+    out = np.full((problem.n_actors, problem.space.n_issues), np.nan)
+    for a in range(problem.n_actors):
+        hit = solver.solve({a: 0.0}, {}, {}, polish=False)
+        if hit is not None:
+            out[a] = hit[1]
+    return out
 
 
 def _mech_key(mech: Mechanics | None, proposer: int) -> Mechanics | None:
@@ -214,7 +242,7 @@ def utopia(problem: Problem) -> FloatArray:
         return best
     parties = list(problem.parties)
     # a one-off solver with unit spans (the normalisation cannot depend on what it computes)
-    solver = _Solver(problem, None, span=np.ones(problem.n_actors))
+    solver = _plain_solver(problem)
     for a in parties:
         others = {j: float(problem.reservation[j]) for j in parties if j != a}
         hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
@@ -554,10 +582,42 @@ def frontier_offer(
     Offers are kept by their inputs (the replicates of a sweep point meet the same demands
     round after round); each is what a fresh search gives, so keeping them changes nothing."""
     d = np.ascontiguousarray(demands, dtype=float)
-    return _frontier_offer(problem, proposer, d.tobytes(), _mech_key(mech, proposer))
+    mk = _mech_key(mech, proposer)
+    kept = _kept_offers(problem)
+    key = (proposer, d.tobytes(), mk)
+    try:
+        hit = kept[key]
+    except KeyError:
+        hit = kept[key] = _frontier_offer(problem, proposer, key[1], mk)
+        if len(kept) > offer_cache_size(problem):
+            kept.popitem(last=False)  # the least recently used
+        return hit
+    kept.move_to_end(key)
+    return hit
 
 
-@lru_cache(maxsize=4096)
+#: Memory the offers kept for one problem may take (each holds a package, every actor's
+#: utility of it and its key, the demands): past it the least recently used are dropped.
+OFFER_CACHE_BYTES = 64 * 2**20
+
+
+def offer_cache_size(problem: Problem) -> int:
+    """How many offers are kept per problem: at least 4,096 (the size of the one cache all
+    problems shared before), and as many as ``OFFER_CACHE_BYTES`` holds, so that every
+    proposer's offers over the rounds of a run stay kept for its replicates (the baseline's 6
+    actors x 20 issues: about 100,000; 100 actors x 500 issues: about 11,000)."""
+    per = 8 * (problem.space.n_issues + 2 * problem.n_actors) + 400  # arrays, key, objects
+    return max(4096, OFFER_CACHE_BYTES // per)
+
+
+def _kept_offers(problem: Problem) -> OrderedDict[tuple[int, bytes, Mechanics | None], Offer | None]:
+    """The offers kept for ``problem`` (on the problem: they go with it), least recently used first."""
+    kept = problem.__dict__.get("_kept_offers")
+    if kept is None:
+        kept = problem.__dict__["_kept_offers"] = OrderedDict()
+    return kept
+
+
 def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics | None) -> Offer | None:
     demands = np.frombuffer(key, dtype=float)
     solver = _solver(problem, mech)
@@ -599,6 +659,51 @@ def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics
         for i in kept + held:
             fixed[i] = float(sq[i])
     return None
+
+
+def lp_dominating(problem: Problem, package: FloatArray, tol: float = 1e-6) -> FloatArray | None:
+    """A feasible package that leaves every party at least as well off as ``package`` and one
+    better by more than ``tol``, by the program (``None`` if there is none): every party's
+    utility of ``package`` is its demand, and the polish maximises their total normalised utility
+    keeping it. Exact for linear utilities, where the grid search behind
+    ``model.core.analysis.find_dominating`` only samples; used when the problem is ``boxless``."""
+    parties = list(problem.parties)
+    u0 = problem.utility(np.asarray(package, dtype=float))
+    hit = _solver(problem, None).solve({a: float(u0[a]) for a in parties}, {}, {})
+    if hit is None:
+        return None
+    u = problem.utility(hit[1])
+    if np.all(u[parties] >= u0[parties] - 1e-9) and np.any(u[parties] > u0[parties] + tol):
+        return hit[1]
+    return None
+
+
+def lp_frontier_packages(problem: Problem, a: int, b: int, n: int) -> FloatArray:
+    """Packages on the Pareto frontier of actors ``a`` and ``b`` over the feasible set, by the
+    program: for ``n`` levels of ``u_b`` from what ``a``'s best leaves it up to its own best,
+    the most ``a`` can get with ``b`` at that level (``(k, I)``, ``k <= n``). The boxless
+    counterpart of the weighted sums behind ``model.core.analysis.pareto_frontier``; it also
+    finds the frontier's non-supported (concave) stretches that weighted sums miss."""
+    solver = _plain_solver(problem)
+    first = solver.solve({a: 0.0}, {}, {}, polish=False)
+    top = solver.solve({b: 0.0}, {}, {}, polish=False)
+    if first is None or top is None:
+        return np.zeros((0, problem.space.n_issues))
+    low, high = float(problem.utility(first[1])[b]), float(problem.utility(top[1])[b])
+    out = [first[1], top[1]]
+    for level in np.linspace(low, high, n)[1:-1]:
+        hit = solver.solve({a: 0.0}, {b: float(level)}, {}, polish=False)
+        if hit is not None:
+            out.append(hit[1])
+    return np.array(out)
+
+
+def lp_compromise(problem: Problem) -> FloatArray | None:
+    """The feasible package whose worst-off party gains most in normalised surplus over its
+    reservation (``None`` if nothing is feasible), by the program: the boxless counterpart of
+    ``model.core.analysis.best_compromise``, normalised by the utopia as the offers are."""
+    hit = _solver(problem, None).solve({a: float(problem.reservation[a]) for a in problem.parties}, {}, {})
+    return None if hit is None else hit[1]
 
 
 def most_for(problem: Problem, actor: int, demands: dict[int, float], mech: Mechanics | None = None) -> float | None:

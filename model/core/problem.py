@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from model.core.offers import lp_best_packages, lp_feasible
 from model.core.offers import utopia as offers_utopia
 from model.core.preferences import Preferences, TablePreferences
 from model.core.redlines import MAX_BOXES, Box, RedLine, RedLineSet
@@ -31,7 +32,8 @@ class TooManyBoxes(ValueError):
         super().__init__(
             f"the parties' conditional red lines split the feasible packages into more than {MAX_BOXES:,} "
             f"boxes (each line that can be on or off doubles them): {len(lines)} such lines, {shown}; "
-            "merge or drop some of them"
+            "merge or drop some of them (the package protocol needs no boxes: its offers are linear "
+            "programs; this search goes box by box)"
         )
 
 
@@ -156,8 +158,22 @@ class Problem:
         hi = np.array([b.hi for b in self.boxes])[:, :, None]
         return self.space.grid_mask[None] & (g[None] >= lo - 1e-9) & (g[None] <= hi + 1e-9)
 
+    @cached_property
+    def boxless(self) -> bool:
+        """Whether the feasible set is left to the linear programs alone, its boxes never
+        enumerated: spatial preferences (whose offers are programs, ``model.core.offers``) and
+        more conditional lines splitting it than ``MAX_BOXES`` boxes hold (each such line at
+        most doubles them, ``splitting_lines``). Zone of agreement, best utilities and utopia
+        then come from programs; what searches the grid box by box (value tables, the mediated
+        text, the Nash point) stops with ``TooManyBoxes``. Below that many lines every path is
+        as before (the boxes are at most ``MAX_BOXES``)."""
+        if not isinstance(self.prefs, Preferences):
+            return False
+        return 2 ** len(splitting_lines(self.redlines, self.space, list(self.parties))) > MAX_BOXES
+
     #: What depends only on the space, the red lines and the fixed issues (not on preferences).
-    _GEOMETRY = ("parties", "tie_break", "boxes", "box_masks", "_mask_table", "_mask_off", "_index_dtype")
+    _GEOMETRY = ("parties", "tie_break", "boxes", "box_masks", "_mask_table", "_mask_off", "_index_dtype",
+                 "boxless", "has_zone_of_agreement_by_red_lines")
 
     def with_preferences(self, prefs: Preferences | TablePreferences, reservation: FloatArray) -> Problem:
         """The same problem with new preferences and reservation utilities (a shock to saliences
@@ -168,9 +184,11 @@ class Problem:
                 out.__dict__[name] = self.__dict__[name]
         return out
 
-    @property
+    @cached_property
     def has_zone_of_agreement_by_red_lines(self) -> bool:
-        return len(self.boxes) > 0
+        """Whether some package crosses no party's red line: a feasible box, or (``boxless``) a
+        feasible program."""
+        return lp_feasible(self) if self.boxless else len(self.boxes) > 0
 
     @cached_property
     def _mask_table(self) -> tuple[BoolArray, np.ndarray, np.ndarray]:
@@ -275,9 +293,13 @@ class Problem:
 
     @cached_property
     def best_utility(self) -> FloatArray:
-        """Each actor's utility of its best package among those no party's red line forbids."""
-        coefs = np.eye(self.n_actors)
-        pk = self.maximize_weighted(coefs)
+        """Each actor's utility of its best package among those no party's red line forbids
+        (the grid search, or one program per actor when ``boxless``)."""
+        if self.boxless:
+            pk = lp_best_packages(self)
+            pk = pk[~np.isnan(pk).any(axis=1)]
+        else:
+            pk = self.maximize_weighted(np.eye(self.n_actors))
         if pk.shape[0] == 0:
             return self.reservation.copy()
         u = self.utility(pk)  # (B * A, A)

@@ -49,7 +49,7 @@ def run_package_protocol(
     rng: np.random.Generator,
 ) -> CoreOutcome:
     """Multilateral alternating offers of full packages (see docs/model.md)."""
-    if not problem.boxes:
+    if not problem.has_zone_of_agreement_by_red_lines:
         return CoreOutcome(False, "no zone of agreement", 0, None)
     parties = np.asarray(problem.parties)
     best = problem.utopia
@@ -116,7 +116,7 @@ def run_package_vectorised(
     (rounds x actors) comparison. Random draws are consumed as the round-by-round loop consumes
     them (one per failed round before the last), so the outcome is identical for the same seed.
     """
-    if not problem.boxes:
+    if not problem.has_zone_of_agreement_by_red_lines:
         return CoreOutcome(False, "no zone of agreement", 0, None)
     n_a = problem.n_actors
     floor = problem.reservation

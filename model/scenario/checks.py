@@ -514,10 +514,22 @@ def _contradictions(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
     return out
 
 
+def _linear_programs_only(spec: ScenarioSpec) -> bool:
+    """Whether every phase of the scenario runs the package protocol (whose offers need no boxes)."""
+    proto = spec.protocol
+    phases: list[Any] = list(getattr(proto, "phases", None) or []) if proto.kind == "sequence" else [proto]
+    return bool(phases) and all(getattr(p, "kind", "") == "package" for p in phases)
+
+
 def _box_limit(spec: ScenarioSpec, lines: LineMap) -> list[Fault]:
     """The parties' conditional red lines together must not split the feasible packages into
     more boxes than the search covers (``model.core.problem.TooManyBoxes``): one fault, at the
-    first line that splits them, naming every such line."""
+    first line that splits them, naming every such line. Only where a protocol searches the
+    boxes: the package protocol's offers are linear programs that branch on the conditional
+    lines (``model.core.offers``), so a scenario all of whose phases are package ones is never
+    refused for its count of boxes (nor are they enumerated here)."""
+    if _linear_programs_only(spec):
+        return []
     space = _built_space(*_space_key(spec), ())
     parties = [a for a, act in enumerate(spec.actors) if act.consent]
     red: list[RedLine] = []
