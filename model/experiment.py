@@ -36,7 +36,6 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
-    ValidationError,
     model_validator,
 )
 
@@ -48,7 +47,7 @@ from model.paths import parse_path as parse_path
 from model.paths import render_loc as _render
 from model.paths import set_path as set_path
 from model.paths import short_list as _short
-from model.yamlio import LineMap, fault, load_yaml, validation_faults
+from model.yamlio import LineMap, fault, read_model
 from model.yamlio import display_path as display_path  # re-exported (it was defined here)
 
 
@@ -584,12 +583,8 @@ def load(path: str | Path) -> Experiment:
     Raises:
         InputError: one line per fault, naming the file, the field and what is wrong.
     """
-    data, lines = load_yaml(path)
+    spec, lines = read_model(path, ExperimentSpec)
     file = str(path)
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as e:
-        raise InputError(file, validation_faults(e, data, lines, ExperimentSpec)) from None
     too_large = _size_faults(spec, lines)  # counted, not built: before anything is allocated
     if too_large:
         raise InputError(file, too_large)

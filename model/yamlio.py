@@ -351,3 +351,18 @@ def validation_faults(
             msg += f" (got {got})" if got else ""
         faults.append(fault(lines, loc, msg[0].lower() + msg[1:] if msg else msg))
     return faults
+
+
+
+def read_model[M: BaseModel](path: str | Path, model: type[M]) -> tuple[M, LineMap]:
+    """Read a YAML file and validate it as ``model``: the spec and the line of every field.
+
+    Raises:
+        InputError: a file that cannot be read or parsed, or one line per schema fault, each
+            naming the file, the line and the field.
+    """
+    data, lines = load_yaml(path)
+    try:
+        return model.model_validate(data), lines
+    except ValidationError as e:
+        raise InputError(str(path), validation_faults(e, data, lines, model)) from None

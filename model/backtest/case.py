@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from model import scenario as scn
 from model.core.space import FloatArray
 from model.errors import Fault, InputError, whole_input_error
 from model.scenario import Identifier, SourceSpec, Text, Unit
-from model.yamlio import LineMap, fault, load_yaml, validation_faults
+from model.yamlio import LineMap, fault, read_model
 
 #: The two files of a case folder.
 SCENARIO_FILE = "scenario.yaml"
@@ -94,12 +94,8 @@ def read_outcome(path: str | Path) -> tuple[OutcomeSpec, LineMap]:
     Raises:
         InputError: one line per fault, naming the file, the line and the field.
     """
-    data, lines = load_yaml(path)
+    spec, lines = read_model(path, OutcomeSpec)
     file = str(path)
-    try:
-        spec = OutcomeSpec.model_validate(data)
-    except ValidationError as e:
-        raise InputError(file, validation_faults(e, data, lines, OutcomeSpec)) from None
     out: list[Fault] = []
     if spec.end < spec.start:
         out.append(fault(lines, ("end",), f"{spec.end} is before the start {spec.start}"))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from model import scenario as scn
 from model.core.space import BoolArray, FloatArray
@@ -22,7 +22,7 @@ from model.experiment import display_path
 from model.negotiation import Negotiation
 from model.protocols.base import Delivery
 from model.scenario import Identifier, SourceSpec, Text, Unit
-from model.yamlio import LineMap, fault, load_yaml, validation_faults
+from model.yamlio import LineMap, fault, load_yaml, read_model
 
 #: Where ``bargain calibrate`` looks for the track when none is given (from the scenario's folder).
 DEFAULT_TRACK = Path("observed") / "belarus_track_2025_26.yaml"
@@ -221,12 +221,8 @@ def read_track(path: str | Path) -> tuple[TrackSpec, LineMap]:
     Raises:
         InputError: one line per fault, naming the file, the line and the field.
     """
-    data, lines = load_yaml(path)
+    spec, lines = read_model(path, TrackSpec)
     file = str(path)
-    try:
-        spec = TrackSpec.model_validate(data)
-    except ValidationError as e:
-        raise InputError(file, validation_faults(e, data, lines, TrackSpec)) from None
     out = _track_faults(spec, lines)
     if out:
         raise InputError(file, out)
