@@ -3,6 +3,7 @@ the one-issue functions that specify the model (``model.core.eum`` has the overv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,16 @@ class Actors:
     capability: FloatArray
     position: FloatArray
     salience: FloatArray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[str, float, float, float]]) -> Actors:
+        """Actors from ``(name, capability, position, salience)`` rows, as published tables give them."""
+        return cls(
+            names=tuple(r[0] for r in rows),
+            capability=np.array([r[1] for r in rows], dtype=float),
+            position=np.array([r[2] for r in rows], dtype=float),
+            salience=np.array([r[3] for r in rows], dtype=float),
+        )
 
     @property
     def votes(self) -> FloatArray:

@@ -28,13 +28,7 @@ SCHOLZ_TABLE1_ROWS: tuple[tuple[str, float, float, float], ...] = (
 
 def scholz_example() -> Actors:
     """The 10-actor example of Scholz et al. (2011), Table 1."""
-    rows = SCHOLZ_TABLE1_ROWS
-    return Actors(
-        names=tuple(r[0] for r in rows),
-        capability=np.array([r[1] for r in rows], dtype=float),
-        position=np.array([r[2] for r in rows], dtype=float),
-        salience=np.array([r[3] for r in rows], dtype=float),
-    )
+    return Actors.from_rows(SCHOLZ_TABLE1_ROWS)
 
 
 def load_actors(path: str | Path) -> Actors:

@@ -130,10 +130,4 @@ def spread(values: FloatArray) -> float:
 
 def cycling_example() -> Actors:
     """The 5-actor example of :data:`CYCLING_EXAMPLE`, whose median alternates 0.5 / 0.1205."""
-    rows = CYCLING_EXAMPLE
-    return Actors(
-        names=tuple(r[0] for r in rows),
-        capability=np.array([r[1] for r in rows], dtype=float),
-        position=np.array([r[2] for r in rows], dtype=float),
-        salience=np.array([r[3] for r in rows], dtype=float),
-    )
+    return Actors.from_rows(CYCLING_EXAMPLE)
