@@ -348,3 +348,27 @@ def test_offers_are_kept_per_problem_for_every_proposer_and_round() -> None:
     # the size: at least the old shared cache; on a small problem every proposer's offers over
     # 10,000 rounds (the schema's limit) fit
     assert offers.offer_cache_size(p) >= max(4096, len(p.parties) * 10_000)
+
+
+def test_batches_evaluated_in_chunks_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Utilities, red-line checks and the search for a dominating package bound their memory by
+    evaluating packages a few rows at a time (``model.core.chunks``): forcing chunks of one or
+    two rows must change no number, including which dominating package is found first."""
+    import model.core.analysis as analysis
+    import model.core.chunks as chunks
+    from model.core import find_dominating
+
+    sc = scenario.parse(conditional_scenario(3, n_actors=4))
+    p = sc.problem
+    rng = np.random.default_rng(5)
+    pk = rng.uniform(size=(257, p.space.n_issues))
+    start = p.space.status_quo.copy()
+    whole = (p.utility(pk), p.redlines.satisfied(pk), find_dominating(p, start))
+    assert whole[2] is not None  # the status quo is dominated here: the search has something to find
+    for terms in (1, 2 * p.n_actors * p.space.n_issues):
+        monkeypatch.setattr(chunks, "CHUNK_TERMS", terms)
+        monkeypatch.setattr(analysis, "CHUNK_TERMS", terms)
+        assert np.array_equal(p.utility(pk), whole[0])
+        assert np.array_equal(p.redlines.satisfied(pk), whole[1])
+        found = find_dominating(p, start)
+        assert found is not None and np.array_equal(found, whole[2])

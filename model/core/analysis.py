@@ -5,10 +5,11 @@ Everything here works on a compiled ``Problem`` and plain arrays; nothing runs a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from model.core.chunks import CHUNK_TERMS
 from model.core.offers import lp_compromise, lp_dominating, lp_frontier_packages
 from model.core.problem import Problem
 from model.core.space import EPS, FloatArray
@@ -55,23 +56,39 @@ def find_dominating(
     parties = list(problem.parties)
     x = np.asarray(package, dtype=float)
     u0 = problem.utility(x)[parties]
-    cands = [problem.maximize_weighted(_weight_samples(problem.n_actors, parties, n_weights, rng))]
+    best: tuple[float, FloatArray] | None = None
+    for pk in _dominating_candidates(problem, x, _weight_samples(problem.n_actors, parties, n_weights, rng)):
+        pk = pk[problem.feasible(pk)]
+        if pk.shape[0] == 0:
+            continue
+        u = problem.utility(pk)[:, parties]
+        dom = np.all(u >= u0 - EPS, axis=1) & np.any(u > u0 + tol, axis=1)
+        if not dom.any():
+            continue
+        gain = (u - u0)[dom].sum(axis=1)
+        k = int(np.argmax(gain))
+        if best is None or gain[k] > best[0]:  # the first of the largest gains, as over one batch
+            best = (float(gain[k]), pk[dom][k].copy())
+    return None if best is None else best[1]
+
+
+def _dominating_candidates(problem: Problem, x: FloatArray, weights: FloatArray) -> Iterator[FloatArray]:
+    """The candidates of ``find_dominating`` in batches of bounded size, in order: the supported
+    Pareto-optimal packages, then every single-issue change of ``x`` on the grid, a few issues at
+    a time (at the schema's limits they are some 60,000 packages: gigabytes at once)."""
+    yield problem.maximize_weighted(weights)
     grid, mask = problem.space.grid, problem.space.grid_mask
-    for i in range(problem.space.n_issues):
-        vals = grid[i][mask[i]]
-        moved = np.repeat(x[None, :], len(vals), axis=0)
-        moved[:, i] = vals
-        cands.append(moved)
-    pk = np.concatenate(cands)
-    pk = pk[problem.feasible(pk)]
-    if pk.shape[0] == 0:
-        return None
-    u = problem.utility(pk)[:, parties]
-    dom = np.all(u >= u0 - EPS, axis=1) & np.any(u > u0 + tol, axis=1)
-    if not dom.any():
-        return None
-    gain = (u - u0)[dom].sum(axis=1)
-    return pk[dom][int(np.argmax(gain))].copy()
+    n_i = problem.space.n_issues
+    per_issue = max(1, int(mask.sum(axis=1).max()))
+    step = max(1, CHUNK_TERMS // max(per_issue * problem.n_actors * n_i, 1))
+    for start in range(0, n_i, step):
+        moves = []
+        for i in range(start, min(start + step, n_i)):
+            vals = grid[i][mask[i]]
+            moved = np.repeat(x[None, :], len(vals), axis=0)
+            moved[:, i] = vals
+            moves.append(moved)
+        yield np.concatenate(moves)
 
 
 def _log_nash(problem: Problem, pk: FloatArray, idx: Sequence[int]) -> FloatArray:

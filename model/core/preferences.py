@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.core.chunks import by_rows
 from model.core.space import FloatArray
 
 
@@ -64,11 +65,14 @@ class Preferences:
         x = np.asarray(packages, dtype=float)
         single = x.ndim == 1
         x2 = x[None, :] if single else x
+        u = by_rows(self._utility_rows, x2, self.ideal.size)
+        return u[0] if single else u
+
+    def _utility_rows(self, x2: FloatArray) -> FloatArray:
         dist = np.abs(x2[:, None, :] - self.ideal[None, :, :])
         if not self.linear:
             dist = dist ** self.curvature[None, :, None]
-        u = 1.0 - np.einsum("nai,ai->na", dist, self.weight)
-        return u[0] if single else u
+        return np.asarray(1.0 - np.einsum("nai,ai->na", dist, self.weight))
 
     def issue_values(self, grid: FloatArray) -> FloatArray:
         """Per-issue value ``1 - |g - p_ai| ** g_a`` of every grid point: ``(n_actors, I, G)``."""
@@ -105,11 +109,14 @@ class TablePreferences:
         x = np.asarray(packages, dtype=float)
         single = x.ndim == 1
         x2 = x[None, :] if single else x
+        u = by_rows(self._utility_rows, x2, self.weight.size)
+        return u[0] if single else u
+
+    def _utility_rows(self, x2: FloatArray) -> FloatArray:
         idx = self._index(x2)  # (n, I)
         n_i = self.levels.shape[0]
         vals = self.tables[:, np.arange(n_i)[None, :], idx]  # (A, n, I)
-        u = np.einsum("ani,ai->na", vals, self.weight)
-        return u[0] if single else u
+        return np.asarray(np.einsum("ani,ai->na", vals, self.weight))
 
     def issue_values(self, grid: FloatArray) -> FloatArray:
         """Values of every grid point: ``(A, I, G)`` (the grid of an ordinal issue is its levels)."""

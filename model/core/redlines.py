@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.core.chunks import by_rows
 from model.core.space import EPS, BoolArray, FloatArray, OutcomeSpace
 
 #: The box enumeration stops after this many boxes (what it found is still safe; see
@@ -121,8 +122,7 @@ class RedLineSet:
     def satisfied(self, packages: FloatArray, actors: Sequence[int] | None = None) -> BoolArray:
         """Whether each package crosses none of each actor's lines: ``(n, n_actors)`` booleans."""
         x = np.atleast_2d(np.asarray(packages, dtype=float))
-        x3 = x[:, None, :]
-        ok = ((x3 >= self._lo_eps) & (x3 <= self._hi_eps)).all(axis=2)
+        ok = by_rows(self._within_bounds, x, self._lo_eps.size)
         if self._cond:
             active = self._c_sign * (x[:, self._c_when] - self._c_thr) > EPS
             xv = x[:, self._c_issue]
@@ -131,6 +131,10 @@ class RedLineSet:
         if actors is not None:
             ok = ok[:, list(actors)]
         return ok
+
+    def _within_bounds(self, x: FloatArray) -> BoolArray:
+        x3 = x[:, None, :]
+        return np.asarray(((x3 >= self._lo_eps) & (x3 <= self._hi_eps)).all(axis=2))
 
     def grid_checker(self, grid: FloatArray) -> Callable[[np.ndarray], BoolArray]:
         """``check(index)``: ``satisfied`` of the grid package ``grid[i, index[i]]`` ``(I,)``, as
