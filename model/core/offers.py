@@ -100,10 +100,14 @@ def applies(problem: Problem) -> bool:
     return isinstance(problem.prefs, Preferences) and problem.has_zone_of_agreement_by_red_lines
 
 
-def _plain_solver(problem: Problem) -> _Solver:
+def _plain_solver(problem: Problem, chained: bool = False) -> _Solver:
     """A one-off solver with unit spans and no patrons' pull: raw utilities, for the questions
-    a problem asks before it has spans (feasibility, each actor's best)."""
-    return _Solver(problem, None, span=np.ones(problem.n_actors))
+    a problem asks before it has spans (feasibility, each actor's best). ``chained``: the caller
+    asks a fixed sequence of questions, each of which may start where the last ended."""
+    kind = _ColumnSolver if generates_columns(problem) else _Solver
+    solver = kind(problem, None, span=np.ones(problem.n_actors))
+    solver.chained = chained
+    return solver
 
 
 def lp_feasible(problem: Problem) -> bool:
@@ -116,7 +120,7 @@ def lp_best_packages(problem: Problem) -> FloatArray:
     """Each actor's best package among those no party's red line forbids, one program per actor:
     ``(A, I)`` (NaN rows if nothing is feasible). The boxless counterpart of the grid search
     behind ``Problem.best_utility``; for linear utilities both give the same optimum."""
-    solver = _plain_solver(problem)
+    solver = _plain_solver(problem, chained=True)
     out = np.full((problem.n_actors, problem.space.n_issues), np.nan)
     for a in range(problem.n_actors):
         hit = solver.solve({a: 0.0}, {}, {}, polish=False)
@@ -155,7 +159,7 @@ class _Program:
     value: np.ndarray  # its grid value
     integral: np.ndarray  # (n_vars,) 1 for binaries
     lines: tuple[int, ...]  # the conditional lines (indices in the red-line set), one column each
-    rows: np.ndarray  # (R, n_vars) red-line and convexity rows (z column 0)
+    rows: np.ndarray  # (R, n_vars) the red-line rows (z column 0); each issue's weights sum to one besides
     lo: np.ndarray  # (R,)
     hi: np.ndarray  # (R,)
     n_lines: int
@@ -180,12 +184,6 @@ def _program(problem: Problem) -> _Program:
     n = len(cells)
     n_vars = n + n_l + 1
     rows, rlo, rhi = [], [], []
-    for i in range(n_i):  # each issue's weights sum to one
-        r = np.zeros(n_vars)
-        r[:n][issue == i] = 1.0
-        rows.append(r)
-        rlo.append(1.0)
-        rhi.append(1.0)
     for j, k in enumerate(lines):
         w, c = int(rl._c_when[k]), int(rl._c_issue[k])
         active = (rl._c_sign[k] * (value - rl._c_thr[k]) > EPS) & (issue == w)
@@ -205,7 +203,8 @@ def _program(problem: Problem) -> _Program:
     integral = np.zeros(n_vars)
     integral[:n][space.ordinal_mask[issue]] = 1.0
     integral[n:n + n_l] = 1.0
-    return _Program(cells, issue, value, integral, tuple(lines), np.array(rows), np.array(rlo), np.array(rhi), n_l)
+    return _Program(cells, issue, value, integral, tuple(lines), np.array(rows).reshape(len(rows), n_vars),
+                    np.array(rlo), np.array(rhi), n_l)
 
 
 @lru_cache(maxsize=64)
@@ -242,7 +241,7 @@ def utopia(problem: Problem) -> FloatArray:
         return best
     parties = list(problem.parties)
     # a one-off solver with unit spans (the normalisation cannot depend on what it computes)
-    solver = _plain_solver(problem)
+    solver = _plain_solver(problem, chained=True)
     for a in parties:
         others = {j: float(problem.reservation[j]) for j in parties if j != a}
         hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
@@ -303,28 +302,16 @@ class _Solver:
         self.n, self.n_vars = n, n + n_l + 1
         self.z = self.n_vars - 1
         n_a = problem.n_actors
-        h = _highs()
-        self.h = h
+        self.n_a = n_a
         lb = np.zeros(self.n_vars)
         ub = np.ones(self.n_vars)
         lb[-1], ub[-1] = -1e4, 1e4
         self.lb0, self.ub0 = lb, ub
-        h.addVars(self.n_vars, lb, ub)
         self.cost_z = np.zeros(self.n_vars)
         self.cost_z[-1] = -1.0
         self.all_cols = np.arange(self.n_vars, dtype=np.int32)
-        h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
-        for r in range(prog.rows.shape[0]):
-            idx = np.flatnonzero(prog.rows[r])
-            h.addRow(prog.lo[r], prog.hi[r], len(idx), idx.astype(np.int32), prog.rows[r, idx])
-        self.row0 = prog.rows.shape[0]
-        cols = np.arange(n, dtype=np.int32)
-        for a in range(n_a):  # soft rows
-            h.addRow(-np.inf, np.inf, n + 1, np.append(cols, self.z).astype(np.int32),
-                     np.append(self.vals[a], -self.span[a]))
-        for a in range(n_a):  # hard rows
-            h.addRow(-np.inf, np.inf, n, cols, self.vals[a])
-        self.lp = h.getLp()  # the model as built: every search starts from a fresh copy of it
+        self.row0 = problem.space.n_issues + prog.rows.shape[0]  # the first soft row
+        self._build()
         self.n_a = n_a
         # a utility that is not concave (curvature < 1) is worth less between grid points than the
         # weights count, so its issues are searched on their grid points alone, as ordinal ones are
@@ -335,8 +322,36 @@ class _Solver:
         self.cells_of = [np.flatnonzero(prog.issue == i) for i in range(problem.space.n_issues)]
         self.inf = highspy.kHighsInf
         self.exact = True  # whether the last search ran to its end (not cut by the limits)
+        # whether a search starts where the last ended (its weights and basis), not from the program
+        # as built: only for a fixed sequence of searches (one per actor, in order: ``utopia``),
+        # whose answers then still depend on the problem alone (column generation uses it)
+        self.chained = False
         self.max_depth = min(n + n_l + 2, 400)  # each branch removes a weight or fixes a line; a finite stack
         self.runs = 0  # programs solved (for the bench)
+
+    def _build(self) -> None:
+        """The whole program in one HiGHS model: every weight a column, every actor's rows dense."""
+        prog, n, n_a = self.prog, self.n, self.n_a
+        h = _highs()
+        self.h = h
+        h.addVars(self.n_vars, self.lb0, self.ub0)
+        h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
+        for i in range(self.problem.space.n_issues):  # each issue's weights sum to one
+            cells = np.flatnonzero(prog.issue == i).astype(np.int32)
+            h.addRow(1.0, 1.0, len(cells), cells, np.ones(len(cells)))
+        for r in range(prog.rows.shape[0]):
+            idx = np.flatnonzero(prog.rows[r])
+            h.addRow(prog.lo[r], prog.hi[r], len(idx), idx.astype(np.int32), prog.rows[r, idx])
+        cols = np.arange(n, dtype=np.int32)
+        for a in range(n_a):  # soft rows
+            h.addRow(-np.inf, np.inf, n + 1, np.append(cols, self.z).astype(np.int32),
+                     np.append(self.vals[a], -self.span[a]))
+        for a in range(n_a):  # hard rows
+            h.addRow(-np.inf, np.inf, n, cols, self.vals[a])
+        self.lp = h.getLp()  # the model as built: every search starts from a fresh copy of it
+
+    def _set_cost(self, cost: FloatArray) -> None:
+        self.h.changeColsCost(self.n_vars, self.all_cols, cost)
 
     # -- one relaxed solve --------------------------------------------------------------------
     def _run(self, lb: FloatArray, ub: FloatArray) -> tuple[float, FloatArray] | None:
@@ -489,7 +504,6 @@ class _Solver:
         """With ``z`` kept, the package of the largest total normalised utility of the actors in
         the demands (ties: the status quo on issues nobody weighs), if it keeps every demand as
         tightly as ``x`` met it and breaks no line; else ``None``."""
-        h = self.h
         lb, ub = lb.copy(), ub.copy()
         self._fix(ub, {i: v for i, v in zip(self.ordinal, self._package(x)[self.ordinal], strict=True)})
         lb[-1] = z
@@ -499,9 +513,9 @@ class _Solver:
         cost = np.zeros(self.n_vars)
         cost[: self.n] = -(self.vals[who] / self.span[who, None]).sum(axis=0)
         cost[: self.n] += 1e-6 * np.abs(prog.value - sq[prog.issue])
-        h.changeColsCost(self.n_vars, self.all_cols, cost)
+        self._set_cost(cost)
         hit = self._run(lb, ub)
-        h.changeColsCost(self.n_vars, self.all_cols, self.cost_z)
+        self._set_cost(self.cost_z)
         if hit is not None and not self._split(hit[1]) and self._keeps(hit[1], x, soft, hard, z):
             pk = self._package(hit[1])
             if self._broken(pk, lb, ub) is None:
@@ -550,9 +564,211 @@ class _Solver:
         return None
 
 
+#: Column generation (``_ColumnSolver``) is used when the whole program's actor rows would hold
+#: more than this many coefficients (2 x actors x admissible cells): from about 30 actors on 30
+#: issues on. Both give the program's optimum; below this the whole program is as fast.
+COLUMNS_MIN_COEFFS = 10_000
+#: A weight enters the restricted program when its reduced cost is below minus this.
+PRICE_TOL = 1e-9
+#: Weights added per issue and round of pricing (the most negative reduced costs first).
+PER_ISSUE = 2
+
+
+def generates_columns(problem: Problem) -> bool:
+    """Whether offers for ``problem`` come from column generation (a large program)."""
+    return 2 * problem.n_actors * len(_program(problem).cells) >= COLUMNS_MIN_COEFFS
+
+
+class _ColumnSolver(_Solver):
+    """The same program, solved by column generation (Dantzig & Wolfe 1960; Gilmore & Gomory
+    1961): the restricted program holds the line variables, ``z``, an artificial column per
+    row and direction, and only the weights that have been priced in; each solve of it gives
+    the rows' duals, and every weight left out whose reduced cost ``c_j - y A_j`` is negative
+    (at most ``PER_ISSUE`` per issue, most negative first) is added, until none is. At that point
+    the restricted optimum is the whole program's (the LP optimality conditions hold for every
+    column). Pricing every weight at once is one product of the duals with the actors' values.
+
+    Artificial columns make the restricted program feasible whenever the whole one is: a
+    solve that finds it infeasible minimises their sum first (phase I, priced the same way), and
+    the program is infeasible only if that minimum stays above zero with no column to add.
+
+    Each search starts from the same restricted program (the weights at the status quo), so an
+    answer depends only on the search's inputs, as the whole program's does. Where the program
+    has several optima the two may pick different ones (``tests/test_offers_columns.py`` checks
+    that they reach the same optimum and the same judged utilities); the choice between them is
+    by size alone (``generates_columns``), so a scenario always gets the same one.
+    """
+
+    def _build(self) -> None:
+        prog, n, n_a = self.prog, self.n, self.n_a
+        n_i, n_l = self.problem.space.n_issues, prog.n_lines
+        self.n_rows = self.row0 + n_a  # one row per actor: soft (with z) or hard (without) per search
+        self.line_rows = np.ascontiguousarray(prog.rows[:, :n])  # (2 n_l, n)
+        # master columns: line variables, z, artificials (+ and - per row), then weights as priced
+        h = _highs()
+        self.h = h
+        fixed_cols = list(range(n, n + n_l)) + [self.z]
+        h.addVars(len(fixed_cols), self.lb0[fixed_cols], self.ub0[fixed_cols])
+        for _i in range(n_i):  # each issue's weights sum to one (filled as weights come in)
+            h.addRow(1.0, 1.0, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
+        for r in range(prog.rows.shape[0]):
+            idx = np.flatnonzero(prog.rows[r, n:])  # the line variable (and z's zero)
+            h.addRow(prog.lo[r], prog.hi[r], len(idx), idx.astype(np.int32), prog.rows[r, n + idx])
+        self.zc = n_l  # z's position among the master's columns
+        for _a in range(n_a):
+            h.addRow(-np.inf, np.inf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
+        n_art = 2 * self.n_rows
+        rows = np.repeat(np.arange(self.n_rows, dtype=np.int32), 2)
+        signs = np.tile([1.0, -1.0], self.n_rows)
+        h.addCols(n_art, np.zeros(n_art), np.zeros(n_art), np.zeros(n_art), n_art,
+                  np.arange(n_art, dtype=np.int32), rows, signs)
+        self.art = np.arange(len(fixed_cols), len(fixed_cols) + n_art, dtype=np.int32)
+        # the full index of each master column (-1: an artificial one)
+        self.base_cols = np.array(fixed_cols + [-1] * n_art, dtype=np.int64)
+        first = self._start_cells()
+        self._add_cells(h, first, np.zeros(len(first)))
+        self.lp = h.getLp()
+        self.lp_cols = self.cols.copy()
+        self.cost = self.cost_z.copy()
+        self.pricings = 0  # rounds of pricing (for the bench)
+
+    def _start_cells(self) -> np.ndarray:
+        """One weight per issue to start from: the admissible cell nearest the status quo."""
+        prog, sq = self.prog, self.problem.space.status_quo
+        out = []
+        for i in range(self.problem.space.n_issues):
+            cells = np.flatnonzero(prog.issue == i)
+            out.append(int(cells[int(np.abs(prog.value[cells] - sq[i]).argmin())]))
+        return np.array(out, dtype=np.int64)
+
+    def _add_cells(self, h: highspy.Highs, cells: np.ndarray, cost: FloatArray) -> None:
+        """Add weights ``cells`` (full indices) to the restricted program, with their costs."""
+        n_i = self.problem.space.n_issues
+        block = np.zeros((self.n_rows, len(cells)))  # the new columns, dense, then as sparse columns
+        block[self.prog.issue[cells], np.arange(len(cells))] = 1.0
+        block[n_i : self.row0] = self.line_rows[:, cells]
+        block[self.row0 :] = self.vals[:, cells]
+        col, row = np.nonzero(block.T)
+        starts = np.searchsorted(col, np.arange(len(cells))).astype(np.int32)
+        h.addCols(len(cells), cost, np.zeros(len(cells)), np.ones(len(cells)), len(row),
+                  starts, row.astype(np.int32), block[row, col])
+        prior = self.__dict__.get("cols", self.base_cols)
+        self.cols = np.concatenate([prior, cells])
+
+    def _set_demands(self, soft: dict[int, float], hard: dict[int, float]) -> None:
+        """As the whole program's, with one row per actor: ``u_a - s_a z >= soft[a]`` (z's
+        coefficient set) or ``u_a >= hard[a]`` (none), free if the actor is in neither."""
+        if set(soft) & set(hard):
+            raise ValueError("an actor's demand is soft or hard, not both")
+        h = self.h
+        if not self.chained or not self.__dict__.get("_started"):
+            self._started = True
+            self.cols = self.lp_cols.copy()
+            h.passModel(self.lp)
+            # primal simplex: a column priced in, or the next actor's question along a chain,
+            # leaves the last basis primal feasible (or nearly), so the primal method goes on from it
+            h.setOptionValue("simplex_strategy", 4)
+        lo = np.full(self.n_a, -highspy.kHighsInf)
+        zcoef = np.zeros(self.n_a)
+        for a, f in soft.items():
+            lo[a] = f - self.k[a]
+            zcoef[a] = -float(self.span[a])
+        for a, level in hard.items():
+            lo[a] = level - self.k[a]
+        for a in range(self.n_a):
+            h.changeRowBounds(self.row0 + a, float(lo[a]), highspy.kHighsInf)
+            h.changeCoeff(self.row0 + a, self.zc, float(zcoef[a]))
+
+    def _set_cost(self, cost: FloatArray) -> None:
+        self.cost = cost
+
+    def _run(self, lb: FloatArray, ub: FloatArray) -> tuple[float, FloatArray] | None:
+        h = self.h
+        self.runs += 1
+        m = len(self.cols)
+        cols = np.arange(m, dtype=np.int32)
+        mask = np.ones(m, dtype=bool)
+        mask[self.art] = False
+        real = cols[mask]
+        h.changeColsBounds(len(real), real, lb[self.cols[mask]], ub[self.cols[mask]])
+        h.changeColsBounds(len(self.art), self.art, np.zeros(len(self.art)), np.zeros(len(self.art)))
+        phase2 = np.zeros(m)
+        phase2[mask] = self.cost[self.cols[mask]]
+        h.changeColsCost(m, cols, phase2)
+        if not self._generate(ub, phase=2):
+            if not self._phase_one(ub):
+                return None
+            if not self._generate(ub, phase=2):
+                return None
+        x = np.zeros(self.n_vars)
+        val = np.asarray(h.getSolution().col_value)
+        keep = np.ones(len(self.cols), dtype=bool)
+        keep[self.art] = False
+        x[self.cols[keep]] = val[keep]
+        return float(x[-1]), x
+
+    def _phase_one(self, ub: FloatArray) -> bool:
+        """Minimise the artificial columns' sum; True if it reaches zero (the program is feasible),
+        then with them held at zero and the costs restored for phase II."""
+        h = self.h
+        m = len(self.cols)
+        inf = np.full(len(self.art), highspy.kHighsInf)
+        h.changeColsBounds(len(self.art), self.art, np.zeros(len(self.art)), inf)
+        c1 = np.zeros(m)
+        c1[self.art] = 1.0
+        h.changeColsCost(m, np.arange(m, dtype=np.int32), c1)
+        if not self._generate(ub, phase=1) or h.getInfo().objective_function_value > 1e-9:
+            return False
+        m = len(self.cols)
+        h.changeColsBounds(len(self.art), self.art, np.zeros(len(self.art)), np.zeros(len(self.art)))
+        keep = np.ones(m, dtype=bool)
+        keep[self.art] = False
+        c2 = np.zeros(m)
+        c2[keep] = self.cost[self.cols[keep]]
+        h.changeColsCost(m, np.arange(m, dtype=np.int32), c2)
+        return True
+
+    def _generate(self, ub: FloatArray, phase: int) -> bool:
+        """Solve the restricted program and price weights in until none has a negative reduced
+        cost; False if the restricted program is infeasible."""
+        h = self.h
+        n, prog = self.n, self.prog
+        n_i = self.problem.space.n_issues
+        while True:
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return False
+            y = np.asarray(h.getSolution().row_dual)
+            self.pricings += 1
+            dual = y[:n_i][prog.issue] + y[self.row0 :] @ self.vals
+            if self.line_rows.shape[0]:
+                dual += y[n_i : self.row0] @ self.line_rows
+            cost = self.cost[:n] if phase == 2 else np.zeros(n)
+            red = cost - dual
+            inside = self.cols[(self.cols >= 0) & (self.cols < n)]
+            red[inside] = np.inf  # already in
+            red[ub[:n] <= 0.0] = np.inf  # held at zero by the search
+            new = self._best_per_issue(red)
+            if len(new) == 0:
+                return True
+            self._add_cells(h, new, cost[new])
+
+    def _best_per_issue(self, red: FloatArray) -> np.ndarray:
+        """The weights of negative reduced cost to add: up to ``PER_ISSUE`` per issue, most
+        negative first (in full index order within ties)."""
+        cand = np.flatnonzero(red < -PRICE_TOL)
+        if len(cand) == 0:
+            return cand
+        order = cand[np.lexsort((cand, red[cand], self.prog.issue[cand]))]
+        iss = self.prog.issue[order]
+        first = np.searchsorted(iss, iss)  # where each issue's run starts
+        rank = np.arange(len(order)) - first
+        return np.sort(order[rank < PER_ISSUE])
+
+
 @lru_cache(maxsize=32)
 def _solver(problem: Problem, mech: Mechanics | None) -> _Solver:
-    return _Solver(problem, mech)
+    return (_ColumnSolver if generates_columns(problem) else _Solver)(problem, mech)
 
 
 def _objections(problem: Problem, mech: Mechanics | None, proposer: int, x: FloatArray) -> tuple[list[int], list[int]]:

@@ -1,0 +1,167 @@
+"""Column generation for large programs (``model.core.offers._ColumnSolver``) against the whole
+program (``_Solver``): the same optimum, the same judged utilities, the same runs, and the
+theory tests through the engine when every offer comes from column generation.
+
+The whole program is the reference here: it is a different solve of the same linear program
+(every weight a column, from a fresh model each time), so agreement is not by construction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import model.core.offers as offers
+from model import scenario
+from model.negotiation import Negotiation
+
+
+def synthetic(n_actors: int, n_issues: int, n_lines: int = 0, seed: int = 0, ordinal: int = 0,
+              curvature: float = 1.0) -> dict[str, Any]:
+    """Random ideal points and saliences; ``n_lines`` conditional red lines of the first actor
+    on pairs of issues; the last ``ordinal`` issues ordinal with five levels."""
+    rng = np.random.default_rng(seed)
+    issues: list[dict[str, Any]] = []
+    for k in range(n_issues):
+        iss: dict[str, Any] = {"id": f"i{k}", "label": f"i{k}", "status_quo": 0.5}
+        if k >= n_issues - ordinal:
+            iss["kind"] = "ordinal"
+            iss["levels"] = [{"name": f"l{v}", "value": v / 4} for v in range(5)]
+            iss["status_quo"] = "l2"
+        issues.append(iss)
+    actors = []
+    for a in range(n_actors):
+        stances: dict[str, Any] = {}
+        for iss in issues:
+            pos: Any = round(float(rng.uniform()), 3)
+            if "levels" in iss:
+                pos = f"l{int(rng.integers(0, 5))}"
+            stances[iss["id"]] = {"position": pos, "salience": round(float(rng.uniform(0.1, 1)), 3)}
+        act: dict[str, Any] = {"id": f"A{a}", "name": f"A{a}", "curvature": curvature, "issues": stances}
+        if a == 0 and n_lines:
+            act["red_lines"] = [{"issue": f"i{2 * k + 1}", "min": 0.6, "when": {"issue": f"i{2 * k}", "above": 0.5}}
+                                for k in range(n_lines)]
+        actors.append(act)
+    return {"name": "synthetic", "title": "synthetic", "issues": issues, "actors": actors,
+            "protocol": {"kind": "package", "max_rounds": 30}}
+
+
+def demands(p: Any, rng: np.random.Generator, trial: int) -> tuple[dict[int, float], dict[int, float]]:
+    parties = list(p.parties)
+    soft = {a: float(p.reservation[a] + rng.uniform(0.0, 0.3)) for a in parties}
+    hard: dict[int, float] = {}
+    if trial % 3 == 1:  # the proposer's own demand is hard, as in the "propose" program
+        a = parties[0]
+        soft.pop(a)
+        hard = {a: float(p.reservation[a] + rng.uniform(0.0, 0.4))}
+    return soft, hard
+
+
+CASES = [
+    (5, 10, 0, 0, 1.0), (7, 12, 2, 0, 1.0), (4, 9, 1, 3, 1.0),
+    (6, 8, 0, 0, 2.0), (5, 10, 1, 0, 0.5), (3, 14, 3, 2, 1.0),
+]
+
+
+@pytest.mark.parametrize(("n_actors", "n_issues", "n_lines", "ordinal", "curvature"), CASES)
+def test_both_forms_reach_the_same_optimum_and_utilities(
+    n_actors: int, n_issues: int, n_lines: int, ordinal: int, curvature: float
+) -> None:
+    p = scenario.parse(synthetic(n_actors, n_issues, n_lines, seed=n_actors * n_issues, ordinal=ordinal,
+                                 curvature=curvature)).problem
+    whole, cols = offers._Solver(p, None), offers._ColumnSolver(p, None)
+    rng = np.random.default_rng(n_issues)
+    solved = 0
+    for trial in range(24):
+        soft, hard = demands(p, rng, trial)
+        polish = trial % 2 == 0
+        a, b = whole.solve(dict(soft), dict(hard), {}, polish), cols.solve(dict(soft), dict(hard), {}, polish)
+        assert (a is None) == (b is None), (trial, soft, hard)
+        if a is None or b is None:
+            continue
+        solved += 1
+        assert b[0] == pytest.approx(a[0], abs=1e-7)
+        np.testing.assert_allclose(p.utility(b[1]), p.utility(a[1]), atol=1e-6)
+        assert bool(p.feasible(b[1][None, :])[0])
+    assert solved >= 8  # the cases ask questions with answers, not only infeasible ones
+
+
+def test_column_generation_proves_infeasibility() -> None:
+    """Phase I: demands no package meets get no answer from either form."""
+    p = scenario.parse(synthetic(6, 10, seed=3)).problem
+    too_much = {a: 1.5 for a in p.parties}  # above anyone's best utility
+    assert offers._Solver(p, None).solve({}, too_much, {}) is None
+    assert offers._ColumnSolver(p, None).solve({}, too_much, {}) is None
+
+
+def test_a_chain_of_questions_answers_as_fresh_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``utopia`` asks one program per actor along a chain (each from where the last ended):
+    the same utopia point as the whole program's, and as the same questions asked afresh."""
+    data = synthetic(12, 15, n_lines=1, seed=11)
+    monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 10**12)
+    reference = scenario.parse(data).problem.utopia
+    monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 0)
+    p = scenario.parse(data).problem
+    np.testing.assert_allclose(p.utopia, reference, atol=1e-9)
+    fresh = offers._ColumnSolver(p, None, span=np.ones(p.n_actors))
+    parties = list(p.parties)
+    for a in parties[:4]:
+        hit = fresh.solve({a: 0.0}, {j: float(p.reservation[j]) for j in parties if j != a}, {}, polish=False)
+        assert hit is not None
+        assert min(p.best_utility[a], hit[0]) == pytest.approx(p.utopia[a], abs=1e-9)
+
+
+def test_runs_agree_with_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole runs with patrons' pull, a trust discount, private information and conditional
+    lines (shipped scenarios) and a synthetic one give the same outcomes with every offer from
+    column generation as from the whole program."""
+    names = ["belarus_russian_veto", "belarus_minsk_doubts_us", "belarus_private_veto", "belarus_us_2025"]
+
+    def outcomes() -> list[tuple[Any, ...]]:
+        scs = [scenario.load(f"scenarios/{n}.yaml") for n in names] + [scenario.parse(synthetic(8, 12, 2, seed=4))]
+        out = []
+        for sc in scs:
+            for seed in range(2):
+                o = Negotiation(sc, rng=seed, collect=False).run()
+                pk = None if o.package is None else np.round(np.asarray(o.package, dtype=float), 9).tolist()
+                out.append((o.agreed, o.reason, o.rounds, pk, len(o.events)))
+        return out
+
+    monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 10**12)
+    whole = outcomes()
+    monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 0)
+    assert outcomes() == whole
+
+
+def test_the_form_is_chosen_by_size_and_shipped_scenarios_keep_the_whole_program() -> None:
+    from pathlib import Path
+
+    for f in sorted(Path("scenarios").glob("*.yaml")):
+        p = scenario.load(f).problem
+        assert not offers.applies(p) or not offers.generates_columns(p), f.name
+    big = scenario.parse(synthetic(40, 20, seed=1)).problem
+    assert offers.generates_columns(big)
+    assert isinstance(offers._solver(big, None), offers._ColumnSolver)
+
+
+@pytest.mark.parametrize("name", [
+    "test_rubinstein_split_with_the_equilibrium_strategies",
+    "test_random_two_party_problems_with_gains_agree_near_the_nash_product",
+    "test_zeuthens_rule_in_the_engine_reaches_the_nash_point_on_random_problems",
+    "test_tightening_a_red_line_lowers_agreement_through_the_bargaining",
+])
+def test_theory_through_the_engine_with_every_offer_from_column_generation(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's own agreements reproduce Rubinstein's split, the Nash product and Zeuthen's
+    rule, and red lines bite, when large-problem offers (column generation) make every offer."""
+    from tests import test_engine_theory as theory
+
+    monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 0)
+    fn = getattr(theory, name)
+    if name == "test_rubinstein_split_with_the_equilibrium_strategies":
+        for d1, d2 in ((0.9, 0.9), (0.95, 0.8), (0.7, 0.9)):
+            fn(d1, d2)
+    else:
+        fn()
