@@ -242,7 +242,8 @@ def run(
     with _SetUpProgress():  # a large problem's set-up (each actor's utopia: a program each) takes a while
         m = Negotiation(s, rng=seed)
     _run_with_progress(m)
-    summary = summarize(m)
+    with _SetUpProgress("summarising the outcome"):  # (the search for a dominating package, at scale)
+        summary = summarize(m)
     history = History.from_model(m)
     if out_dir is not None:
         _write_run(out_dir, summary, history, plot, s.spec.title, m, two, formats)
@@ -269,14 +270,16 @@ class _SetUpProgress:
     thread; on leaving, the line is printed once more if the block outlasted ``after`` with none
     shown yet, so that any set-up that long is seen."""
 
-    def __init__(self, after: float = PROGRESS_AFTER_S, every: float = PROGRESS_EVERY_S) -> None:
+    def __init__(self, what: str = "setting up the problem", after: float = PROGRESS_AFTER_S,
+                 every: float = PROGRESS_EVERY_S) -> None:
+        self.what = what
         self.after, self.every = after, every
         self.done = threading.Event()
         self.shown = False
         self.start = 0.0
 
     def _say(self) -> None:
-        err.print(f"run: setting up the problem, {time.perf_counter() - self.start:.0f} s elapsed", soft_wrap=True)
+        err.print(f"run: {self.what}, {time.perf_counter() - self.start:.0f} s elapsed", soft_wrap=True)
         self.shown = True
 
     def _tick(self) -> None:

@@ -95,11 +95,17 @@ def test_run_equals_the_loop_on_the_published_example() -> None:
         assert_same_run(eum.run(options=opts, rounds=12), reference_run(eum.scholz_example(), 12, opts))
 
 
+@pytest.mark.parametrize("chunk", [0, 1, 2])
 @pytest.mark.parametrize("seed", range(6))
-def test_a_padded_batch_of_issues_equals_each_issue_alone(seed: int) -> None:
+def test_a_padded_batch_of_issues_equals_each_issue_alone(
+    seed: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with the batch split into chunks of ``chunk`` issues (as at 100 actors, to bound memory)."""
     rng = np.random.default_rng(100 + seed)
     sizes = rng.choice([2, 3, 4, 6, 7, 8, 9, 11], size=int(rng.integers(2, 8)))
     width = int(sizes.max())
+    if chunk:
+        monkeypatch.setattr(eum_engine, "CHUNK_TERMS", chunk * width**3)
     opts = random_options(rng)
     rounds = int(rng.integers(1, 12))
     issues = [random_actors(rng, int(n)) for n in sizes]

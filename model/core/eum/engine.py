@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.core.chunks import CHUNK_TERMS
 from model.core.eum.rounds import (
     CAPITULATION,
     COMPROMISE,
@@ -117,7 +118,23 @@ def _total_abs(v: FloatArray, groups: list[tuple[int, np.ndarray]]) -> FloatArra
 
 
 def _prob_batch(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]]) -> FloatArray:
-    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``."""
+    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``,
+    a few issues at a time: each issue's votes are an ``(N, N, N)`` block (100 actors: a million
+    terms an issue), so the batch is split to keep at most ``CHUNK_TERMS`` of them at once. Each
+    issue's sums are taken on its own block either way, so splitting changes no bit."""
+    b, n = d.shape[0], d.shape[1]
+    step = max(1, CHUNK_TERMS // max(n**3, 1))
+    if b <= step:
+        return _prob_block(d, votes, norm, groups)
+    out = np.empty((b, n, n))
+    for start in range(0, b, step):
+        stop = min(b, start + step)
+        part = [(m, idx[(idx >= start) & (idx < stop)] - start) for m, idx in groups]
+        out[start:stop] = _prob_block(d[start:stop], votes[start:stop], norm, [(m, i) for m, i in part if i.size])
+    return out
+
+
+def _prob_block(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]]) -> FloatArray:
     v = votes[:, :, None, None] * (d[:, :, None, :] - d[:, :, :, None])  # v[b, k, i, j] = w_k (d_kj - d_ki)
     top = np.maximum(v, 0.0).sum(axis=1)
     if norm == "all_pairs":
