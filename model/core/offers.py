@@ -247,6 +247,8 @@ def utopia(problem: Problem) -> FloatArray:
         hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
         if hit is not None:
             best[a] = min(best[a], hit[0] * solver.span[a])
+    if isinstance(solver, _ColumnSolver):  # the weights the chain priced in: where later searches start
+        problem.__dict__["_priced_cells"] = solver.cells_in()
     best.setflags(write=False)
     return best
 
@@ -633,13 +635,20 @@ class _ColumnSolver(_Solver):
         self.pricings = 0  # rounds of pricing (for the bench)
 
     def _start_cells(self) -> np.ndarray:
-        """One weight per issue to start from: the admissible cell nearest the status quo."""
+        """The weights to start from: the admissible cell nearest the status quo on every issue,
+        and those the problem's ``utopia`` chain priced in (a fixed set for the problem: every
+        actor's best with the others held to their reservations), in index order."""
         prog, sq = self.prog, self.problem.space.status_quo
         out = []
         for i in range(self.problem.space.n_issues):
             cells = np.flatnonzero(prog.issue == i)
             out.append(int(cells[int(np.abs(prog.value[cells] - sq[i]).argmin())]))
-        return np.array(out, dtype=np.int64)
+        seen = self.problem.__dict__.get("_priced_cells", np.zeros(0, dtype=np.int64))
+        return np.union1d(np.array(out, dtype=np.int64), seen)
+
+    def cells_in(self) -> np.ndarray:
+        """The weights now in the restricted program (full indices, sorted)."""
+        return np.sort(self.cols[(self.cols >= 0) & (self.cols < self.n)])
 
     def _add_cells(self, h: highspy.Highs, cells: np.ndarray, cost: FloatArray) -> None:
         """Add weights ``cells`` (full indices) to the restricted program, with their costs."""
@@ -736,6 +745,7 @@ class _ColumnSolver(_Solver):
         n_i = self.problem.space.n_issues
         while True:
             h.run()
+            # not optimal: infeasible, or HiGHS could not tell (then phase I decides)
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return False
             y = np.asarray(h.getSolution().row_dual)
