@@ -632,6 +632,7 @@ class _ColumnSolver(_Solver):
         self.lp = h.getLp()
         self.lp_cols = self.cols.copy()
         self.cost = self.cost_z.copy()
+        self._cold = False  # whether the next solve starts a search (from the program as built)
         self.pricings = 0  # rounds of pricing (for the bench)
 
     def _start_cells(self) -> np.ndarray:
@@ -674,9 +675,11 @@ class _ColumnSolver(_Solver):
             self._started = True
             self.cols = self.lp_cols.copy()
             h.passModel(self.lp)
-            # primal simplex: a column priced in, or the next actor's question along a chain,
-            # leaves the last basis primal feasible (or nearly), so the primal method goes on from it
-            h.setOptionValue("simplex_strategy", 4)
+            # a search's first solve starts cold: the dual simplex; after it (a column priced in,
+            # or the next actor's question along a chain) the last basis stays primal feasible,
+            # or nearly, so the primal simplex goes on from it
+            self._cold = not self.chained
+            h.setOptionValue("simplex_strategy", 1 if self._cold else 4)
         lo = np.full(self.n_a, -highspy.kHighsInf)
         zcoef = np.zeros(self.n_a)
         for a, f in soft.items():
@@ -745,6 +748,9 @@ class _ColumnSolver(_Solver):
         n_i = self.problem.space.n_issues
         while True:
             h.run()
+            if self._cold:
+                self._cold = False
+                h.setOptionValue("simplex_strategy", 4)
             # not optimal: infeasible, or HiGHS could not tell (then phase I decides)
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return False
