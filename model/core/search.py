@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import _CacheInfo, wraps
+from functools import _CacheInfo, lru_cache, wraps
 from typing import Any
 
 import numpy as np
 
 from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
 from model.core.problem import Problem
-from model.core.space import FloatArray
+from model.core.space import BoolArray, FloatArray
 
 
 class _PerProblem:
@@ -187,6 +187,13 @@ def offer_table(problem: Problem, proposer: int, mech: Mechanics | None = None) 
 
 @per_problem
 def _offer_table(problem: Problem, proposer: int, mech: Mechanics | None) -> OfferTable:
+    if mech is None and proposer in problem.parties and _one_box(problem):
+        return _party_tables(problem)[proposer]  # every party's at once: the same tables
+    return _one_table(problem, proposer, mech)
+
+
+def _one_table(problem: Problem, proposer: int, mech: Mechanics | None) -> OfferTable:
+    """One proposer's table, from its candidates (``_candidates``)."""
     pk, u = _candidates(problem, proposer, mech)
     own = u[:, proposer] if mech is None else effective_utility(u, problem.reservation, mech)[:, proposer]
     others = [a for a in problem.parties if a != proposer]
@@ -206,6 +213,104 @@ def _offer_table(problem: Problem, proposer: int, mech: Mechanics | None) -> Off
         arr.setflags(write=False)
     own.setflags(write=False)
     return OfferTable(pk, u, own, best_from)
+
+
+def _one_box(problem: Problem) -> bool:
+    """Whether every party's table can be built at once (``_party_tables``): two parties or
+    more, and the packages no red line forbids make one box."""
+    return len(problem.parties) >= 2 and len(problem.boxes) == 1
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """What ``_party_tables`` needs besides the problem's numbers, for ``A`` actors of whom
+    ``P`` are parties (``C`` weightings each): ``offer_weightings`` of every party as proposer
+    before the division by the spans (``(P, C, A)`` numerators: 1, or 4 for the favoured
+    other, on the others; ``MU_GRID`` on the proposer's own column, ``own``), and for every
+    row of the flattened ``(P * C)`` candidates its proposer (``proposer``) and the others
+    (``others``, ``(P * C, P - 1)``). ``numerator * (1 / span)`` off the own column and
+    ``numerator / span`` on it are ``offer_weightings``'s numbers, bit for bit (it scales
+    ``1 / span`` by 1 or 4 and divides ``MU_GRID`` by the span)."""
+
+    numerators: FloatArray
+    own: BoolArray
+    proposer: np.ndarray
+    others: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _stack(n_actors: int, parties: tuple[int, ...]) -> _Stack:
+    ones = np.ones(n_actors)
+    num = np.stack([offer_weightings(ones, p, [a for a in parties if a != p]) for p in parties])
+    n_p, n_c = num.shape[:2]
+    own = np.zeros(num.shape, dtype=bool)
+    own[np.arange(n_p), :, list(parties)] = True
+    proposer = np.repeat(np.asarray(parties), n_c)
+    others = np.repeat(np.array([[a for a in parties if a != p] for p in parties]), n_c, axis=0)
+    for arr in (num, own, proposer, others):
+        arr.setflags(write=False)
+    return _Stack(num, own, proposer, others)
+
+
+@per_problem
+def _party_tables(problem: Problem) -> dict[int, OfferTable]:
+    """Every party's ``OfferTable`` (no patrons' pull) on a problem whose feasible packages form
+    one box, built at once: the steps of ``_candidates`` and ``_offer_table`` on the
+    proposers' candidates side by side (``P`` blocks of ``C`` rows), so a run pays for a few
+    larger numpy calls instead of many small ones per proposer. The tables are those of the
+    one-proposer path, bit for bit (``tests/test_search_tables.py``): the weightings'
+    products are computed block by block by the stacked matrix product, each proposer's
+    candidates are the first appearances in its block, in order, and the preference and the
+    thresholds are ranked among them alone (the repeats and the status quo rank below every
+    candidate and sort after them)."""
+    parties = problem.parties
+    n_p, n_a, n_i = len(parties), problem.n_actors, problem.space.n_issues
+    st = _stack(n_a, parties)
+    span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
+    coefs = np.where(st.own, st.numerators / span, st.numerators * (1.0 / span))  # ``offer_weightings``
+    wv = problem.weighted_values
+    score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem.tie_break
+    np.copyto(score, -np.inf, where=problem._mask_off)  # one box: one mask per issue
+    n_c = score.shape[1]
+    flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
+    pk = problem.space.grid[np.arange(n_i)[None, :], flat]
+    moves = np.any(np.abs(pk - problem.space.status_quo[None, :]) > 1e-9, axis=1)  # the status quo is no offer
+    valid = (_first_per_block(flat, n_c) & moves).reshape(n_p, n_c)
+    u = problem.grid_utility(flat)  # (P * C, A)
+    rows = np.arange(n_p * n_c)
+    own = u[rows, st.proposer].reshape(n_p, n_c)
+    s = normalised_surplus(problem, u)[rows[:, None], st.others]  # (P * C, P - 1)
+    worst, total = s.min(axis=1).reshape(n_p, n_c), s.sum(axis=1).reshape(n_p, n_c)
+    # preference: best worst-off surplus, then total, then own; the repeats rank below all
+    block = np.arange(n_p)[:, None]
+    steps = np.broadcast_to(np.arange(n_c), (n_p, n_c))
+    rank = np.empty((n_p, n_c), dtype=np.int64)
+    rank[block, np.lexsort((own, total, np.round(worst, 9), valid), axis=1)] = steps
+    by_own = np.argsort(np.where(valid, own, np.inf), axis=1, kind="stable")  # the repeats sort last
+    rank_s = rank[block, by_own]
+    position_of_rank = np.empty_like(rank_s)
+    position_of_rank[block, rank_s] = steps
+    best_from = position_of_rank[block, np.maximum.accumulate(rank_s[:, ::-1], axis=1)[:, ::-1]]
+    at = (by_own + (n_c * np.arange(n_p))[:, None]).ravel()  # each block's candidates by own utility
+    pk, u, own = pk[at].reshape(n_p, n_c, n_i), u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
+    for arr in (pk, u, own, best_from):
+        arr.setflags(write=False)
+    n_valid = valid.sum(axis=1).tolist()
+    return {p: OfferTable(pk[j, : n_valid[j]], u[j, : n_valid[j]], own[j, : n_valid[j]], best_from[j, : n_valid[j]])
+            for j, p in enumerate(parties)}
+
+
+def _first_per_block(rows: np.ndarray, block: int) -> BoolArray:
+    """Whether each row of ``rows`` (2-d, integer) is the first of its value within its block of
+    ``block`` consecutive rows."""
+    who = np.arange(len(rows)) // block
+    order = np.lexsort(np.vstack([rows.T, who]))  # by block, then the row's values; stable
+    s, w = rows[order], who[order]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (w[1:] != w[:-1]) | np.any(s[1:] != s[:-1], axis=1)
+    out = np.empty(len(rows), dtype=bool)
+    out[order] = new
+    return out
 
 
 def choose_offer_index(
