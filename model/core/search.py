@@ -215,10 +215,17 @@ def _one_table(problem: Problem, proposer: int, mech: Mechanics | None) -> Offer
     return OfferTable(pk, u, own, best_from)
 
 
+#: The most scores (parties x weightings x issues x grid points) ``_party_tables`` holds at once
+#: (16 MB); past it the tables are built one proposer at a time (the scores grow as parties^2).
+STACK_CELLS = 2**21
+
+
 def _one_box(problem: Problem) -> bool:
-    """Whether every party's table can be built at once (``_party_tables``): two parties or
-    more, and the packages no red line forbids make one box."""
-    return len(problem.parties) >= 2 and len(problem.boxes) == 1
+    """Whether every party's table is built at once (``_party_tables``): two parties or more,
+    the packages no red line forbids make one box, and the scores fit in ``STACK_CELLS``."""
+    n_p = len(problem.parties)
+    cells = n_p * n_p * len(MU_GRID) * problem.space.grid.size
+    return n_p >= 2 and cells <= STACK_CELLS and len(problem.boxes) == 1
 
 
 @dataclass(frozen=True)
