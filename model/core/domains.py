@@ -90,6 +90,7 @@ def table_problem(d: TableDomain) -> Problem:
     built once per shape (``_table_template``) and each domain only brings its preferences
     and reservations (``Problem.with_preferences``)."""
     template = _table_template(*d.tables.shape)
+    assert isinstance(template.prefs, TablePreferences)
     prefs = TablePreferences(template.prefs.levels, d.weights, d.tables)
     return template.with_preferences(prefs, d.reservation.copy())
 
