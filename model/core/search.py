@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import _CacheInfo, lru_cache, wraps
+from functools import _CacheInfo, cached_property, lru_cache, wraps
 from typing import Any
 
 import numpy as np
@@ -174,6 +174,18 @@ class OfferTable:
     utilities: FloatArray  # (n, A)
     own: FloatArray  # (n,) the proposer's utility (with its patrons' pull), ascending
     best_from: np.ndarray  # (n,) index of the chosen candidate for each threshold position
+
+    @cached_property
+    def choice(self) -> np.ndarray:
+        """``best_from`` and one more entry, the choice past every threshold (an aspiration above
+        anything feasible): the preferred among the proposer's best packages, ``(n + 1,)``, so
+        ``choice[own.searchsorted(need)]`` is the offer at any need (read-only)."""
+        if len(self.own) == 0:
+            return np.zeros(1, dtype=np.int64)
+        top = self.best_from[int(self.own.searchsorted(self.own[-1], side="left"))]  # the first of its best
+        out = np.append(self.best_from, top)
+        out.setflags(write=False)
+        return out
 
     def choose(self, threshold: float) -> int | None:
         k = int(np.searchsorted(self.own, threshold - 1e-9, side="left"))
