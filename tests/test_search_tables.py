@@ -36,6 +36,15 @@ def test_every_partys_table_at_once_is_the_one_proposer_table(n_parties: int) ->
             assert offer_table(p, a) is _party_tables(p)[a]  # the protocols' tables are these
 
 
+def test_wide_domains_whose_packages_overflow_an_integer_key_give_the_same_tables() -> None:
+    # 6 ** 25 packages: the first appearances are found by sorting the rows themselves
+    for k in range(3):
+        p = table_problem(peer_case_draws(11, k, 3, n_issues=25, n_values=6))
+        assert _one_box(p)
+        for a in range(3):
+            _assert_same(p, a)
+
+
 def test_the_status_quo_and_repeats_are_no_candidates() -> None:
     p = table_problem(peer_case_draws(5, 0, 3, n_issues=2, n_values=4))
     for a in range(3):

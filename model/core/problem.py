@@ -173,7 +173,7 @@ class Problem:
 
     #: What depends only on the space, the red lines and the fixed issues (not on preferences).
     _GEOMETRY = ("parties", "tie_break", "boxes", "box_masks", "_mask_table", "_mask_off", "_index_dtype",
-                 "boxless", "has_zone_of_agreement_by_red_lines")
+                 "boxless", "has_zone_of_agreement_by_red_lines", "_one_box_offset", "at_status_quo")
 
     def with_preferences(self, prefs: Preferences | TablePreferences, reservation: FloatArray) -> Problem:
         """The same problem with new preferences and reservation utilities (a shock to saliences
@@ -217,6 +217,24 @@ class Problem:
         return ~self._mask_table[0]
 
     @cached_property
+    def _one_box_offset(self) -> FloatArray:
+        """What a search of a one-box problem adds to every weighted score ``(I, G)``: the tie-break, and
+        ``-inf`` where the box excludes a grid point (the same scores as adding the tie-break
+        and then setting the excluded ones to ``-inf``: a finite score plus ``-inf`` is ``-inf``)."""
+        out = np.where(self.box_masks[0], self.tie_break, -np.inf)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
+    def at_status_quo(self) -> BoolArray:
+        """Which grid points are the status quo of their issue (within ``1e-9``): ``(I, G)``. A
+        package of grid indices ``idx`` is the status quo iff ``at_status_quo[i, idx[i]]`` holds
+        on every issue (its value is within ``1e-9`` of the status quo on each)."""
+        out = ~(np.abs(self.space.grid - self.space.status_quo[:, None]) > 1e-9)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
     def _index_dtype(self) -> type[np.signedinteger]:
         """The smallest integer type that holds every grid index."""
         return np.int16 if self.space.grid.shape[1] < 2**15 else np.intp
@@ -251,11 +269,11 @@ class Problem:
             return np.zeros((0, n_i)), np.zeros((0, n_i), dtype=int)
         _, issue_of, index = self._mask_table
         wv = self.weighted_values
-        score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
+        raw = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:])
         if n_b == 1:  # one box: one mask per issue, and the arg-max is the answer
-            np.copyto(score, -np.inf, where=self._mask_off[None])
-            arg = score.argmax(axis=-1)
+            arg = (raw + self._one_box_offset).argmax(axis=-1)
             return (self.space.grid[np.arange(n_i)[None, :], arg] if values else None), arg
+        score = raw + self.tie_break[None]
         masked = score[:, issue_of, :]  # (C, K, G)
         np.copyto(masked, -np.inf, where=self._mask_off[None])
         # (K, C) as small integers: the gather below then moves a quarter of the bytes
@@ -280,10 +298,10 @@ class Problem:
             return np.zeros((0, n_i), dtype=int)
         _, issue_of, index = self._mask_table
         wv = self.weighted_values
-        score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
+        raw = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:])
         if n_b == 1:
-            np.copyto(score, -np.inf, where=self._mask_off[None])
-            return _distinct_rows(score.argmax(axis=-1))
+            return _distinct_rows((raw + self._one_box_offset).argmax(axis=-1))
+        score = raw + self.tie_break[None]
         masked = score[:, issue_of, :]  # (C, K, G)
         np.copyto(masked, -np.inf, where=self._mask_off[None])
         best = masked.argmax(axis=-1).astype(self._index_dtype)  # (C, K)

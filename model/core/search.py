@@ -288,21 +288,19 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
     coefs = np.where(st.own, st.numerators / span, st.numerators * (1.0 / span))  # ``offer_weightings``
     wv = problem.weighted_values
-    score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem.tie_break
-    np.copyto(score, -np.inf, where=problem._mask_off)  # one box: one mask per issue
+    score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem._one_box_offset
     n_c = score.shape[1]
     flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
-    pk = problem.space.grid[np.arange(n_i)[None, :], flat]
-    moves = np.any(np.abs(pk - problem.space.status_quo[None, :]) > 1e-9, axis=1)  # the status quo is no offer
-    valid = (_first_per_block(flat, n_c) & moves).reshape(n_p, n_c)
+    issues = np.arange(n_i)[None, :]
+    moves = ~np.all(problem.at_status_quo[issues, flat], axis=1)  # the status quo is no offer
+    valid = (_first_per_block(flat, n_c, problem.space.grid.shape[1]) & moves).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
     rows = np.arange(n_p * n_c)
     own = u[rows, st.proposer].reshape(n_p, n_c)
     s = normalised_surplus(problem, u)[rows[:, None], st.others]  # (P * C, P - 1)
     worst, total = s.min(axis=1).reshape(n_p, n_c), s.sum(axis=1).reshape(n_p, n_c)
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
-    block = np.arange(n_p)[:, None]
-    steps = np.broadcast_to(np.arange(n_c), (n_p, n_c))
+    block, steps = np.arange(n_p)[:, None], np.arange(n_c)
     rank = np.empty((n_p, n_c), dtype=np.int64)
     rank[block, np.lexsort((own, total, np.round(worst, 9), valid), axis=1)] = steps
     by_own = np.argsort(np.where(valid, own, np.inf), axis=1, kind="stable")  # the repeats sort last
@@ -310,8 +308,9 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     position_of_rank = np.empty_like(rank_s)
     position_of_rank[block, rank_s] = steps
     best_from = position_of_rank[block, np.maximum.accumulate(rank_s[:, ::-1], axis=1)[:, ::-1]]
-    at = (by_own + (n_c * np.arange(n_p))[:, None]).ravel()  # each block's candidates by own utility
-    pk, u, own = pk[at].reshape(n_p, n_c, n_i), u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
+    at = (by_own + n_c * block).ravel()  # each block's candidates by own utility
+    pk = problem.space.grid[issues, flat[at]].reshape(n_p, n_c, n_i)
+    u, own = u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
     for arr in (pk, u, own, best_from):
         arr.setflags(write=False)
     n_valid = valid.sum(axis=1).tolist()
@@ -319,15 +318,25 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
             for j, p in enumerate(parties)}
 
 
-def _first_per_block(rows: np.ndarray, block: int) -> BoolArray:
-    """Whether each row of ``rows`` (2-d, integer) is the first of its value within its block of
-    ``block`` consecutive rows."""
-    who = np.arange(len(rows)) // block
-    order = np.lexsort(np.vstack([rows.T, who]))  # by block, then the row's values; stable
-    s, w = rows[order], who[order]
-    new = np.ones(len(rows), dtype=bool)
-    new[1:] = (w[1:] != w[:-1]) | np.any(s[1:] != s[:-1], axis=1)
-    out = np.empty(len(rows), dtype=bool)
+def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
+    """Whether each row of ``rows`` (grid indices below ``n_g``, ``(n, I)``) is the first of its
+    value within its block of ``block`` consecutive rows."""
+    n, n_i = rows.shape
+    n_blocks = n // block
+    if n_blocks * float(n_g) ** n_i < 2**62:  # one integer per row: its block, then its digits base n_g
+        keys = rows @ (n_g ** np.arange(n_i, dtype=np.int64)) + np.repeat(np.arange(n_blocks) * n_g**n_i, block)
+        order = np.argsort(keys, kind="stable")
+        s = keys[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        new[1:] = s[1:] != s[:-1]
+    else:
+        who = np.repeat(np.arange(n_blocks), block)
+        order = np.lexsort(np.vstack([rows.T, who]))  # by block, then the row's values; stable
+        s2, w = rows[order], who[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (w[1:] != w[:-1]) | np.any(s2[1:] != s2[:-1], axis=1)
+    out = np.empty(n, dtype=bool)
     out[order] = new
     return out
 
