@@ -6,6 +6,7 @@ Everything here works on a compiled ``Problem`` and plain arrays; nothing runs a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,6 +33,14 @@ def _weight_samples(n_actors: int, idx: Sequence[int], n: int, rng: np.random.Ge
     w = np.zeros((n + len(idx), n_actors))
     w[:n, list(idx)] = rng.dirichlet(np.ones(len(idx)), size=n)
     w[n:, list(idx)] = np.eye(len(idx))
+    return w
+
+
+@lru_cache(maxsize=64)
+def _seeded_weights(n_actors: int, idx: tuple[int, ...], n: int) -> FloatArray:
+    """``_weight_samples`` drawn by a fresh ``default_rng(0)`` (read-only)."""
+    w = _weight_samples(n_actors, idx, n, np.random.default_rng(0))
+    w.setflags(write=False)
     return w
 
 
@@ -186,10 +195,12 @@ def best_compromise(
 
     if problem.boxless:  # too many conditional lines for the boxes: the program answers
         return lp_compromise(problem)
-    rng = rng if rng is not None else np.random.default_rng(0)
     parties = list(problem.parties)
-    w = _weight_samples(problem.n_actors, parties, n_weights, rng)
-    w /= np.maximum(problem.best_utility - problem.reservation, 1e-9)[None, :]
+    if rng is None:  # ``default_rng(0)``'s weights: the same at every call, drawn once
+        w = _seeded_weights(problem.n_actors, tuple(parties), n_weights)
+    else:
+        w = _weight_samples(problem.n_actors, parties, n_weights, rng)
+    w = w / np.maximum(problem.best_utility - problem.reservation, 1e-9)[None, :]
     pk = problem.maximize_weighted(w)
     if pk.shape[0] == 0:
         return None

@@ -14,6 +14,7 @@ gain on one it cares much about: the logrolling at the heart of a package deal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -76,6 +77,11 @@ class Preferences:
         return 1.0 - dist ** self.curvature[:, None, None]
 
 
+#: From how many values on ``TablePreferences`` finds their levels by a binary search (which
+#: costs more calls than the direct comparison with every level, and less work on many values).
+_SEARCHED = 32
+
+
 @dataclass(frozen=True)
 class TablePreferences:
     """Linear-additive utilities with a value table per issue (how GENIUS and NegMAS domains
@@ -98,7 +104,20 @@ class TablePreferences:
     def n_actors(self) -> int:
         return int(self.weight.shape[0])
 
+    @cached_property
+    def _shared_levels(self) -> FloatArray | None:
+        """The levels when every issue has the same ones, ascending (as the domains of
+        ``model.core.domains`` do), else ``None``."""
+        first = self.levels[0]
+        return first if bool(np.all(self.levels == first)) and bool(np.all(np.diff(first) >= 0)) else None
+
     def _index(self, x: FloatArray) -> np.ndarray:
+        """The level of every value: the nearest (the first of equally near ones)."""
+        lv = self._shared_levels
+        if lv is not None and x.size >= _SEARCHED:
+            j = np.minimum(lv.searchsorted(x), len(lv) - 1)  # the first level at or above each value
+            if np.array_equal(lv[j], x):  # every value is a level: its first, the nearest, as below
+                return j
         return np.abs(x[..., :, None] - self.levels).argmin(axis=-1)
 
     def utility(self, packages: FloatArray) -> FloatArray:
