@@ -82,6 +82,10 @@ class Preferences:
 _SEARCHED = 32
 
 
+#: ``TablePreferences._shared_levels`` per ``levels`` array, by the array's id.
+_SHARED: dict[int, tuple[FloatArray, FloatArray | None]] = {}
+
+
 @dataclass(frozen=True)
 class TablePreferences:
     """Linear-additive utilities with a value table per issue (how GENIUS and NegMAS domains
@@ -107,9 +111,17 @@ class TablePreferences:
     @cached_property
     def _shared_levels(self) -> FloatArray | None:
         """The levels when every issue has the same ones, ascending (as the domains of
-        ``model.core.domains`` do), else ``None``."""
+        ``model.core.domains`` do), else ``None``. Domains of one shape share their ``levels``
+        array, so the answer is kept per array (``_SHARED``)."""
+        kept = _SHARED.get(id(self.levels))
+        if kept is not None and kept[0] is self.levels:
+            return kept[1]
         first = self.levels[0]
-        return first if bool(np.all(self.levels == first)) and bool(np.all(np.diff(first) >= 0)) else None
+        out = first if bool(np.all(self.levels == first)) and bool(np.all(np.diff(first) >= 0)) else None
+        if len(_SHARED) >= 64:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[id(self.levels)] = (self.levels, out)  # the array itself is kept: its id stays its own
+        return out
 
     def _index(self, x: FloatArray) -> np.ndarray:
         """The level of every value: the nearest (the first of equally near ones)."""

@@ -17,7 +17,7 @@ from model.core.offers import applies, demands_of, frontier_offer
 from model.core.problem import Problem
 from model.core.search import OfferTable, choose_offer_index, offer_table
 from model.core.space import BoolArray, FloatArray
-from model.core.strategies import Situation, Strategy, TimeDependent, continuation, meets, schedules
+from model.core.strategies import Situation, Strategy, TimeDependent, meets, schedules
 
 
 @dataclass
@@ -99,7 +99,9 @@ def _turns(
 
 def kappas(problem: Problem, breakdown_risk: float) -> FloatArray:
     """Every actor's continuation factor ``discount * (1 - breakdown_risk)``."""
-    return np.array([continuation(d, breakdown_risk) for d in problem.discount])
+    # ``continuation`` of every actor at once: the same product, element by element
+    out: FloatArray = np.asarray(problem.discount, dtype=float) * (1.0 - float(breakdown_risk))
+    return out
 
 
 def _offer(
