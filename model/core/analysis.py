@@ -20,10 +20,14 @@ def individually_rational(problem: Problem, package: FloatArray) -> np.ndarray:
     return problem.utility(package) >= problem.reservation - 1e-9
 
 
-def nash_product(problem: Problem, package: FloatArray, actors: Sequence[int] | None = None) -> float:
-    """``prod_a (u_a(x) - r_a)`` over ``actors`` (default: the parties); 0 if any gain is negative."""
+def nash_product(
+    problem: Problem, package: FloatArray, actors: Sequence[int] | None = None, utilities: FloatArray | None = None
+) -> float:
+    """``prod_a (u_a(x) - r_a)`` over ``actors`` (default: the parties); 0 if any gain is negative.
+    ``utilities``: ``problem.utility(package)``, when the caller has it already."""
     idx = list(problem.parties if actors is None else actors)
-    gains = problem.utility(package)[idx] - problem.reservation[idx]
+    u = problem.utility(package) if utilities is None else utilities
+    gains = u[idx] - problem.reservation[idx]
     if np.any(gains < 0):
         return 0.0
     return float(np.prod(gains))

@@ -211,7 +211,8 @@ def run_traced(sc: scn.Scenario, seed: int, series: list[dict[str, Any]] | None 
     n = len(p.space.ids)
     # (``tolist`` gives the same Python floats as ``float`` of each element)
     values = np.asarray(deal, dtype=float).tolist() if deal is not None else [float("nan")] * n
-    cells = [bool(agreed), reason, int(rounds), float(nash_product(p, deal)) if deal is not None else 0.0,
+    nash = float(nash_product(p, deal, utilities=util)) if deal is not None else 0.0
+    cells = [bool(agreed), reason, int(rounds), nash,
              ",".join(blocked), *values, *np.asarray(state, dtype=float).tolist(),
              *np.asarray(util, dtype=float).tolist(), *(float(metrics[k]) for k in METRICS),
              bool(info["zone_existed"]), str(info["misjudged"]), int(info["misjudged_count"])]
