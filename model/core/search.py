@@ -19,6 +19,7 @@ member would refuse its consent (the members' red lines and reservations are kno
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import _CacheInfo, cached_property, lru_cache, wraps
@@ -255,6 +256,10 @@ class _Stack:
     own: BoolArray
     proposer: np.ndarray
     others: np.ndarray
+    rows: np.ndarray  # (P * C,) every row's position
+    block: np.ndarray  # (P, 1) every block's number
+    steps: np.ndarray  # (C,) the positions within a block
+    start: np.ndarray  # (P, 1) where each block starts among the rows
 
 
 @lru_cache(maxsize=64)
@@ -266,9 +271,11 @@ def _stack(n_actors: int, parties: tuple[int, ...]) -> _Stack:
     own[np.arange(n_p), :, list(parties)] = True
     proposer = np.repeat(np.asarray(parties), n_c)
     others = np.repeat(np.array([[a for a in parties if a != p] for p in parties]), n_c, axis=0)
-    for arr in (num, own, proposer, others):
-        arr.setflags(write=False)
-    return _Stack(num, own, proposer, others)
+    block = np.arange(n_p)[:, None]
+    out = _Stack(num, own, proposer, others, np.arange(n_p * n_c), block, np.arange(n_c), n_c * block)
+    for f in dataclasses.fields(out):
+        getattr(out, f.name).setflags(write=False)
+    return out
 
 
 @per_problem
@@ -295,12 +302,11 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     moves = ~np.all(problem.at_status_quo[issues, flat], axis=1)  # the status quo is no offer
     valid = (_first_per_block(flat, n_c, problem.space.grid.shape[1]) & moves).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
-    rows = np.arange(n_p * n_c)
-    own = u[rows, st.proposer].reshape(n_p, n_c)
-    s = normalised_surplus(problem, u)[rows[:, None], st.others]  # (P * C, P - 1)
+    own = u[st.rows, st.proposer].reshape(n_p, n_c)
+    s = normalised_surplus(problem, u)[st.rows[:, None], st.others]  # (P * C, P - 1)
     worst, total = s.min(axis=1).reshape(n_p, n_c), s.sum(axis=1).reshape(n_p, n_c)
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
-    block, steps = np.arange(n_p)[:, None], np.arange(n_c)
+    block, steps = st.block, st.steps
     rank = np.empty((n_p, n_c), dtype=np.int64)
     rank[block, np.lexsort((own, total, np.round(worst, 9), valid), axis=1)] = steps
     by_own = np.argsort(np.where(valid, own, np.inf), axis=1, kind="stable")  # the repeats sort last
@@ -308,7 +314,7 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     position_of_rank = np.empty_like(rank_s)
     position_of_rank[block, rank_s] = steps
     best_from = position_of_rank[block, np.maximum.accumulate(rank_s[:, ::-1], axis=1)[:, ::-1]]
-    at = (by_own + n_c * block).ravel()  # each block's candidates by own utility
+    at = (by_own + st.start).ravel()  # each block's candidates by own utility
     pk = problem.space.grid[issues, flat[at]].reshape(n_p, n_c, n_i)
     u, own = u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
     for arr in (pk, u, own, best_from):
@@ -324,7 +330,8 @@ def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
     n, n_i = rows.shape
     n_blocks = n // block
     if n_blocks * float(n_g) ** n_i < 2**62:  # one integer per row: its block, then its digits base n_g
-        keys = rows @ (n_g ** np.arange(n_i, dtype=np.int64)) + np.repeat(np.arange(n_blocks) * n_g**n_i, block)
+        digits, offset = _block_keys(n_blocks, block, n_g, n_i)
+        keys = rows @ digits + offset
         order = np.argsort(keys, kind="stable")
         s = keys[order]
         new = np.empty(n, dtype=bool)
@@ -339,6 +346,16 @@ def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
     out = np.empty(n, dtype=bool)
     out[order] = new
     return out
+
+
+@lru_cache(maxsize=64)
+def _block_keys(n_blocks: int, block: int, n_g: int, n_i: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_first_per_block``'s integer key of a row: ``row @ digits + offset`` (read-only)."""
+    digits = n_g ** np.arange(n_i, dtype=np.int64)
+    offset = np.repeat(np.arange(n_blocks, dtype=np.int64) * n_g**n_i, block)
+    for arr in (digits, offset):
+        arr.setflags(write=False)
+    return digits, offset
 
 
 def choose_offer_index(
