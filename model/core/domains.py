@@ -64,7 +64,8 @@ def peer_case_draws(seed: int, k: int, n_parties: int, n_issues: int = 3, n_valu
     """Domain ``k`` of the peer case: for each party in turn, ``n_issues`` weights (normalised
     to sum 1), then one table of ``n_values`` uniform draws per issue (scaled to span [0, 1]),
     then its reservation value, uniform on [0, 0.5], all from ``default_rng(seed + k)``."""
-    rng = np.random.default_rng(seed + k)
+    # ``default_rng(s)`` is ``Generator(PCG64(s))``; built directly, it costs half as much
+    rng = np.random.Generator(np.random.PCG64(seed + k))
     # every draw is one double from the stream, in the order above: one block per party
     draws = rng.random((n_parties, n_issues + n_issues * n_values + 1))
     return TableDomain(*_from_draws(draws, n_issues, n_values))

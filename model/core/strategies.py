@@ -181,7 +181,8 @@ def schedules(strategies: Sequence[Any], best: FloatArray, floor: FloatArray, ma
     every strategy is a ``TimeDependent`` the columns are computed at once (the same arithmetic,
     element by element, on the actors side by side)."""
     if all(type(s).schedule is TimeDependent.schedule for s in strategies):
-        share = _still_asked_by(max_rounds, tuple(float(k) for k in kappa), tuple(s.exponent for s in strategies))
+        share = _still_asked_by(max_rounds, tuple(np.asarray(kappa, dtype=float).tolist()),
+                                tuple(s.exponent for s in strategies))
         b = np.asarray(best, dtype=float)
         lo = np.minimum(np.asarray(floor, dtype=float), b)
         out: FloatArray = lo + (b - lo) * share
