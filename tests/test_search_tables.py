@@ -75,3 +75,21 @@ def test_spatial_problems_and_actors_who_are_no_party_give_the_same_tables(conse
         outsider = [a for a in range(len(consent)) if not consent[a]]
         for a in outsider:  # not a party: its table is built on its own, as before
             assert np.array_equal(offer_table(p, a).packages, _one_table(p, a, None).packages)
+
+
+@pytest.mark.parametrize("n_issues", [1, 3, 8, 9, 40])
+def test_grid_utility_adds_the_issues_terms_one_issue_after_another(n_issues: int) -> None:
+    # the order the mediated text search and the offer tables rely on (past 8 terms numpy's own
+    # sum of a row would pair them up instead)
+    rng = np.random.default_rng(n_issues)
+    p = table_problem(peer_case_draws(17, n_issues, 5, n_issues=n_issues, n_values=7))
+    idx = rng.integers(0, 7, size=(300, n_issues))
+    wv = p.weighted_values
+    want = np.empty((300, 5))
+    for k in range(300):
+        acc = wv[:, 0, idx[k, 0]].copy()
+        for i in range(1, n_issues):
+            acc = acc + wv[:, i, idx[k, i]]
+        want[k] = acc
+    assert np.array_equal(p.grid_utility(idx), want)
+    assert p.grid_utility(idx[:0]).shape == (0, 5)

@@ -244,14 +244,25 @@ class Problem:
         assert pk is not None
         return pk
 
+    @cached_property
+    def _values_by_issue(self) -> FloatArray:
+        """``weighted_values`` laid out issue-major with the actors innermost: ``(I, G, A)``."""
+        out = np.ascontiguousarray(self.weighted_values.transpose(1, 2, 0))
+        out.setflags(write=False)
+        return out
+
     def grid_utility(self, index: np.ndarray) -> FloatArray:
         """Utilities of grid packages given by their grid indices ``(n, I)``: ``(n, A)``.
 
         A table look-up (``w_ai * v_ai(g)`` summed over issues), much cheaper than
-        ``utility`` on the package values.
+        ``utility`` on the package values. For each package and actor the issues' terms are
+        added one issue after another, in issue order: the gather lays them out ``(I, n, A)``
+        and the sum runs over the outermost axis (whole ``(n, A)`` slabs at a time).
         """
-        n_i = self.space.n_issues
-        return self.weighted_values[:, np.arange(n_i)[None, :], index].sum(axis=2).T
+        by_issue = self._values_by_issue
+        terms = by_issue[np.arange(by_issue.shape[0])[:, None], np.asarray(index).T]  # (I, n, A)
+        out: FloatArray = np.add.reduce(terms, axis=0)
+        return out
 
     def maximize_weighted_indexed(
         self, coefs: FloatArray, values: bool = True
