@@ -93,3 +93,19 @@ def test_grid_utility_adds_the_issues_terms_one_issue_after_another(n_issues: in
         want[k] = acc
     assert np.array_equal(p.grid_utility(idx), want)
     assert p.grid_utility(idx[:0]).shape == (0, 5)
+
+
+@pytest.mark.parametrize(("n_issues", "n_packages"), [(1, 1), (3, 258), (7, 5), (8, 40), (9, 1), (30, 300)])
+def test_table_utilities_add_the_issues_terms_in_order_and_match_the_grids(n_issues: int, n_packages: int) -> None:
+    # the same numbers as the einsum the value tables used before, and as ``grid_utility``
+    rng = np.random.default_rng(n_issues * 1000 + n_packages)
+    p = table_problem(peer_case_draws(23, n_issues, 4, n_issues=n_issues, n_values=6))
+    idx = rng.integers(0, 6, size=(n_packages, n_issues))
+    pk = p.space.grid[np.arange(n_issues)[None, :], idx]
+    prefs = p.prefs
+    vals = prefs.tables[:, np.arange(n_issues)[None, :], idx]
+    assert np.array_equal(p.utility(pk), np.einsum("ani,ai->na", vals, prefs.weight))
+    assert np.array_equal(p.utility(pk), p.grid_utility(idx))
+    assert np.array_equal(p.utility(pk[0]), p.utility(pk)[0])  # one package: ``(A,)``
+    off = pk + 0.06 * rng.random(pk.shape) * (pk < 1.0)  # off the levels (0.2 apart): the nearest level
+    assert np.array_equal(p.utility(off), p.utility(pk))
