@@ -147,7 +147,7 @@ def run_package_vectorised(
     need = np.maximum(asp, floor) - 1e-9  # (T, A)
     n_o = len(order)
     proposer_of, excused = _turns(tuple(int(q) for q in order), max_rounds, n_a, problem.parties)
-    offered_u = np.full((max_rounds, n_a), -np.inf)
+    offered_u = np.full((n_a, max_rounds), -np.inf)  # actor-major: the verdicts reduce over a short axis
     has_offer = np.zeros(max_rounds, dtype=bool)
     offer_row = np.zeros(max_rounds, dtype=np.int64)
     tables: dict[int, OfferTable] = {}
@@ -164,9 +164,9 @@ def run_package_vectorised(
         k = table.own.searchsorted(need[rounds, p], side="left")
         has_offer[rounds] = True if table.own[-1] >= floor[p] - 1e-9 else k < len(table.own)
         offer_row[rounds] = rows = table.choice[k]
-        offered_u[rounds] = table.utilities[rows]
+        offered_u[:, rounds] = table.utilities[rows].T
     # every other party accepts: its utility meets its need (the proposer's and non-parties' don't count)
-    accepted = has_offer & np.all((offered_u >= need) | excused, axis=1)
+    accepted = has_offer & np.logical_and.reduce((offered_u >= need.T) | excused.T, axis=0)
     hit = np.flatnonzero(accepted)
     end = int(hit[0]) + 1 if len(hit) else max_rounds  # 1-based round where talks end at the latest
 
@@ -177,7 +177,7 @@ def run_package_vectorised(
         p = int(proposer_of[t - 1])
         if not has_offer[t - 1]:
             return [p]
-        return [a for a in problem.parties if a != p and offered_u[t - 1, a] < need[t - 1, a]]
+        return [a for a in problem.parties if a != p and offered_u[a, t - 1] < need[t - 1, a]]
 
     if breakdown_risk > 0 and end > 1:
         draws = rng.random(end - 1)  # one per failed round before ``end`` (the loop draws no more)

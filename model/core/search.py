@@ -299,7 +299,8 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     n_c = score.shape[1]
     flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
     issues = np.arange(n_i)[None, :]
-    moves = ~np.all(problem.at_status_quo[issues, flat], axis=1)  # the status quo is no offer
+    # the status quo is no offer (its issues read as rows, one issue after another: a long axis)
+    moves = ~np.logical_and.reduce(problem.at_status_quo[issues.T, flat.T], axis=0)
     valid = (_first_per_block(flat, n_c, problem.space.grid.shape[1]) & moves).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
     own = u[st.rows, st.proposer].reshape(n_p, n_c)
