@@ -109,3 +109,10 @@ def test_table_utilities_add_the_issues_terms_in_order_and_match_the_grids(n_iss
     assert np.array_equal(p.utility(pk[0]), p.utility(pk)[0])  # one package: ``(A,)``
     off = pk + 0.06 * rng.random(pk.shape) * (pk < 1.0)  # off the levels (0.2 apart): the nearest level
     assert np.array_equal(p.utility(off), p.utility(pk))
+
+
+def test_a_value_table_partys_best_utility_is_read_off_the_grid_with_utilitys_numbers() -> None:
+    for k in range(10):
+        p = table_problem(peer_case_draws(29, k, 2 + k % 4, n_issues=1 + k % 9, n_values=2 + k % 7))
+        pk = p.maximize_weighted(np.eye(p.n_actors))
+        assert np.array_equal(p.best_utility, p.utility(pk).max(axis=0))

@@ -324,6 +324,13 @@ class Problem:
     def best_utility(self) -> FloatArray:
         """Each actor's utility of its best package among those no party's red line forbids
         (the grid search, or one program per actor when ``boxless``)."""
+        if isinstance(self.prefs, TablePreferences) and not self.boxless:
+            # value tables: the grid's utilities are ``utility``'s numbers (the same terms, added in
+            # the same order), read off the grid indices without finding each value's level
+            idx = self.maximize_weighted_indexed(np.eye(self.n_actors), values=False)[1]
+            if idx.shape[0] == 0:
+                return self.reservation.copy()
+            return self.grid_utility(idx).max(axis=0)
         if self.boxless:
             pk = lp_best_packages(self)
             pk = pk[~np.isnan(pk).any(axis=1)]
