@@ -116,3 +116,12 @@ def test_a_value_table_partys_best_utility_is_read_off_the_grid_with_utilitys_nu
         p = table_problem(peer_case_draws(29, k, 2 + k % 4, n_issues=1 + k % 9, n_values=2 + k % 7))
         pk = p.maximize_weighted(np.eye(p.n_actors))
         assert np.array_equal(p.best_utility, p.utility(pk).max(axis=0))
+
+
+def test_grid_package_utility_is_utility_on_tables_and_on_spatial_preferences() -> None:
+    rng = np.random.default_rng(3)
+    for p in (table_problem(peer_case_draws(31, 0, 3, n_issues=5, n_values=4)), _spatial(1, 3, 4, [True] * 3)):
+        w = rng.random((40, 3))
+        pk, idx = p.maximize_weighted_indexed(w)
+        assert pk is not None
+        assert np.array_equal(p.grid_package_utility(pk, idx), p.utility(pk))

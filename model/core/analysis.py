@@ -205,8 +205,8 @@ def best_compromise(
     else:
         w = _weight_samples(problem.n_actors, parties, n_weights, rng)
     w = w / np.maximum(problem.best_utility - problem.reservation, 1e-9)[None, :]
-    pk = problem.maximize_weighted(w)
-    if pk.shape[0] == 0:
+    pk, idx = problem.maximize_weighted_indexed(w)
+    if idx.shape[0] == 0 or pk is None:
         return None
-    s = normalised_surplus(problem, problem.utility(pk))[:, parties]
+    s = normalised_surplus(problem, problem.grid_package_utility(pk, idx))[:, parties]
     return pk[int(np.argmax(s.min(axis=1)))].copy()

@@ -320,25 +320,28 @@ class Problem:
         out = best.T[index]  # (B, I, C')
         return _distinct_rows(out.transpose(0, 2, 1).reshape(-1, n_i)).astype(np.intp)
 
+    def grid_package_utility(self, packages: FloatArray, index: np.ndarray) -> FloatArray:
+        """``utility(packages)`` of grid packages whose grid indices ``index`` are known
+        (``maximize_weighted_indexed`` gives both): on value tables read off the grid (the same
+        numbers: the same terms added in the same order), else ``utility``."""
+        if isinstance(self.prefs, TablePreferences):
+            return self.grid_utility(index)
+        return self.utility(packages)
+
     @cached_property
     def best_utility(self) -> FloatArray:
         """Each actor's utility of its best package among those no party's red line forbids
         (the grid search, or one program per actor when ``boxless``)."""
-        if isinstance(self.prefs, TablePreferences) and not self.boxless:
-            # value tables: the grid's utilities are ``utility``'s numbers (the same terms, added in
-            # the same order), read off the grid indices without finding each value's level
-            idx = self.maximize_weighted_indexed(np.eye(self.n_actors), values=False)[1]
-            if idx.shape[0] == 0:
-                return self.reservation.copy()
-            return self.grid_utility(idx).max(axis=0)
         if self.boxless:
             pk = lp_best_packages(self)
             pk = pk[~np.isnan(pk).any(axis=1)]
+            u = self.utility(pk) if pk.shape[0] else pk
         else:
-            pk = self.maximize_weighted(np.eye(self.n_actors))
-        if pk.shape[0] == 0:
+            got, idx = self.maximize_weighted_indexed(np.eye(self.n_actors))
+            assert got is not None
+            u = self.grid_package_utility(got, idx) if idx.shape[0] else idx  # (B * A, A)
+        if u.shape[0] == 0:
             return self.reservation.copy()
-        u = self.utility(pk)  # (B * A, A)
         return u.max(axis=0)
 
     @cached_property
