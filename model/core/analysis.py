@@ -6,7 +6,6 @@ Everything here works on a compiled ``Problem`` and plain arrays; nothing runs a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -37,14 +36,6 @@ def _weight_samples(n_actors: int, idx: Sequence[int], n: int, rng: np.random.Ge
     w = np.zeros((n + len(idx), n_actors))
     w[:n, list(idx)] = rng.dirichlet(np.ones(len(idx)), size=n)
     w[n:, list(idx)] = np.eye(len(idx))
-    return w
-
-
-@lru_cache(maxsize=64)
-def _seeded_weights(n_actors: int, idx: tuple[int, ...], n: int) -> FloatArray:
-    """``_weight_samples`` drawn by a fresh ``default_rng(0)`` (read-only)."""
-    w = _weight_samples(n_actors, idx, n, np.random.default_rng(0))
-    w.setflags(write=False)
     return w
 
 
@@ -188,6 +179,24 @@ def pareto_frontier(
             keep.append(k)
             best_b = u[k, 1]
     return u[sorted(keep)]
+
+
+#: ``_seeded_weights`` by its arguments (a few shapes per process).
+_SEEDED: dict[tuple[int, tuple[int, ...], int], FloatArray] = {}
+
+
+def _seeded_weights(n_actors: int, idx: tuple[int, ...], n: int) -> FloatArray:
+    """``_weight_samples`` drawn by a fresh ``default_rng(0)`` (read-only): the same at every call,
+    so drawn once per shape."""
+    key = (n_actors, idx, n)
+    w = _SEEDED.get(key)
+    if w is None:
+        w = _weight_samples(n_actors, idx, n, np.random.default_rng(0))
+        w.setflags(write=False)
+        if len(_SEEDED) >= 64:
+            _SEEDED.pop(next(iter(_SEEDED)))
+        _SEEDED[key] = w
+    return w
 
 
 def best_compromise(

@@ -132,27 +132,14 @@ class TablePreferences:
                 return j
         return np.abs(x[..., :, None] - self.levels).argmin(axis=-1)
 
-    @cached_property
-    def _by_issue(self) -> tuple[FloatArray, FloatArray, np.ndarray]:
-        """The tables and weights laid out issue-major with the actors innermost, ``(I, L, A)``
-        and ``(I, 1, A)``, and the issues as a column ``(I, 1)``: what ``utility`` gathers from."""
-        tables = np.ascontiguousarray(self.tables.transpose(1, 2, 0))
-        weight = np.ascontiguousarray(self.weight.T)[:, None, :]
-        return tables, weight, np.arange(tables.shape[0])[:, None]
-
     def utility(self, packages: FloatArray) -> FloatArray:
-        """Utilities of packages ``(n, I)`` for all actors, ``(n, A)`` (a package ``(I,)``: ``(A,)``).
-
-        For each package and actor the terms ``t_ai * w_ai`` are added one issue after another,
-        in issue order (as ``Problem.grid_utility`` adds ``w_ai * t_ai``, and as the
-        ``einsum`` this replaces did): the terms are gathered ``(I, n, A)`` and summed over the
-        outermost axis, whole ``(n, A)`` slabs at a time."""
         x = np.asarray(packages, dtype=float)
         single = x.ndim == 1
         x2 = x[None, :] if single else x
         idx = self._index(x2)  # (n, I)
-        tables, weight, issues = self._by_issue
-        u: FloatArray = np.add.reduce(tables[issues, idx.T] * weight, axis=0)
+        n_i = self.levels.shape[0]
+        vals = self.tables[:, np.arange(n_i)[None, :], idx]  # (A, n, I)
+        u = np.einsum("ani,ai->na", vals, self.weight)
         return u[0] if single else u
 
     def issue_values(self, grid: FloatArray) -> FloatArray:
