@@ -63,3 +63,22 @@ def test_the_choice_past_every_threshold_is_the_proposers_own_best_offer() -> No
         assert np.array_equal(t.choice[:-1], t.best_from)
         hit = choose_offer_index(p, a, 10.0)  # an aspiration above anything feasible
         assert hit is not None and t.choice[-1] == hit[1]
+
+
+def test_long_schedules_and_turn_tables_are_the_same_and_not_kept() -> None:
+    from model.core import protocol, strategies
+
+    st = [Boulware(4.0), Conceder(0.25), Linear()]
+    best, floor, kappa = np.array([0.9, 0.8, 0.7]), np.array([0.2, 0.1, 0.3]), np.ones(3)
+    long = 1 + strategies._STACK_KEPT // 3  # past what is kept
+    before = strategies._still_asked_by.cache_info().currsize
+    got = schedules(st, best, floor, long, kappa)
+    assert strategies._still_asked_by.cache_info().currsize == before
+    want = np.stack([s.schedule(float(best[a]), float(floor[a]), long, 1.0) for a, s in enumerate(st)], 1)
+    assert np.array_equal(got, want)
+    rounds = 1 + protocol.KEPT_CELLS // 3
+    before = protocol._turns_kept.cache_info().currsize
+    proposer_of, excused = protocol._turns((2, 0), rounds, 3, (0, 2))
+    assert protocol._turns_kept.cache_info().currsize == before
+    assert proposer_of[:4].tolist() == [2, 0, 2, 0]
+    assert excused[0].tolist() == [False, True, True] and excused[1].tolist() == [True, True, False]

@@ -82,8 +82,21 @@ def run_package_protocol(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@lru_cache(maxsize=256)
+#: Up to how many cells (rounds x actors) a run's turn tables and concession curves are kept for
+#: the runs after it (the caches then hold a few megabytes at most).
+KEPT_CELLS = 2**16
+
+
 def _turns(
+    order: tuple[int, ...], max_rounds: int, n_actors: int, parties: tuple[int, ...]
+) -> tuple[np.ndarray, BoolArray]:
+    """``_turns_kept``, kept only when small (``KEPT_CELLS``)."""
+    fn = _turns_kept if max_rounds * n_actors <= KEPT_CELLS else _turns_kept.__wrapped__
+    return fn(order, max_rounds, n_actors, parties)
+
+
+@lru_cache(maxsize=64)
+def _turns_kept(
     order: tuple[int, ...], max_rounds: int, n_actors: int, parties: tuple[int, ...]
 ) -> tuple[np.ndarray, BoolArray]:
     """The proposer of every round ``(T,)``, and whose verdict does not count in each ``(T, A)``

@@ -262,7 +262,7 @@ class _Stack:
     start: np.ndarray  # (P, 1) where each block starts among the rows
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)  # a few scenarios' parties: each holds up to ~STACK_CELLS numbers
 def _stack(n_actors: int, parties: tuple[int, ...]) -> _Stack:
     ones = np.ones(n_actors)
     num = np.stack([offer_weightings(ones, p, [a for a in parties if a != p]) for p in parties])
@@ -349,7 +349,7 @@ def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
     return out
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def _block_keys(n_blocks: int, block: int, n_g: int, n_i: int) -> tuple[np.ndarray, np.ndarray]:
     """``_first_per_block``'s integer key of a row: ``row @ digits + offset`` (read-only)."""
     digits = n_g ** np.arange(n_i, dtype=np.int64)

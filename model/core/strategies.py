@@ -155,7 +155,11 @@ class TimeDependent:
         return lo + (b - lo) * _still_asked(max_rounds, float(kappa), self.exponent)
 
 
-@lru_cache(maxsize=256)
+#: Up to how many cells (rounds x actors) ``_still_asked_by`` keeps a table for later runs.
+_STACK_KEPT = 2**16
+
+
+@lru_cache(maxsize=64)
 def _still_asked(max_rounds: int, kappa: float, exponent: float) -> FloatArray:
     """``1 - tau ** exponent`` in every round (read-only): the share of its span ``best - floor``
     a time-dependent actor still asks for. It depends on time only, so every run with the same
@@ -166,9 +170,10 @@ def _still_asked(max_rounds: int, kappa: float, exponent: float) -> FloatArray:
     return out
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _still_asked_by(max_rounds: int, kappas: tuple[float, ...], exponents: tuple[float, ...]) -> FloatArray:
-    """``_still_asked`` of every actor side by side: ``(max_rounds, A)``, read-only."""
+    """``_still_asked`` of every actor side by side: ``(max_rounds, A)``, read-only (kept only
+    when small: ``schedules`` builds larger ones afresh, ``_STACK_KEPT``)."""
     out = np.stack([_still_asked(max_rounds, k, e) for k, e in zip(kappas, exponents, strict=True)], 1)
     out.setflags(write=False)
     return out
@@ -181,8 +186,8 @@ def schedules(strategies: Sequence[Any], best: FloatArray, floor: FloatArray, ma
     every strategy is a ``TimeDependent`` the columns are computed at once (the same arithmetic,
     element by element, on the actors side by side)."""
     if all(type(s).schedule is TimeDependent.schedule for s in strategies):
-        share = _still_asked_by(max_rounds, tuple(np.asarray(kappa, dtype=float).tolist()),
-                                tuple(s.exponent for s in strategies))
+        fn = _still_asked_by if max_rounds * len(strategies) <= _STACK_KEPT else _still_asked_by.__wrapped__
+        share = fn(max_rounds, tuple(np.asarray(kappa, dtype=float).tolist()), tuple(s.exponent for s in strategies))
         b = np.asarray(best, dtype=float)
         lo = np.minimum(np.asarray(floor, dtype=float), b)
         out: FloatArray = lo + (b - lo) * share
