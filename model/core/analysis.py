@@ -20,10 +20,14 @@ def individually_rational(problem: Problem, package: FloatArray) -> np.ndarray:
     return problem.utility(package) >= problem.reservation - 1e-9
 
 
-def nash_product(problem: Problem, package: FloatArray, actors: Sequence[int] | None = None) -> float:
-    """``prod_a (u_a(x) - r_a)`` over ``actors`` (default: the parties); 0 if any gain is negative."""
+def nash_product(
+    problem: Problem, package: FloatArray, actors: Sequence[int] | None = None, utilities: FloatArray | None = None
+) -> float:
+    """``prod_a (u_a(x) - r_a)`` over ``actors`` (default: the parties); 0 if any gain is negative.
+    ``utilities``: ``problem.utility(package)``, when the caller has it already."""
     idx = list(problem.parties if actors is None else actors)
-    gains = problem.utility(package)[idx] - problem.reservation[idx]
+    u = problem.utility(package) if utilities is None else utilities
+    gains = u[idx] - problem.reservation[idx]
     if np.any(gains < 0):
         return 0.0
     return float(np.prod(gains))
@@ -194,6 +198,24 @@ def pareto_frontier(
     return u[sorted(keep)]
 
 
+#: ``_seeded_weights`` by its arguments (a few shapes per process).
+_SEEDED: dict[tuple[int, tuple[int, ...], int], FloatArray] = {}
+
+
+def _seeded_weights(n_actors: int, idx: tuple[int, ...], n: int) -> FloatArray:
+    """``_weight_samples`` drawn by a fresh ``default_rng(0)`` (read-only): the same at every call,
+    so drawn once per shape."""
+    key = (n_actors, idx, n)
+    w = _SEEDED.get(key)
+    if w is None:
+        w = _weight_samples(n_actors, idx, n, np.random.default_rng(0))
+        w.setflags(write=False)
+        if len(_SEEDED) >= 64:
+            _SEEDED.pop(next(iter(_SEEDED)))
+        _SEEDED[key] = w
+    return w
+
+
 def best_compromise(
     problem: Problem, rng: np.random.Generator | None = None, n_weights: int = 256
 ) -> FloatArray | None:
@@ -208,12 +230,14 @@ def best_compromise(
         return None if kept is None else kept.copy()
     if problem.boxless:  # too many conditional lines for the boxes: the program answers
         return lp_compromise(problem)
-    rng = rng if rng is not None else np.random.default_rng(0)
     parties = list(problem.parties)
-    w = _weight_samples(problem.n_actors, parties, n_weights, rng)
-    w /= np.maximum(problem.best_utility - problem.reservation, 1e-9)[None, :]
-    pk = problem.maximize_weighted(w)
-    if pk.shape[0] == 0:
+    if rng is None:  # ``default_rng(0)``'s weights: the same at every call, drawn once
+        w = _seeded_weights(problem.n_actors, tuple(parties), n_weights)
+    else:
+        w = _weight_samples(problem.n_actors, parties, n_weights, rng)
+    w = w / np.maximum(problem.best_utility - problem.reservation, 1e-9)[None, :]
+    pk, idx = problem.maximize_weighted_indexed(w)
+    if idx.shape[0] == 0 or pk is None:
         return None
-    s = normalised_surplus(problem, problem.utility(pk))[:, parties]
+    s = normalised_surplus(problem, problem.grid_package_utility(pk, idx))[:, parties]
     return pk[int(np.argmax(s.min(axis=1)))].copy()

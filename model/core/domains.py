@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -63,7 +64,8 @@ def peer_case_draws(seed: int, k: int, n_parties: int, n_issues: int = 3, n_valu
     """Domain ``k`` of the peer case: for each party in turn, ``n_issues`` weights (normalised
     to sum 1), then one table of ``n_values`` uniform draws per issue (scaled to span [0, 1]),
     then its reservation value, uniform on [0, 0.5], all from ``default_rng(seed + k)``."""
-    rng = np.random.default_rng(seed + k)
+    # ``default_rng(s)`` is ``Generator(PCG64(s))``; built directly, it costs half as much
+    rng = np.random.Generator(np.random.PCG64(seed + k))
     # every draw is one double from the stream, in the order above: one block per party
     draws = rng.random((n_parties, n_issues + n_issues * n_values + 1))
     return TableDomain(*_from_draws(draws, n_issues, n_values))
@@ -83,21 +85,40 @@ def peer_case_batch(
 
 
 def table_problem(d: TableDomain) -> Problem:
-    """A core ``Problem`` over ordinal issues with levels v0..v{n-1} at ``j / (n - 1)``."""
-    n_p, n_i, n_v = d.tables.shape
+    """A core ``Problem`` over ordinal issues with levels v0..v{n-1} at ``j / (n - 1)``.
+
+    Every domain of one shape has the same issues, red lines (none) and feasible box: they are
+    built once per shape (``_table_template``) and each domain only brings its preferences
+    and reservations (``Problem.with_preferences``)."""
+    template = _table_template(*d.tables.shape)
+    assert isinstance(template.prefs, TablePreferences)
+    prefs = TablePreferences(template.prefs.levels, d.weights, d.tables)
+    return template.with_preferences(prefs, d.reservation.copy())
+
+
+@lru_cache(maxsize=16)
+def _table_template(n_p: int, n_i: int, n_v: int) -> Problem:
+    """The problem of every table domain of this shape, but for its preferences (zero tables)
+    and reservations, with what depends on its geometry alone computed (``Problem._GEOMETRY``)."""
     values = np.linspace(0.0, 1.0, n_v)
     issues = [Issue(f"i{j}", f"issue {j}", tuple((f"v{m}", float(values[m])) for m in range(n_v))) for j in range(n_i)]
     space = OutcomeSpace.build(issues, [0.0] * n_i)
-    prefs = TablePreferences(np.tile(values, (n_i, 1)), d.weights, d.tables)
-    return Problem(
+    levels = np.tile(values, (n_i, 1))
+    consent, discount = np.ones(n_p, dtype=bool), np.ones(n_p)
+    for arr in (levels, consent, discount):
+        arr.setflags(write=False)
+    template = Problem(
         actor_ids=tuple(f"p{p}" for p in range(n_p)),
         space=space,
-        prefs=prefs,
-        reservation=d.reservation.copy(),
+        prefs=TablePreferences(levels, np.zeros((n_p, n_i)), np.zeros((n_p, n_i, n_v))),
+        reservation=np.zeros(n_p),
         redlines=RedLineSet([], n_p, n_i),
-        consent=np.ones(n_p, dtype=bool),
-        discount=np.ones(n_p),
+        consent=consent,
+        discount=discount,
     )
+    for name in Problem._GEOMETRY:
+        getattr(template, name)
+    return template
 
 
 def peer_case(seed: int, k: int, n_parties: int, n_issues: int = 3, n_values: int = 10) -> Problem:

@@ -14,6 +14,7 @@ gain on one it cares much about: the logrolling at the heart of a package deal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -80,6 +81,15 @@ class Preferences:
         return 1.0 - dist ** self.curvature[:, None, None]
 
 
+#: From how many values on ``TablePreferences`` finds their levels by a binary search (which
+#: costs more calls than the direct comparison with every level, and less work on many values).
+_SEARCHED = 32
+
+
+#: ``TablePreferences._shared_levels`` per ``levels`` array, by the array's id.
+_SHARED: dict[int, tuple[FloatArray, FloatArray | None]] = {}
+
+
 @dataclass(frozen=True)
 class TablePreferences:
     """Linear-additive utilities with a value table per issue (how GENIUS and NegMAS domains
@@ -102,7 +112,28 @@ class TablePreferences:
     def n_actors(self) -> int:
         return int(self.weight.shape[0])
 
+    @cached_property
+    def _shared_levels(self) -> FloatArray | None:
+        """The levels when every issue has the same ones, ascending (as the domains of
+        ``model.core.domains`` do), else ``None``. Domains of one shape share their ``levels``
+        array, so the answer is kept per array (``_SHARED``)."""
+        kept = _SHARED.get(id(self.levels))
+        if kept is not None and kept[0] is self.levels:
+            return kept[1]
+        first = self.levels[0]
+        out = first if bool(np.all(self.levels == first)) and bool(np.all(np.diff(first) >= 0)) else None
+        if len(_SHARED) >= 64:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[id(self.levels)] = (self.levels, out)  # the array itself is kept: its id stays its own
+        return out
+
     def _index(self, x: FloatArray) -> np.ndarray:
+        """The level of every value: the nearest (the first of equally near ones)."""
+        lv = self._shared_levels
+        if lv is not None and x.size >= _SEARCHED:
+            j = np.minimum(lv.searchsorted(x), len(lv) - 1)  # the first level at or above each value
+            if np.array_equal(lv[j], x):  # every value is a level: its first, the nearest, as below
+                return j
         return np.abs(x[..., :, None] - self.levels).argmin(axis=-1)
 
     def utility(self, packages: FloatArray) -> FloatArray:

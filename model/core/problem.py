@@ -173,7 +173,7 @@ class Problem:
 
     #: What depends only on the space, the red lines and the fixed issues (not on preferences).
     _GEOMETRY = ("parties", "tie_break", "boxes", "box_masks", "_mask_table", "_mask_off", "_index_dtype",
-                 "boxless", "has_zone_of_agreement_by_red_lines")
+                 "boxless", "has_zone_of_agreement_by_red_lines", "_one_box_offset", "at_status_quo")
 
     def with_preferences(self, prefs: Preferences | TablePreferences, reservation: FloatArray) -> Problem:
         """The same problem with new preferences and reservation utilities (a shock to saliences
@@ -217,6 +217,24 @@ class Problem:
         return ~self._mask_table[0]
 
     @cached_property
+    def _one_box_offset(self) -> FloatArray:
+        """What a search of a one-box problem adds to every weighted score ``(I, G)``: the tie-break, and
+        ``-inf`` where the box excludes a grid point (the same scores as adding the tie-break
+        and then setting the excluded ones to ``-inf``: a finite score plus ``-inf`` is ``-inf``)."""
+        out = np.where(self.box_masks[0], self.tie_break, -np.inf)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
+    def at_status_quo(self) -> BoolArray:
+        """Which grid points are the status quo of their issue (within ``1e-9``): ``(I, G)``. A
+        package of grid indices ``idx`` is the status quo iff ``at_status_quo[i, idx[i]]`` holds
+        on every issue (its value is within ``1e-9`` of the status quo on each)."""
+        out = ~(np.abs(self.space.grid - self.space.status_quo[:, None]) > 1e-9)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
     def _index_dtype(self) -> type[np.signedinteger]:
         """The smallest integer type that holds every grid index."""
         return np.int16 if self.space.grid.shape[1] < 2**15 else np.intp
@@ -226,14 +244,25 @@ class Problem:
         assert pk is not None
         return pk
 
+    @cached_property
+    def _values_by_issue(self) -> FloatArray:
+        """``weighted_values`` laid out issue-major with the actors innermost: ``(I, G, A)``."""
+        out = np.ascontiguousarray(self.weighted_values.transpose(1, 2, 0))
+        out.setflags(write=False)
+        return out
+
     def grid_utility(self, index: np.ndarray) -> FloatArray:
         """Utilities of grid packages given by their grid indices ``(n, I)``: ``(n, A)``.
 
         A table look-up (``w_ai * v_ai(g)`` summed over issues), much cheaper than
-        ``utility`` on the package values.
+        ``utility`` on the package values. For each package and actor the issues' terms are
+        added one issue after another, in issue order: the gather lays them out ``(I, n, A)``
+        and the sum runs over the outermost axis (whole ``(n, A)`` slabs at a time).
         """
-        n_i = self.space.n_issues
-        return self.weighted_values[:, np.arange(n_i)[None, :], index].sum(axis=2).T
+        by_issue = self._values_by_issue
+        terms = by_issue[np.arange(by_issue.shape[0])[:, None], np.asarray(index).T]  # (I, n, A)
+        out: FloatArray = np.add.reduce(terms, axis=0)
+        return out
 
     def maximize_weighted_indexed(
         self, coefs: FloatArray, values: bool = True
@@ -251,11 +280,11 @@ class Problem:
             return np.zeros((0, n_i)), np.zeros((0, n_i), dtype=int)
         _, issue_of, index = self._mask_table
         wv = self.weighted_values
-        score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
+        raw = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:])
         if n_b == 1:  # one box: one mask per issue, and the arg-max is the answer
-            np.copyto(score, -np.inf, where=self._mask_off[None])
-            arg = score.argmax(axis=-1)
+            arg = (raw + self._one_box_offset).argmax(axis=-1)
             return (self.space.grid[np.arange(n_i)[None, :], arg] if values else None), arg
+        score = raw + self.tie_break[None]
         masked = score[:, issue_of, :]  # (C, K, G)
         np.copyto(masked, -np.inf, where=self._mask_off[None])
         # (K, C) as small integers: the gather below then moves a quarter of the bytes
@@ -280,16 +309,24 @@ class Problem:
             return np.zeros((0, n_i), dtype=int)
         _, issue_of, index = self._mask_table
         wv = self.weighted_values
-        score = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:]) + self.tie_break[None]
+        raw = (coefs @ wv.reshape(wv.shape[0], -1)).reshape(coefs.shape[0], *wv.shape[1:])
         if n_b == 1:
-            np.copyto(score, -np.inf, where=self._mask_off[None])
-            return _distinct_rows(score.argmax(axis=-1))
+            return _distinct_rows((raw + self._one_box_offset).argmax(axis=-1))
+        score = raw + self.tie_break[None]
         masked = score[:, issue_of, :]  # (C, K, G)
         np.copyto(masked, -np.inf, where=self._mask_off[None])
         best = masked.argmax(axis=-1).astype(self._index_dtype)  # (C, K)
         best = best[_first_distinct(best)]  # (C', K), first appearances in order
         out = best.T[index]  # (B, I, C')
         return _distinct_rows(out.transpose(0, 2, 1).reshape(-1, n_i)).astype(np.intp)
+
+    def grid_package_utility(self, packages: FloatArray, index: np.ndarray) -> FloatArray:
+        """``utility(packages)`` of grid packages whose grid indices ``index`` are known
+        (``maximize_weighted_indexed`` gives both): on value tables read off the grid (the same
+        numbers: the same terms added in the same order), else ``utility``."""
+        if isinstance(self.prefs, TablePreferences):
+            return self.grid_utility(index)
+        return self.utility(packages)
 
     @cached_property
     def best_utility(self) -> FloatArray:
@@ -298,11 +335,13 @@ class Problem:
         if self.boxless:
             pk = lp_best_packages(self)
             pk = pk[~np.isnan(pk).any(axis=1)]
+            u = self.utility(pk) if pk.shape[0] else pk
         else:
-            pk = self.maximize_weighted(np.eye(self.n_actors))
-        if pk.shape[0] == 0:
+            got, idx = self.maximize_weighted_indexed(np.eye(self.n_actors))
+            assert got is not None
+            u = self.grid_package_utility(got, idx) if idx.shape[0] else idx  # (B * A, A)
+        if u.shape[0] == 0:
             return self.reservation.copy()
-        u = self.utility(pk)  # (B * A, A)
         return u.max(axis=0)
 
     @cached_property

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from model.core.offers import applies, demands_of, frontier_offer
 from model.core.problem import Problem
 from model.core.search import OfferTable, choose_offer_index, offer_table
-from model.core.space import FloatArray
-from model.core.strategies import Situation, Strategy, TimeDependent, continuation, meets
+from model.core.space import BoolArray, FloatArray
+from model.core.strategies import Situation, Strategy, TimeDependent, meets, schedules
 
 
 @dataclass
@@ -81,9 +82,39 @@ def run_package_protocol(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: Up to how many cells (rounds x actors) a run's turn tables and concession curves are kept for
+#: the runs after it (the caches then hold a few megabytes at most).
+KEPT_CELLS = 2**16
+
+
+def _turns(
+    order: tuple[int, ...], max_rounds: int, n_actors: int, parties: tuple[int, ...]
+) -> tuple[np.ndarray, BoolArray]:
+    """``_turns_kept``, kept only when small (``KEPT_CELLS``)."""
+    fn = _turns_kept if max_rounds * n_actors <= KEPT_CELLS else _turns_kept.__wrapped__
+    return fn(order, max_rounds, n_actors, parties)
+
+
+@lru_cache(maxsize=64)
+def _turns_kept(
+    order: tuple[int, ...], max_rounds: int, n_actors: int, parties: tuple[int, ...]
+) -> tuple[np.ndarray, BoolArray]:
+    """The proposer of every round ``(T,)``, and whose verdict does not count in each ``(T, A)``
+    (the proposer's own and non-parties'); read-only, shared by every run of that form."""
+    proposer_of = np.asarray(order)[np.arange(max_rounds) % len(order)]
+    excused = np.ones((max_rounds, n_actors), dtype=bool)
+    excused[:, list(parties)] = False
+    excused[np.arange(max_rounds), proposer_of] = True
+    for arr in (proposer_of, excused):
+        arr.setflags(write=False)
+    return proposer_of, excused
+
+
 def kappas(problem: Problem, breakdown_risk: float) -> FloatArray:
     """Every actor's continuation factor ``discount * (1 - breakdown_risk)``."""
-    return np.array([continuation(d, breakdown_risk) for d in problem.discount])
+    # ``continuation`` of every actor at once: the same product, element by element
+    out: FloatArray = np.asarray(problem.discount, dtype=float) * (1.0 - float(breakdown_risk))
+    return out
 
 
 def _offer(
@@ -120,19 +151,16 @@ def run_package_vectorised(
         return CoreOutcome(False, "no zone of agreement", 0, None)
     n_a = problem.n_actors
     floor = problem.reservation
-    best = problem.utopia
-    kappa = kappas(problem, breakdown_risk)
-    asp = np.stack([s.schedule(float(best[a]), float(floor[a]), max_rounds, float(kappa[a]))
-                    for a, s in enumerate(strategies)], 1)
+    asp = schedules(strategies, problem.utopia, floor, max_rounds, kappas(problem, breakdown_risk))
     if applies(problem):
         got = _frontier_vectorised(problem, asp, order, max_rounds, breakdown_risk, rng)
         if got is not None:
             return got
         return run_package_protocol(problem, strategies, order, max_rounds, breakdown_risk, rng)
-    need = np.maximum(asp, floor[None, :]) - 1e-9  # (T, A)
+    need = np.maximum(asp, floor) - 1e-9  # (T, A)
     n_o = len(order)
-    proposer_of = np.asarray(order)[np.arange(max_rounds) % n_o]
-    offered_u = np.full((max_rounds, n_a), -np.inf)
+    proposer_of, excused = _turns(tuple(int(q) for q in order), max_rounds, n_a, problem.parties)
+    offered_u = np.full((n_a, max_rounds), -np.inf)  # actor-major: the verdicts reduce over a short axis
     has_offer = np.zeros(max_rounds, dtype=bool)
     offer_row = np.zeros(max_rounds, dtype=np.int64)
     tables: dict[int, OfferTable] = {}
@@ -142,22 +170,16 @@ def run_package_vectorised(
         rounds: slice | np.ndarray = slice(turns[0], None, n_o) if len(turns) == 1 else np.flatnonzero(proposer_of == p)
         table = offer_table(problem, p)
         tables[p] = table
-        own = table.own
-        n = len(own)
-        if n == 0:
+        if len(table.own) == 0:
             continue
-        k = own.searchsorted(need[rounds, p], side="left")
-        top = int(table.best_from[int(own.searchsorted(own[-1], side="left"))])  # first of its best packages
-        above = k >= n  # aspiration above anything feasible: its own best, if that beats no deal
-        has_offer[rounds] = ~above | (own[-1] >= floor[p] - 1e-9)
-        rows = np.where(above, top, table.best_from[np.minimum(k, n - 1)])
-        offer_row[rounds] = rows
-        offered_u[rounds] = table.utilities[rows]
+        # its choice for every threshold, and past the last (aspiration above anything feasible)
+        # its own best, if that beats no deal
+        k = table.own.searchsorted(need[rounds, p], side="left")
+        has_offer[rounds] = True if table.own[-1] >= floor[p] - 1e-9 else k < len(table.own)
+        offer_row[rounds] = rows = table.choice[k]
+        offered_u[:, rounds] = table.utilities[rows].T
     # every other party accepts: its utility meets its need (the proposer's and non-parties' don't count)
-    judges = np.zeros((max_rounds, n_a), dtype=bool)
-    judges[:, list(problem.parties)] = True
-    judges[np.arange(max_rounds), proposer_of] = False
-    accepted = has_offer & np.all((offered_u >= need) | ~judges, axis=1)
+    accepted = has_offer & np.logical_and.reduce((offered_u >= need.T) | excused.T, axis=0)
     hit = np.flatnonzero(accepted)
     end = int(hit[0]) + 1 if len(hit) else max_rounds  # 1-based round where talks end at the latest
 
@@ -168,7 +190,7 @@ def run_package_vectorised(
         p = int(proposer_of[t - 1])
         if not has_offer[t - 1]:
             return [p]
-        return [a for a in problem.parties if a != p and offered_u[t - 1, a] < need[t - 1, a]]
+        return [a for a in problem.parties if a != p and offered_u[a, t - 1] < need[t - 1, a]]
 
     if breakdown_risk > 0 and end > 1:
         draws = rng.random(end - 1)  # one per failed round before ``end`` (the loop draws no more)

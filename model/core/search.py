@@ -19,16 +19,17 @@ member would refuse its consent (the members' red lines and reservations are kno
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import _CacheInfo, wraps
+from functools import _CacheInfo, cached_property, lru_cache, wraps
 from typing import Any
 
 import numpy as np
 
 from model.core.mechanics import Mechanics, collective_refusals, effective_utility, veto_objection
 from model.core.problem import Problem
-from model.core.space import FloatArray
+from model.core.space import BoolArray, FloatArray
 
 
 class _PerProblem:
@@ -175,6 +176,18 @@ class OfferTable:
     own: FloatArray  # (n,) the proposer's utility (with its patrons' pull), ascending
     best_from: np.ndarray  # (n,) index of the chosen candidate for each threshold position
 
+    @cached_property
+    def choice(self) -> np.ndarray:
+        """``best_from`` and one more entry, the choice past every threshold (an aspiration above
+        anything feasible): the preferred among the proposer's best packages, ``(n + 1,)``, so
+        ``choice[own.searchsorted(need)]`` is the offer at any need (read-only)."""
+        if len(self.own) == 0:
+            return np.zeros(1, dtype=np.int64)
+        top = self.best_from[int(self.own.searchsorted(self.own[-1], side="left"))]  # the first of its best
+        out = np.append(self.best_from, top)
+        out.setflags(write=False)
+        return out
+
     def choose(self, threshold: float) -> int | None:
         k = int(np.searchsorted(self.own, threshold - 1e-9, side="left"))
         return None if k >= len(self.own) else int(self.best_from[k])
@@ -187,6 +200,13 @@ def offer_table(problem: Problem, proposer: int, mech: Mechanics | None = None) 
 
 @per_problem
 def _offer_table(problem: Problem, proposer: int, mech: Mechanics | None) -> OfferTable:
+    if mech is None and proposer in problem.parties and _one_box(problem):
+        return _party_tables(problem)[proposer]  # every party's at once: the same tables
+    return _one_table(problem, proposer, mech)
+
+
+def _one_table(problem: Problem, proposer: int, mech: Mechanics | None) -> OfferTable:
+    """One proposer's table, from its candidates (``_candidates``)."""
     pk, u = _candidates(problem, proposer, mech)
     own = u[:, proposer] if mech is None else effective_utility(u, problem.reservation, mech)[:, proposer]
     others = [a for a in problem.parties if a != proposer]
@@ -206,6 +226,137 @@ def _offer_table(problem: Problem, proposer: int, mech: Mechanics | None) -> Off
         arr.setflags(write=False)
     own.setflags(write=False)
     return OfferTable(pk, u, own, best_from)
+
+
+#: The most scores (parties x weightings x issues x grid points) ``_party_tables`` holds at once
+#: (16 MB); past it the tables are built one proposer at a time (the scores grow as parties^2).
+STACK_CELLS = 2**21
+
+
+def _one_box(problem: Problem) -> bool:
+    """Whether every party's table is built at once (``_party_tables``): two parties or more,
+    the packages no red line forbids make one box, and the scores fit in ``STACK_CELLS``."""
+    n_p = len(problem.parties)
+    cells = n_p * n_p * len(MU_GRID) * problem.space.grid.size
+    return n_p >= 2 and cells <= STACK_CELLS and len(problem.boxes) == 1
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """What ``_party_tables`` needs besides the problem's numbers, for ``A`` actors of whom
+    ``P`` are parties (``C`` weightings each): ``offer_weightings`` of every party as proposer
+    before the division by the spans (``(P, C, A)`` numerators: 1, or 4 for the favoured
+    other, on the others; ``MU_GRID`` on the proposer's own column, ``own``), and for every
+    row of the flattened ``(P * C)`` candidates its proposer (``proposer``) and the others
+    (``others``, ``(P * C, P - 1)``). ``numerator * (1 / span)`` off the own column and
+    ``numerator / span`` on it are ``offer_weightings``'s numbers, bit for bit (it scales
+    ``1 / span`` by 1 or 4 and divides ``MU_GRID`` by the span)."""
+
+    numerators: FloatArray
+    own: BoolArray
+    proposer: np.ndarray
+    others: np.ndarray
+    rows: np.ndarray  # (P * C,) every row's position
+    block: np.ndarray  # (P, 1) every block's number
+    steps: np.ndarray  # (C,) the positions within a block
+    start: np.ndarray  # (P, 1) where each block starts among the rows
+
+
+@lru_cache(maxsize=8)  # a few scenarios' parties: each holds up to ~STACK_CELLS numbers
+def _stack(n_actors: int, parties: tuple[int, ...]) -> _Stack:
+    ones = np.ones(n_actors)
+    num = np.stack([offer_weightings(ones, p, [a for a in parties if a != p]) for p in parties])
+    n_p, n_c = num.shape[:2]
+    own = np.zeros(num.shape, dtype=bool)
+    own[np.arange(n_p), :, list(parties)] = True
+    proposer = np.repeat(np.asarray(parties), n_c)
+    others = np.repeat(np.array([[a for a in parties if a != p] for p in parties]), n_c, axis=0)
+    block = np.arange(n_p)[:, None]
+    out = _Stack(num, own, proposer, others, np.arange(n_p * n_c), block, np.arange(n_c), n_c * block)
+    for f in dataclasses.fields(out):
+        getattr(out, f.name).setflags(write=False)
+    return out
+
+
+@per_problem
+def _party_tables(problem: Problem) -> dict[int, OfferTable]:
+    """Every party's ``OfferTable`` (no patrons' pull) on a problem whose feasible packages form
+    one box, built at once: the steps of ``_candidates`` and ``_offer_table`` on the
+    proposers' candidates side by side (``P`` blocks of ``C`` rows), so a run pays for a few
+    larger numpy calls instead of many small ones per proposer. The tables are those of the
+    one-proposer path, bit for bit (``tests/test_search_tables.py``): the weightings'
+    products are computed block by block by the stacked matrix product, each proposer's
+    candidates are the first appearances in its block, in order, and the preference and the
+    thresholds are ranked among them alone (the repeats and the status quo rank below every
+    candidate and sort after them)."""
+    parties = problem.parties
+    n_p, n_a, n_i = len(parties), problem.n_actors, problem.space.n_issues
+    st = _stack(n_a, parties)
+    span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
+    coefs = np.where(st.own, st.numerators / span, st.numerators * (1.0 / span))  # ``offer_weightings``
+    wv = problem.weighted_values
+    score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem._one_box_offset
+    n_c = score.shape[1]
+    flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
+    issues = np.arange(n_i)[None, :]
+    # the status quo is no offer (its issues read as rows, one issue after another: a long axis)
+    moves = ~np.logical_and.reduce(problem.at_status_quo[issues.T, flat.T], axis=0)
+    valid = (_first_per_block(flat, n_c, problem.space.grid.shape[1]) & moves).reshape(n_p, n_c)
+    u = problem.grid_utility(flat)  # (P * C, A)
+    own = u[st.rows, st.proposer].reshape(n_p, n_c)
+    s = normalised_surplus(problem, u)[st.rows[:, None], st.others]  # (P * C, P - 1)
+    worst, total = s.min(axis=1).reshape(n_p, n_c), s.sum(axis=1).reshape(n_p, n_c)
+    # preference: best worst-off surplus, then total, then own; the repeats rank below all
+    block, steps = st.block, st.steps
+    rank = np.empty((n_p, n_c), dtype=np.int64)
+    rank[block, np.lexsort((own, total, np.round(worst, 9), valid), axis=1)] = steps
+    by_own = np.argsort(np.where(valid, own, np.inf), axis=1, kind="stable")  # the repeats sort last
+    rank_s = rank[block, by_own]
+    position_of_rank = np.empty_like(rank_s)
+    position_of_rank[block, rank_s] = steps
+    best_from = position_of_rank[block, np.maximum.accumulate(rank_s[:, ::-1], axis=1)[:, ::-1]]
+    at = (by_own + st.start).ravel()  # each block's candidates by own utility
+    pk = problem.space.grid[issues, flat[at]].reshape(n_p, n_c, n_i)
+    u, own = u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
+    for arr in (pk, u, own, best_from):
+        arr.setflags(write=False)
+    n_valid = valid.sum(axis=1).tolist()
+    return {p: OfferTable(pk[j, : n_valid[j]], u[j, : n_valid[j]], own[j, : n_valid[j]], best_from[j, : n_valid[j]])
+            for j, p in enumerate(parties)}
+
+
+def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
+    """Whether each row of ``rows`` (grid indices below ``n_g``, ``(n, I)``) is the first of its
+    value within its block of ``block`` consecutive rows."""
+    n, n_i = rows.shape
+    n_blocks = n // block
+    if n_blocks * float(n_g) ** n_i < 2**62:  # one integer per row: its block, then its digits base n_g
+        digits, offset = _block_keys(n_blocks, block, n_g, n_i)
+        keys = rows @ digits + offset
+        order = np.argsort(keys, kind="stable")
+        s = keys[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        new[1:] = s[1:] != s[:-1]
+    else:
+        who = np.repeat(np.arange(n_blocks), block)
+        order = np.lexsort(np.vstack([rows.T, who]))  # by block, then the row's values; stable
+        s2, w = rows[order], who[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (w[1:] != w[:-1]) | np.any(s2[1:] != s2[:-1], axis=1)
+    out = np.empty(n, dtype=bool)
+    out[order] = new
+    return out
+
+
+@lru_cache(maxsize=8)
+def _block_keys(n_blocks: int, block: int, n_g: int, n_i: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_first_per_block``'s integer key of a row: ``row @ digits + offset`` (read-only)."""
+    digits = n_g ** np.arange(n_i, dtype=np.int64)
+    offset = np.repeat(np.arange(n_blocks, dtype=np.int64) * n_g**n_i, block)
+    for arr in (digits, offset):
+        arr.setflags(write=False)
+    return digits, offset
 
 
 def choose_offer_index(

@@ -9,7 +9,9 @@ through ``STRATEGIES``; the ranges a scenario may give the parameters are checke
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -148,10 +150,50 @@ class TimeDependent:
         """The aspiration in every round at once (it depends on time only): shape ``(max_rounds,)``,
         or ``(*shape, max_rounds)`` for arrays of bests and floors (many negotiations at once).
         ``kappa``: the actor's continuation factor (``continuation``)."""
-        tau = np.ones(1) if max_rounds <= 1 else relative_time(np.arange(max_rounds), max_rounds, kappa)
         b = np.asarray(best, dtype=float)[..., None]
         lo = np.minimum(np.asarray(floor, dtype=float)[..., None], b)
-        return lo + (b - lo) * (1.0 - tau**self.exponent)
+        return lo + (b - lo) * _still_asked(max_rounds, float(kappa), self.exponent)
+
+
+#: Up to how many cells (rounds x actors) ``_still_asked_by`` keeps a table for later runs.
+_STACK_KEPT = 2**16
+
+
+@lru_cache(maxsize=64)
+def _still_asked(max_rounds: int, kappa: float, exponent: float) -> FloatArray:
+    """``1 - tau ** exponent`` in every round (read-only): the share of its span ``best - floor``
+    a time-dependent actor still asks for. It depends on time only, so every run with the same
+    deadline, continuation factor and exponent shares it."""
+    tau = np.ones(1) if max_rounds <= 1 else relative_time(np.arange(max_rounds), max_rounds, kappa)
+    out = 1.0 - tau**exponent
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _still_asked_by(max_rounds: int, kappas: tuple[float, ...], exponents: tuple[float, ...]) -> FloatArray:
+    """``_still_asked`` of every actor side by side: ``(max_rounds, A)``, read-only (kept only
+    when small: ``schedules`` builds larger ones afresh, ``_STACK_KEPT``)."""
+    out = np.stack([_still_asked(max_rounds, k, e) for k, e in zip(kappas, exponents, strict=True)], 1)
+    out.setflags(write=False)
+    return out
+
+
+def schedules(strategies: Sequence[Any], best: FloatArray, floor: FloatArray, max_rounds: int,
+              kappa: FloatArray) -> FloatArray:
+    """Every actor's aspiration in every round, ``(max_rounds, A)``: column ``a`` is
+    ``strategies[a].schedule(best[a], floor[a], max_rounds, kappa[a])``, the same numbers. When
+    every strategy is a ``TimeDependent`` the columns are computed at once (the same arithmetic,
+    element by element, on the actors side by side)."""
+    if all(type(s).schedule is TimeDependent.schedule for s in strategies):
+        fn = _still_asked_by if max_rounds * len(strategies) <= _STACK_KEPT else _still_asked_by.__wrapped__
+        share = fn(max_rounds, tuple(np.asarray(kappa, dtype=float).tolist()), tuple(s.exponent for s in strategies))
+        b = np.asarray(best, dtype=float)
+        lo = np.minimum(np.asarray(floor, dtype=float), b)
+        out: FloatArray = lo + (b - lo) * share
+        return out
+    return np.stack([s.schedule(float(best[a]), float(floor[a]), max_rounds, float(kappa[a]))
+                     for a, s in enumerate(strategies)], 1)
 
 
 class Boulware(TimeDependent):

@@ -1,0 +1,127 @@
+"""Every party's offer table built at once (``model.core.search._party_tables``) against the
+tables built one proposer at a time (``_one_table``): the same candidates, in the same order,
+with the same utilities and choices, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.core.domains import peer_case_draws, table_problem
+from model.core.preferences import Preferences
+from model.core.problem import Problem
+from model.core.redlines import RedLineSet
+from model.core.search import _one_box, _one_table, _party_tables, offer_table
+from model.core.space import Issue, OutcomeSpace
+
+
+def _assert_same(problem, proposer: int) -> None:  # type: ignore[no-untyped-def]
+    fused = _party_tables(problem)[proposer]
+    one = _one_table(problem, proposer, None)
+    for name in ("packages", "utilities", "own", "best_from"):
+        a, b = getattr(fused, name), getattr(one, name)
+        assert a.shape == b.shape and a.dtype == b.dtype, name
+        assert np.array_equal(a, b), f"{name} differs for proposer {proposer}"
+
+
+@pytest.mark.parametrize("n_parties", [2, 3, 4, 9, 12])
+def test_every_partys_table_at_once_is_the_one_proposer_table(n_parties: int) -> None:
+    # many parties: the sums over the others then run past numpy's unrolled blocks of 8
+    for k in range(12):
+        d = peer_case_draws(31 + n_parties, k, n_parties, n_issues=1 + k % 5, n_values=2 + k % 11)
+        p = table_problem(d)
+        assert _one_box(p)
+        for a in range(n_parties):
+            _assert_same(p, a)
+            assert offer_table(p, a) is _party_tables(p)[a]  # the protocols' tables are these
+
+
+def test_wide_domains_whose_packages_overflow_an_integer_key_give_the_same_tables() -> None:
+    # 6 ** 25 packages: the first appearances are found by sorting the rows themselves
+    for k in range(3):
+        p = table_problem(peer_case_draws(11, k, 3, n_issues=25, n_values=6))
+        assert _one_box(p)
+        for a in range(3):
+            _assert_same(p, a)
+
+
+def test_the_status_quo_and_repeats_are_no_candidates() -> None:
+    p = table_problem(peer_case_draws(5, 0, 3, n_issues=2, n_values=4))
+    for a in range(3):
+        t = _party_tables(p)[a]
+        keys = {tuple(x) for x in t.packages.tolist()}
+        assert len(keys) == len(t.packages)  # each candidate once
+        assert tuple(p.space.status_quo.tolist()) not in keys
+        assert np.all(np.diff(t.own) >= 0)  # sorted by the proposer's own utility
+
+
+def _spatial(seed: int, n_actors: int, n_issues: int, consent: list[bool]) -> Problem:
+    rng = np.random.default_rng(seed)
+    issues = [Issue(f"i{j}", f"issue {j}") for j in range(n_issues)]
+    space = OutcomeSpace.build(issues, rng.random(n_issues).round(2).tolist())
+    prefs = Preferences.build(rng.random((n_actors, n_issues)), rng.random((n_actors, n_issues)) + 0.1,
+                              rng.choice([0.5, 1.0, 2.0], n_actors))
+    return Problem(tuple(f"a{j}" for j in range(n_actors)), space, prefs, 0.3 * rng.random(n_actors),
+                   RedLineSet([], n_actors, n_issues), np.array(consent), np.ones(n_actors))
+
+
+@pytest.mark.parametrize("consent", [[True, True, True], [True, False, True, True], [False, True, True]])
+def test_spatial_problems_and_actors_who_are_no_party_give_the_same_tables(consent: list[bool]) -> None:
+    for seed in range(6):
+        p = _spatial(seed, len(consent), 2 + seed % 3, consent)
+        assert _one_box(p)
+        for a in p.parties:
+            _assert_same(p, a)
+        outsider = [a for a in range(len(consent)) if not consent[a]]
+        for a in outsider:  # not a party: its table is built on its own, as before
+            assert np.array_equal(offer_table(p, a).packages, _one_table(p, a, None).packages)
+
+
+@pytest.mark.parametrize("n_issues", [1, 3, 8, 9, 40])
+def test_grid_utility_adds_the_issues_terms_one_issue_after_another(n_issues: int) -> None:
+    # the order the mediated text search and the offer tables rely on (past 8 terms numpy's own
+    # sum of a row would pair them up instead)
+    rng = np.random.default_rng(n_issues)
+    p = table_problem(peer_case_draws(17, n_issues, 5, n_issues=n_issues, n_values=7))
+    idx = rng.integers(0, 7, size=(300, n_issues))
+    wv = p.weighted_values
+    want = np.empty((300, 5))
+    for k in range(300):
+        acc = wv[:, 0, idx[k, 0]].copy()
+        for i in range(1, n_issues):
+            acc = acc + wv[:, i, idx[k, i]]
+        want[k] = acc
+    assert np.array_equal(p.grid_utility(idx), want)
+    assert p.grid_utility(idx[:0]).shape == (0, 5)
+
+
+@pytest.mark.parametrize(("n_issues", "n_packages"), [(1, 1), (3, 258), (7, 5), (8, 40), (9, 1), (30, 300)])
+def test_table_utilities_add_the_issues_terms_in_order_and_match_the_grids(n_issues: int, n_packages: int) -> None:
+    # the same numbers as the einsum the value tables used before, and as ``grid_utility``
+    rng = np.random.default_rng(n_issues * 1000 + n_packages)
+    p = table_problem(peer_case_draws(23, n_issues, 4, n_issues=n_issues, n_values=6))
+    idx = rng.integers(0, 6, size=(n_packages, n_issues))
+    pk = p.space.grid[np.arange(n_issues)[None, :], idx]
+    prefs = p.prefs
+    vals = prefs.tables[:, np.arange(n_issues)[None, :], idx]
+    assert np.array_equal(p.utility(pk), np.einsum("ani,ai->na", vals, prefs.weight))
+    assert np.array_equal(p.utility(pk), p.grid_utility(idx))
+    assert np.array_equal(p.utility(pk[0]), p.utility(pk)[0])  # one package: ``(A,)``
+    off = pk + 0.06 * rng.random(pk.shape) * (pk < 1.0)  # off the levels (0.2 apart): the nearest level
+    assert np.array_equal(p.utility(off), p.utility(pk))
+
+
+def test_a_value_table_partys_best_utility_is_read_off_the_grid_with_utilitys_numbers() -> None:
+    for k in range(10):
+        p = table_problem(peer_case_draws(29, k, 2 + k % 4, n_issues=1 + k % 9, n_values=2 + k % 7))
+        pk = p.maximize_weighted(np.eye(p.n_actors))
+        assert np.array_equal(p.best_utility, p.utility(pk).max(axis=0))
+
+
+def test_grid_package_utility_is_utility_on_tables_and_on_spatial_preferences() -> None:
+    rng = np.random.default_rng(3)
+    for p in (table_problem(peer_case_draws(31, 0, 3, n_issues=5, n_values=4)), _spatial(1, 3, 4, [True] * 3)):
+        w = rng.random((40, 3))
+        pk, idx = p.maximize_weighted_indexed(w)
+        assert pk is not None
+        assert np.array_equal(p.grid_package_utility(pk, idx), p.utility(pk))
