@@ -221,13 +221,17 @@ def best_compromise(
 ) -> FloatArray | None:
     """The feasible package whose worst-off party gains most, in normalised surplus
     ``(u - r) / (best - r)`` (an egalitarian compromise); ``None`` if nothing is feasible."""
-    from model.core.search import normalised_surplus
-
     if rng is None and n_weights == 256:  # the default search depends on the problem alone: kept on it
         if "_best_compromise" not in problem.__dict__:
-            problem.__dict__["_best_compromise"] = best_compromise(problem, np.random.default_rng(0), n_weights)
+            problem.__dict__["_best_compromise"] = _compromise(problem, None, n_weights)
         kept = problem.__dict__["_best_compromise"]
         return None if kept is None else kept.copy()
+    return _compromise(problem, rng, n_weights)
+
+
+def _compromise(problem: Problem, rng: np.random.Generator | None, n_weights: int) -> FloatArray | None:
+    from model.core.search import normalised_surplus
+
     if problem.boxless:  # too many conditional lines for the boxes: the program answers
         return lp_compromise(problem)
     parties = list(problem.parties)
