@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,6 +135,7 @@ class Negotiation(mesa.Model):
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
+        self._pause_checks = shared.pause_checks
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
         self._believed: dict[Any, tuple[Problem, Problem]] = {}
@@ -143,9 +144,7 @@ class Negotiation(mesa.Model):
         self._mediator_seen: tuple[Problem, Problem] | None = None
         self.beliefs = self._draw_beliefs(scenario)
         # parties whose outside option beats the status quo may walk away (if the protocol lets them)
-        outside, flow = scenario.outside, scenario.flow
-        self.walkers = [i for i in self.problem.parties if self.protocol.walk_aways
-                        and not np.isnan(outside[i]) and outside[i] > flow[i] + 1e-9]
+        self.walkers = list(shared.walkers) if self.protocol.walk_aways else []
         if not self.problem.has_zone_of_agreement_by_red_lines and self.protocol.needs_zone:
             why = conflict_explanation(
                 self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
@@ -227,8 +226,17 @@ class Negotiation(mesa.Model):
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             self.offer_judged = self.offer_effective = self.offer_utilities
             self.offer_lines_ok = _all_true(self.problem.n_actors)
+        elif utilities is None:
+            # a package met before (the replicates of a point meet the same tranches and states
+            # again and again) is judged as it was: a function of the problem, the mechanisms and
+            # the package
+            seen = self.tabled(offer)
+            (self.offer_utilities, self.offer_judged, self.offer_effective, self.offer_lines_ok,
+             effective_list, lines_ok_list) = seen
+            self.effective_list, self.lines_ok_list = list(effective_list), list(lines_ok_list)
+            return
         else:
-            self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
+            self.offer_utilities = utilities
             self.offer_judged = self._judged(offer)
             self.offer_effective = effective_utility(self.offer_judged, self.problem.reservation, self.mech)
             if parties_ok and self._all_parties:
@@ -238,6 +246,20 @@ class Negotiation(mesa.Model):
         # (as Python values, for the answers read one actor at a time)
         self.effective_list = self.offer_effective.tolist()
         self.lines_ok_list = self.offer_lines_ok.tolist()
+
+    def tabled(self, offer: FloatArray) -> _Tabled:
+        """How every actor judges ``offer`` as ``table`` puts it on the table (no utilities given):
+        its utilities, judged and effective utilities and red lines kept (read-only arrays), and
+        the last two as lists."""
+        return _tabled(self.problem, self.mech, offer, self._tabled_fresh)
+
+    def _tabled_fresh(self, offer: FloatArray) -> _Tabled:
+        """What ``table`` computes for ``offer`` (no utilities given), as ``_tabled`` keeps it."""
+        u = self.problem.utility(offer)
+        judged = u if self.mech.promises is None else judged_utility(self.problem, offer, self.mech.promises)
+        effective = effective_utility(judged, self.problem.reservation, self.mech)
+        ok = self.problem.redlines.satisfied(offer)[0]
+        return u, judged, effective, ok, effective.tolist(), ok.tolist()
 
     def consult(self, offer: FloatArray, proposer: int | None, base: FloatArray | None = None) -> list[Actor]:
         """Every party but the proposer answers the offer on the table; then the collectives'
@@ -593,20 +615,24 @@ class Negotiation(mesa.Model):
         delivered; a partial share rounded to the grid, so 0 when nothing moved)."""
         drawn = draw_delivery(self.rng, self.mech.delivery[debtor])
         starts = self.state[issues].copy()
-        self.state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
-        # what the others see is what moved: a partial move of an ordinal issue that reaches no
-        # level in between moves nothing
-        due = float(np.abs(targets - starts).sum())
-        f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
-        f = 1.0 if f > 1.0 - 1e-9 else f
+        targets = np.asarray(targets, dtype=float)
+        if drawn >= 1.0:  # all of it: the state takes the targets and the fraction is 1
+            self.state[issues] = targets
+            f = 1.0
+        else:
+            self.state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
+            # what the others see is what moved: a partial move of an ordinal issue that reaches no
+            # level in between moves nothing
+            due = float(np.abs(targets - starts).sum())
+            f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
+            f = 1.0 if f > 1.0 - 1e-9 else f
         trusters, who = self._trusters(debtor)
         if who:
             self.trust.observe(trusters, debtor, f)
             for a in who:
                 self.actors[a].delivered = f
         ids = self.problem.space.ids
-        moves = tuple(zip([ids[i] for i in issues], starts.tolist(), np.asarray(targets, dtype=float).tolist(),
-                          strict=True))
+        moves = tuple(zip([ids[i] for i in issues], starts.tolist(), targets.tolist(), strict=True))
         self.record(Delivery(self.round, self.problem.actor_ids[debtor], what, f, moves))
         self.counts["deliveries"] += 1
         self.counts["delivered_share"] += f  # a sum until the end (``_end``)
@@ -627,11 +653,13 @@ class Negotiation(mesa.Model):
         - 1e-12``), on plain floats for the few pairs that matter, as it runs every round."""
         t = self.trust
         alpha, beta = t.alpha.tolist(), t.beta.tolist()
-        limit = (t.threshold - 1e-12).tolist()
-        out = []
-        for a, cs in enumerate(self.counterparts):
-            al, be, lim = alpha[a], beta[a], limit[a]
-            out.append(any(al[c] / (al[c] + be[c]) < lim for c in cs))
+        out = [False] * len(self.counterparts)
+        for a, cs, lim in self._pause_checks:
+            al, be = alpha[a], beta[a]
+            for c in cs:
+                if al[c] / (al[c] + be[c]) < lim:
+                    out[a] = True
+                    break
         return out
 
     def update_pauses(self) -> None:
@@ -841,6 +869,33 @@ def _state_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
     return report
 
 
+#: What ``Negotiation.table`` computes for a package: utilities, judged utilities, effective
+#: utilities, red lines kept (read-only arrays), and the last two as Python lists.
+_Tabled = tuple[FloatArray, FloatArray, FloatArray, np.ndarray, list[float], list[bool]]
+#: How many tabled packages are kept per problem.
+_TABLED_KEPT = 4096
+
+
+def _tabled(problem: Problem, mech: Mechanics, offer: FloatArray,
+            fresh: Callable[[FloatArray], _Tabled]) -> _Tabled:
+    """``fresh(offer)``, kept on the problem by the mechanisms and the package's bytes: how every
+    actor judges ``offer`` is a function of these alone, and the runs of one compiled scenario
+    table the same packages again and again. The arrays are made read-only (they are shared)."""
+    memo = problem.__dict__.get("_tabled")
+    if memo is None:
+        memo = problem.__dict__["_tabled"] = {}
+    key = (mech, np.asarray(offer, dtype=float).tobytes())
+    got = memo.get(key)
+    if got is None:
+        got = fresh(offer)
+        for arr in got[:4]:
+            arr.flags.writeable = False
+        if len(memo) >= _TABLED_KEPT:
+            memo.pop(next(iter(memo)))  # the oldest
+        memo[key] = got
+    return got
+
+
 def _all_true(n: int) -> np.ndarray:
     """A read-only ``(n,)`` array of ``True`` (shared: nobody writes into ``offer_lines_ok``)."""
     out = _ALL_TRUE.get(n)
@@ -871,6 +926,10 @@ class _Shared:
     responders: dict[int | None, tuple[int, ...]]  # proposer (None: no one) -> the other parties, in order
     patrons: tuple[tuple[Influence, ...], ...]  # client -> its patrons' influence
     counterparts: list[list[int]]  # actor -> the parties that control issues it cares about
+    #: (actor, its counterparts, its threshold - 1e-12) for the actors with counterparts (``paused_now``)
+    pause_checks: tuple[tuple[int, list[int], float], ...]
+    #: the parties whose outside option beats the status quo (they may walk away, if the protocol lets them)
+    walkers: list[int]
     reporters: dict[str, dict[str, object]]
 
 
@@ -923,6 +982,9 @@ def _shared(sc: Scenario) -> _Shared:
         responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.order)}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
         counterparts=counterparts,
+        pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
+                           enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
+        walkers=[i for i in p.parties if not np.isnan(sc.outside[i]) and sc.outside[i] > sc.flow[i] + 1e-9],
         reporters=reporters,
     )
     return out

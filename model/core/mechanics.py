@@ -159,6 +159,8 @@ class Mechanics:
         )
 
     def patrons_of(self, actor: int) -> tuple[Influence, ...]:
+        if not self.influence:  # (the common case, asked every round)
+            return ()
         return tuple(inf for inf in self.influence if inf.client == actor)
 
     def collective_of(self, issue: int) -> Collective | None:

@@ -252,8 +252,12 @@ class IncrementalProtocol(Protocol):
         key = (p, m.state.tobytes())
         if self._judged is not None and self._judged[0] == key:
             return self._judged[1]
-        u = effective_utility(p.utility(m.state), p.reservation, m.mech)
-        ok = p.redlines.satisfied(m.state)[0]
+        if m.mech.promises is None:  # as ``table`` judges the state (and keeps it for the next run)
+            seen = m.tabled(m.state)
+            u, ok = seen[2], seen[3]
+        else:
+            u = effective_utility(p.utility(m.state), p.reservation, m.mech)
+            ok = p.redlines.satisfied(m.state)[0]
         self._judged = (key, (u, ok))
         return u, ok
 
