@@ -352,12 +352,11 @@ class Negotiation(mesa.Model):
     def fail_round(self, offer: FloatArray | None, rejecters: list[Actor]) -> None:
         """No agreement this round: at the deadline (unless the parties extend it), or by breakdown
         risk, the talks end."""
-        blocked = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
         if self.round >= self.max_rounds and not self.protocol.extend():
-            self.end(False, OutcomeReason.DEADLINE, offer, self._deadline_explanation(rejecters), blocked)
+            self.end(False, OutcomeReason.DEADLINE, offer, self._deadline_explanation(rejecters), _blocked(rejecters))
         elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
             text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
-            self.end(False, OutcomeReason.BREAKDOWN, offer, text, blocked)
+            self.end(False, OutcomeReason.BREAKDOWN, offer, text, _blocked(rejecters))
 
     # ---------------------------------------------------------------------------------------
     # private information (model.core.beliefs; docs/model.md, "What parties do not know")
@@ -626,9 +625,9 @@ class Negotiation(mesa.Model):
             due = float(np.abs(targets - starts).sum())
             f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
             f = 1.0 if f > 1.0 - 1e-9 else f
-        trusters, who = self._trusters(debtor)
+        who = self._trusters(debtor)[1]
         if who:
-            self.trust.observe(trusters, debtor, f)
+            self.trust.observe(who, debtor, f)
             for a in who:
                 self.actors[a].delivered = f
         ids = self.problem.space.ids
@@ -853,6 +852,11 @@ class Negotiation(mesa.Model):
                     f" the best compromise still leaves {', '.join(short)} below it."
                 )
         return text
+
+
+def _blocked(rejecters: list[Actor]) -> list[tuple[str, str, str]]:
+    """Who stood in the way, as ``Outcome.blocked_by`` lists them (written only when the talks end)."""
+    return [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
 
 
 def _offer_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
