@@ -123,7 +123,7 @@ class Negotiation(mesa.Model):
         self._shares = shared.shares
         self._kappa = shared.kappa
         for i, strategy in enumerate(shared.strategies):
-            Actor(self, i, strategy, shared.schedules[i])
+            Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
         # the same agents as ``self.agents``, in the problem's order, for the per-round loops
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
         self._all_parties = shared.all_parties
@@ -135,6 +135,7 @@ class Negotiation(mesa.Model):
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
+        self._noisy = bool(self.mech.noise.any())  # some ratification noise (the mechanisms' noise never changes)
         self._pause_checks = shared.pause_checks
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
@@ -166,6 +167,10 @@ class Negotiation(mesa.Model):
 
     def step(self) -> None:
         """One round: shocks, aspirations, then the protocol's round; the DataCollector records it."""
+        self._play_round()
+
+    def _play_round(self) -> None:
+        """The round ``step`` plays (Mesa wraps ``step`` to advance its clock and events)."""
         if not self.running:
             return
         self.round += 1
@@ -178,7 +183,27 @@ class Negotiation(mesa.Model):
             self._datacollector.collect(self)
 
     def run(self) -> Outcome:
-        """Run to the end and return the outcome."""
+        """Run to the end and return the outcome.
+
+        Each round is one Mesa step. While nothing but Mesa's own step schedule is pending (no
+        event scheduled on the model, no simulator), the rounds are played without a trip
+        through the event list per round: the step schedule is paused (``EventGenerator.pause``),
+        each round advances ``time`` and ``steps`` by one as Mesa's step does, and the schedule is
+        resumed at the end (its next step one unit on, where Mesa's step leaves it). An event
+        scheduled on the model from within a round sends the rest through Mesa's step."""
+        sched: Any = getattr(self, "_default_schedule", None)
+        events: Any = getattr(self, "_event_list", None)
+        fast = (sched is not None and events is not None and getattr(self, "_simulator", None) is None
+                and sched.is_active and len(events) == 1 and sched.next_scheduled_time == self.time + 1)
+        if fast:
+            sched.pause()
+            try:
+                while self.running and events.is_empty():
+                    self.time += 1
+                    self.steps += 1
+                    self._play_round()
+            finally:
+                sched.resume()
         while self.running:
             self.step()
         assert self.outcome is not None
@@ -306,7 +331,7 @@ class Negotiation(mesa.Model):
         if out:
             return out
         noise = self.mech.noise
-        if noise.any():
+        if self._noisy:
             u = self.offer_utilities
             for a in self.problem.parties:
                 if noise[a] > 0:
@@ -924,6 +949,7 @@ class _Shared:
 
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
+    steps: tuple[list[float] | None, ...]  # the schedules as lists of floats
     kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
     shares: FloatArray | None  # stationary subgame-perfect shares by rotation position (rubinstein)
     all_parties: bool
@@ -980,6 +1006,7 @@ def _shared(sc: Scenario) -> _Shared:
     out = _SHARED[sc] = _Shared(
         strategies=strategies,
         schedules=schedules,
+        steps=tuple(None if s is None else s.tolist() for s in schedules),
         kappa=kappa,
         shares=shares,
         all_parties=bool(p.consent.all()),
