@@ -638,13 +638,18 @@ class Negotiation(mesa.Model):
         fraction of the promised moves that was made. Returns that fraction (1 when all was
         delivered; a partial share rounded to the grid, so 0 when nothing moved)."""
         drawn = draw_delivery(self.rng, self.mech.delivery[debtor])
-        starts = self.state[issues].copy()
-        targets = np.asarray(targets, dtype=float)
+        # (a move's few issues one by one, in Python floats: the same values as fancy indexing)
+        state = self.state
+        now = state.tolist()
+        frm = [now[i] for i in issues]
+        to = np.asarray(targets, dtype=float).tolist()
         if drawn >= 1.0:  # all of it: the state takes the targets and the fraction is 1
-            self.state[issues] = targets
+            for i, v in zip(issues, to, strict=True):
+                state[i] = v
             f = 1.0
         else:
-            self.state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
+            starts, targets = np.array(frm), np.array(to)
+            state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
             # what the others see is what moved: a partial move of an ordinal issue that reaches no
             # level in between moves nothing
             due = float(np.abs(targets - starts).sum())
@@ -656,7 +661,7 @@ class Negotiation(mesa.Model):
             for a in who:
                 self.actors[a].delivered = f
         ids = self.problem.space.ids
-        moves = tuple(zip([ids[i] for i in issues], starts.tolist(), targets.tolist(), strict=True))
+        moves = tuple(zip([ids[i] for i in issues], frm, to, strict=True))
         self.record(Delivery(self.round, self.problem.actor_ids[debtor], what, f, moves))
         self.counts["deliveries"] += 1
         self.counts["delivered_share"] += f  # a sum until the end (``_end``)
