@@ -109,7 +109,7 @@ class Negotiation(mesa.Model):
         self.offer_judged = self.offer_utilities  # as each judges promises (the same array without a trust discount)
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
-        self.state = self.problem.space.status_quo.astype(float).copy()
+        self.state = self.problem.space.status_quo.astype(float)  # (a copy)
         self.trust = Trust(self.mech)
         self.collect = collect
         self.proposer_id = ""
