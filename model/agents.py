@@ -11,7 +11,7 @@ import mesa
 
 from model.core import Situation, accepts
 from model.core.offers import Offer, applies, frontier_offer, most_for
-from model.core.search import choose_offer_index
+from model.core.search import OfferTable, choose_offer_index
 from model.core.space import FloatArray
 from model.core.strategies import Strategy, meets
 from model.protocols.base import ACCEPTED, Response, ResponseReason
@@ -32,7 +32,8 @@ class Actor(mesa.Agent):
     """
 
     def __init__(
-        self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None
+        self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None,
+        steps: list[float] | None = None,
     ) -> None:
         super().__init__(model)
         self.index = index
@@ -47,12 +48,13 @@ class Actor(mesa.Agent):
         self.received: list[float] = []  # its utility of each offer others made, oldest first
         self.delivered = math.nan  # share of what was due to it delivered at the latest delivery
         self.paused = False
-        self.refresh(schedule)
+        self.refresh(schedule, steps)
         self.aspiration = self.best
 
-    def refresh(self, schedule: FloatArray | None = None) -> None:
+    def refresh(self, schedule: FloatArray | None = None, steps: list[float] | None = None) -> None:
         """Re-read best and reservation utilities from the model's problem (after a shock).
-        ``schedule``: this actor's aspirations over the rounds when already known."""
+        ``schedule``: this actor's aspirations over the rounds when already known (``steps``: the
+        same as a list of floats, if known too)."""
         p = self.model.problem
         self.best = best_hoped(self.model.config, p, self.index)
         self.reservation = float(p.reservation[self.index])
@@ -61,6 +63,11 @@ class Actor(mesa.Agent):
         if schedule is None:
             schedule = _schedule_of(self.strategy, self.best, self.posture, self.model.deadline, self.kappa)
         self._schedule = schedule
+        #: the same as Python floats (read one round at a time), and its last round
+        if steps is None and schedule is not None:
+            steps = schedule.tolist()
+        self._steps = steps
+        self._last = -1 if schedule is None else len(schedule) - 1
 
     @property
     def offer_utility(self) -> float:
@@ -82,8 +89,9 @@ class Actor(mesa.Agent):
         """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
         t = self.model.round - 1
         self.previous = self.aspiration if t > 0 else math.nan
-        if self._schedule is not None:  # (past the deadline, after an extension: its last value)
-            self.aspiration = float(self._schedule[min(t, len(self._schedule) - 1)])
+        steps = self._steps
+        if steps is not None:  # (past the deadline, after an extension: its last value)
+            self.aspiration = steps[t if t < self._last else self._last]
         else:
             r = self.received
             self.aspiration = self.strategy.aspiration(Situation(
@@ -114,7 +122,7 @@ class Actor(mesa.Agent):
         if hit is None:
             return None
         table, k = hit
-        return Offer(table.packages[k], table.utilities[k], "grid", math.nan)
+        return _grid_offer(m.problem, table, k)
 
     def respond(self, offer: FloatArray) -> Response:
         """Accept iff the offer crosses none of its red lines, meets its aspiration and
@@ -136,6 +144,20 @@ class Actor(mesa.Agent):
             r = ACCEPTED
         self.response = r
         return r
+
+
+def _grid_offer(problem: Problem, table: OfferTable, k: int) -> Offer:
+    """The offer of row ``k`` of a proposer's offer table, made once per problem: offers are
+    read-only and shared (``Offer``), and a proposer whose aspiration moves little offers the
+    same row round after round."""
+    memo = problem.__dict__.get("_grid_offers")
+    if memo is None:
+        memo = problem.__dict__["_grid_offers"] = {}
+    key = (id(table), k)
+    got = memo.get(key)
+    if got is None or got[0] is not table:  # (the table is kept with its offer: its id stays its own)
+        got = memo[key] = (table, Offer(table.packages[k], table.utilities[k], "grid", math.nan))
+    return got[1]
 
 
 def posture_floor(sc: Scenario, actor: int, reservation: float) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -109,7 +109,7 @@ class Negotiation(mesa.Model):
         self.offer_judged = self.offer_utilities  # as each judges promises (the same array without a trust discount)
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
-        self.state = self.problem.space.status_quo.astype(float).copy()
+        self.state = self.problem.space.status_quo.astype(float)  # (a copy)
         self.trust = Trust(self.mech)
         self.collect = collect
         self.proposer_id = ""
@@ -123,7 +123,7 @@ class Negotiation(mesa.Model):
         self._shares = shared.shares
         self._kappa = shared.kappa
         for i, strategy in enumerate(shared.strategies):
-            Actor(self, i, strategy, shared.schedules[i])
+            Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
         # the same agents as ``self.agents``, in the problem's order, for the per-round loops
         self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
         self._all_parties = shared.all_parties
@@ -135,6 +135,8 @@ class Negotiation(mesa.Model):
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
+        self._noisy = bool(self.mech.noise.any())  # some ratification noise (the mechanisms' noise never changes)
+        self._pause_checks = shared.pause_checks
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
         self._believed: dict[Any, tuple[Problem, Problem]] = {}
@@ -143,9 +145,7 @@ class Negotiation(mesa.Model):
         self._mediator_seen: tuple[Problem, Problem] | None = None
         self.beliefs = self._draw_beliefs(scenario)
         # parties whose outside option beats the status quo may walk away (if the protocol lets them)
-        outside, flow = scenario.outside, scenario.flow
-        self.walkers = [i for i in self.problem.parties if self.protocol.walk_aways
-                        and not np.isnan(outside[i]) and outside[i] > flow[i] + 1e-9]
+        self.walkers = list(shared.walkers) if self.protocol.walk_aways else []
         if not self.problem.has_zone_of_agreement_by_red_lines and self.protocol.needs_zone:
             why = conflict_explanation(
                 self.problem.space, self.problem.redlines, self.problem.parties, self.problem.actor_ids
@@ -167,6 +167,10 @@ class Negotiation(mesa.Model):
 
     def step(self) -> None:
         """One round: shocks, aspirations, then the protocol's round; the DataCollector records it."""
+        self._play_round()
+
+    def _play_round(self) -> None:
+        """The round ``step`` plays (Mesa wraps ``step`` to advance its clock and events)."""
         if not self.running:
             return
         self.round += 1
@@ -179,7 +183,27 @@ class Negotiation(mesa.Model):
             self._datacollector.collect(self)
 
     def run(self) -> Outcome:
-        """Run to the end and return the outcome."""
+        """Run to the end and return the outcome.
+
+        Each round is one Mesa step. While nothing but Mesa's own step schedule is pending (no
+        event scheduled on the model, no simulator), the rounds are played without a trip
+        through the event list per round: the step schedule is paused (``EventGenerator.pause``),
+        each round advances ``time`` and ``steps`` by one as Mesa's step does, and the schedule is
+        resumed at the end (its next step one unit on, where Mesa's step leaves it). An event
+        scheduled on the model from within a round sends the rest through Mesa's step."""
+        sched: Any = getattr(self, "_default_schedule", None)
+        events: Any = getattr(self, "_event_list", None)
+        fast = (sched is not None and events is not None and getattr(self, "_simulator", None) is None
+                and sched.is_active and len(events) == 1 and sched.next_scheduled_time == self.time + 1)
+        if fast:
+            sched.pause()
+            try:
+                while self.running and events.is_empty():
+                    self.time += 1
+                    self.steps += 1
+                    self._play_round()
+            finally:
+                sched.resume()
         while self.running:
             self.step()
         assert self.outcome is not None
@@ -227,8 +251,17 @@ class Negotiation(mesa.Model):
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             self.offer_judged = self.offer_effective = self.offer_utilities
             self.offer_lines_ok = _all_true(self.problem.n_actors)
+        elif utilities is None:
+            # a package met before (the replicates of a point meet the same tranches and states
+            # again and again) is judged as it was: a function of the problem, the mechanisms and
+            # the package
+            seen = self.tabled(offer)
+            (self.offer_utilities, self.offer_judged, self.offer_effective, self.offer_lines_ok,
+             effective_list, lines_ok_list) = seen
+            self.effective_list, self.lines_ok_list = list(effective_list), list(lines_ok_list)
+            return
         else:
-            self.offer_utilities = self.problem.utility(offer) if utilities is None else utilities
+            self.offer_utilities = utilities
             self.offer_judged = self._judged(offer)
             self.offer_effective = effective_utility(self.offer_judged, self.problem.reservation, self.mech)
             if parties_ok and self._all_parties:
@@ -238,6 +271,20 @@ class Negotiation(mesa.Model):
         # (as Python values, for the answers read one actor at a time)
         self.effective_list = self.offer_effective.tolist()
         self.lines_ok_list = self.offer_lines_ok.tolist()
+
+    def tabled(self, offer: FloatArray) -> _Tabled:
+        """How every actor judges ``offer`` as ``table`` puts it on the table (no utilities given):
+        its utilities, judged and effective utilities and red lines kept (read-only arrays), and
+        the last two as lists."""
+        return _tabled(self.problem, self.mech, offer, self._tabled_fresh)
+
+    def _tabled_fresh(self, offer: FloatArray) -> _Tabled:
+        """What ``table`` computes for ``offer`` (no utilities given), as ``_tabled`` keeps it."""
+        u = self.problem.utility(offer)
+        judged = u if self.mech.promises is None else judged_utility(self.problem, offer, self.mech.promises)
+        effective = effective_utility(judged, self.problem.reservation, self.mech)
+        ok = self.problem.redlines.satisfied(offer)[0]
+        return u, judged, effective, ok, effective.tolist(), ok.tolist()
 
     def consult(self, offer: FloatArray, proposer: int | None, base: FloatArray | None = None) -> list[Actor]:
         """Every party but the proposer answers the offer on the table; then the collectives'
@@ -284,7 +331,7 @@ class Negotiation(mesa.Model):
         if out:
             return out
         noise = self.mech.noise
-        if noise.any():
+        if self._noisy:
             u = self.offer_utilities
             for a in self.problem.parties:
                 if noise[a] > 0:
@@ -330,12 +377,11 @@ class Negotiation(mesa.Model):
     def fail_round(self, offer: FloatArray | None, rejecters: list[Actor]) -> None:
         """No agreement this round: at the deadline (unless the parties extend it), or by breakdown
         risk, the talks end."""
-        blocked = [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
         if self.round >= self.max_rounds and not self.protocol.extend():
-            self.end(False, OutcomeReason.DEADLINE, offer, self._deadline_explanation(rejecters), blocked)
+            self.end(False, OutcomeReason.DEADLINE, offer, self._deadline_explanation(rejecters), _blocked(rejecters))
         elif self.breakdown_risk > 0 and self.rng.random() < self.breakdown_risk:
             text = f"Talks broke down in round {self.round} (per-round breakdown risk {self.breakdown_risk:g})."
-            self.end(False, OutcomeReason.BREAKDOWN, offer, text, blocked)
+            self.end(False, OutcomeReason.BREAKDOWN, offer, text, _blocked(rejecters))
 
     # ---------------------------------------------------------------------------------------
     # private information (model.core.beliefs; docs/model.md, "What parties do not know")
@@ -592,21 +638,30 @@ class Negotiation(mesa.Model):
         fraction of the promised moves that was made. Returns that fraction (1 when all was
         delivered; a partial share rounded to the grid, so 0 when nothing moved)."""
         drawn = draw_delivery(self.rng, self.mech.delivery[debtor])
-        starts = self.state[issues].copy()
-        self.state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
-        # what the others see is what moved: a partial move of an ordinal issue that reaches no
-        # level in between moves nothing
-        due = float(np.abs(targets - starts).sum())
-        f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
-        f = 1.0 if f > 1.0 - 1e-9 else f
-        trusters, who = self._trusters(debtor)
+        # (a move's few issues one by one, in Python floats: the same values as fancy indexing)
+        state = self.state
+        now = state.tolist()
+        frm = [now[i] for i in issues]
+        to = np.asarray(targets, dtype=float).tolist()
+        if drawn >= 1.0:  # all of it: the state takes the targets and the fraction is 1
+            for i, v in zip(issues, to, strict=True):
+                state[i] = v
+            f = 1.0
+        else:
+            starts, targets = np.array(frm), np.array(to)
+            state[issues] = partial_values(self.problem, issues, starts, targets, drawn)
+            # what the others see is what moved: a partial move of an ordinal issue that reaches no
+            # level in between moves nothing
+            due = float(np.abs(targets - starts).sum())
+            f = 1.0 if due <= 1e-12 else float(np.abs(self.state[issues] - starts).sum()) / due
+            f = 1.0 if f > 1.0 - 1e-9 else f
+        who = self._trusters(debtor)[1]
         if who:
-            self.trust.observe(trusters, debtor, f)
+            self.trust.observe(who, debtor, f)
             for a in who:
                 self.actors[a].delivered = f
         ids = self.problem.space.ids
-        moves = tuple(zip([ids[i] for i in issues], starts.tolist(), np.asarray(targets, dtype=float).tolist(),
-                          strict=True))
+        moves = tuple(zip([ids[i] for i in issues], frm, to, strict=True))
         self.record(Delivery(self.round, self.problem.actor_ids[debtor], what, f, moves))
         self.counts["deliveries"] += 1
         self.counts["delivered_share"] += f  # a sum until the end (``_end``)
@@ -627,11 +682,13 @@ class Negotiation(mesa.Model):
         - 1e-12``), on plain floats for the few pairs that matter, as it runs every round."""
         t = self.trust
         alpha, beta = t.alpha.tolist(), t.beta.tolist()
-        limit = (t.threshold - 1e-12).tolist()
-        out = []
-        for a, cs in enumerate(self.counterparts):
-            al, be, lim = alpha[a], beta[a], limit[a]
-            out.append(any(al[c] / (al[c] + be[c]) < lim for c in cs))
+        out = [False] * len(self.counterparts)
+        for a, cs, lim in self._pause_checks:
+            al, be = alpha[a], beta[a]
+            for c in cs:
+                if al[c] / (al[c] + be[c]) < lim:
+                    out[a] = True
+                    break
         return out
 
     def update_pauses(self) -> None:
@@ -827,6 +884,11 @@ class Negotiation(mesa.Model):
         return text
 
 
+def _blocked(rejecters: list[Actor]) -> list[tuple[str, str, str]]:
+    """Who stood in the way, as ``Outcome.blocked_by`` lists them (written only when the talks end)."""
+    return [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
+
+
 def _offer_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
     def report(m: Negotiation) -> float:
         return math.nan if m.offer is None else float(m.offer[i])
@@ -839,6 +901,33 @@ def _state_reporter(i: int):  # noqa: ANN202 - a DataCollector reporter
         return float(m.state[i])
 
     return report
+
+
+#: What ``Negotiation.table`` computes for a package: utilities, judged utilities, effective
+#: utilities, red lines kept (read-only arrays), and the last two as Python lists.
+_Tabled = tuple[FloatArray, FloatArray, FloatArray, np.ndarray, list[float], list[bool]]
+#: How many tabled packages are kept per problem.
+_TABLED_KEPT = 4096
+
+
+def _tabled(problem: Problem, mech: Mechanics, offer: FloatArray,
+            fresh: Callable[[FloatArray], _Tabled]) -> _Tabled:
+    """``fresh(offer)``, kept on the problem by the mechanisms and the package's bytes: how every
+    actor judges ``offer`` is a function of these alone, and the runs of one compiled scenario
+    table the same packages again and again. The arrays are made read-only (they are shared)."""
+    memo = problem.__dict__.get("_tabled")
+    if memo is None:
+        memo = problem.__dict__["_tabled"] = {}
+    key = (mech, np.asarray(offer, dtype=float).tobytes())
+    got = memo.get(key)
+    if got is None:
+        got = fresh(offer)
+        for arr in got[:4]:
+            arr.flags.writeable = False
+        if len(memo) >= _TABLED_KEPT:
+            memo.pop(next(iter(memo)))  # the oldest
+        memo[key] = got
+    return got
 
 
 def _all_true(n: int) -> np.ndarray:
@@ -865,12 +954,17 @@ class _Shared:
 
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
+    steps: tuple[list[float] | None, ...]  # the schedules as lists of floats
     kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
     shares: FloatArray | None  # stationary subgame-perfect shares by rotation position (rubinstein)
     all_parties: bool
     responders: dict[int | None, tuple[int, ...]]  # proposer (None: no one) -> the other parties, in order
     patrons: tuple[tuple[Influence, ...], ...]  # client -> its patrons' influence
     counterparts: list[list[int]]  # actor -> the parties that control issues it cares about
+    #: (actor, its counterparts, its threshold - 1e-12) for the actors with counterparts (``paused_now``)
+    pause_checks: tuple[tuple[int, list[int], float], ...]
+    #: the parties whose outside option beats the status quo (they may walk away, if the protocol lets them)
+    walkers: list[int]
     reporters: dict[str, dict[str, object]]
 
 
@@ -917,12 +1011,16 @@ def _shared(sc: Scenario) -> _Shared:
     out = _SHARED[sc] = _Shared(
         strategies=strategies,
         schedules=schedules,
+        steps=tuple(None if s is None else s.tolist() for s in schedules),
         kappa=kappa,
         shares=shares,
         all_parties=bool(p.consent.all()),
         responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.order)}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
         counterparts=counterparts,
+        pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
+                           enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
+        walkers=[i for i in p.parties if not np.isnan(sc.outside[i]) and sc.outside[i] > sc.flow[i] + 1e-9],
         reporters=reporters,
     )
     return out

@@ -159,6 +159,8 @@ class Mechanics:
         )
 
     def patrons_of(self, actor: int) -> tuple[Influence, ...]:
+        if not self.influence:  # (the common case, asked every round)
+            return ()
         return tuple(inf for inf in self.influence if inf.client == actor)
 
     def collective_of(self, issue: int) -> Collective | None:
@@ -192,12 +194,17 @@ class Trust:
     def mean(self) -> FloatArray:
         return self.alpha / (self.alpha + self.beta)
 
-    def observe(self, trusters: np.ndarray, trustee: int, fraction: float) -> None:
-        """Each of ``trusters`` sees ``trustee`` deliver ``fraction`` of what was due."""
-        t = np.asarray(trusters, dtype=int)
-        m = self.memory[t]
-        self.alpha[t, trustee] = m * self.alpha[t, trustee] + fraction
-        self.beta[t, trustee] = m * self.beta[t, trustee] + (1.0 - fraction)
+    def observe(self, trusters: np.ndarray | list[int], trustee: int, fraction: float) -> None:
+        """Each of ``trusters`` sees ``trustee`` deliver ``fraction`` of what was due.
+
+        (Element by element in Python floats: the same IEEE products and sums as the array form
+        ``m * alpha[t, trustee] + fraction``, without numpy's fixed cost per call on a few pairs.)"""
+        alpha, beta, memory = self.alpha, self.beta, self.memory
+        miss = 1.0 - fraction
+        for a in trusters if isinstance(trusters, list) else np.asarray(trusters, dtype=int).tolist():
+            m = float(memory[a])
+            alpha[a, trustee] = m * float(alpha[a, trustee]) + fraction
+            beta[a, trustee] = m * float(beta[a, trustee]) + miss
 
     def shift(self, truster: int, trustee: int, change: float) -> None:
         """Move a's trust in b by ``change`` (clipped to [0.01, 0.99]), keeping its strength."""

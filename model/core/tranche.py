@@ -494,14 +494,38 @@ def partial_values(
         return targets.copy()
     if fraction <= 0.0:
         return starts.copy()
+    # a function of the grid and its arguments, and the runs of one scenario make the same moves
+    # again and again (a framework's phases, a partial delivery): kept on the outcome space
+    which = tuple(np.asarray(issues).tolist())
+    key = (which, starts.tobytes(), targets.tobytes(), fraction)
+    memo = problem.space.memo.setdefault("partial_values", {})
+    found = memo.get(key)
+    if found is None:
+        found = _partial_values(problem, which, starts, targets, fraction)
+        found.setflags(write=False)
+        if len(memo) >= _PARTIALS_KEPT:
+            memo.pop(next(iter(memo)))  # the oldest
+        memo[key] = found
+    return found.copy()
+
+
+#: How many partial moves ``partial_values`` keeps per outcome space.
+_PARTIALS_KEPT = 8192
+
+
+def _partial_values(
+    problem: Problem, issues: tuple[int, ...], starts: FloatArray, targets: FloatArray, fraction: float
+) -> FloatArray:
+    """``partial_values`` for ``0 < fraction < 1``, computed."""
     levels = _valid_grid(problem.space)
-    got = [_partial_one(levels[int(i)], s, t, fraction)
-           for i, s, t in zip(np.asarray(issues).tolist(), starts.tolist(), targets.tolist(), strict=True)]
+    got = [_partial_one(levels[i], s, t, fraction)
+           for i, s, t in zip(issues, starts.tolist(), targets.tolist(), strict=True)]
     if None not in got:
         return np.array(got, dtype=float)
-    g = problem.space.grid[issues]  # (k, W)
+    rows = list(issues)  # (a list: a tuple would index the grid's two axes)
+    g = problem.space.grid[rows]  # (k, W)
     lo, hi = np.minimum(starts, targets)[:, None], np.maximum(starts, targets)[:, None]
-    between = problem.space.grid_mask[issues] & (g >= lo - EPS) & (g <= hi + EPS)
+    between = problem.space.grid_mask[rows] & (g >= lo - EPS) & (g <= hi + EPS)
     want = (starts + fraction * (targets - starts))[:, None]
     d = np.where(between, np.abs(g - want) + 1e-12 * np.abs(g - starts[:, None]), np.inf)
     return g[np.arange(len(g)), d.argmin(axis=1)]

@@ -21,13 +21,14 @@ position on every issue as an ``eum round`` event.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, Strict
 
-from model.core.eum import forecast_package, forecast_problem
+from model.core.eum import IssueForecast, forecast_package, forecast_problem
 from model.core.eum.stable import DEFAULT_TOL, StableForecast, stable_forecast
 from model.core.strategies import meets
 from model.protocols.base import (
@@ -41,6 +42,7 @@ from model.protocols.base import (
 )
 
 if TYPE_CHECKING:
+    from model.core.problem import Problem
     from model.negotiation import Negotiation
 
 
@@ -71,6 +73,26 @@ class EUMRound(Event):
             iid + " " + ", ".join(f"{aid} {x:.4g}" for aid, x in row) for iid, row in self.positions)
 
 
+#: Each issue's forecast, the forecast medians ``(max_rounds + 1, I)`` (read-only), each issue's
+#: stable forecast (``stable`` only; empty under ``scholz``) and the round the talks end.
+_Forecasts = tuple[list[IssueForecast], np.ndarray, list[StableForecast], int]
+#: What an EUM run forecasts, by problem and then (capabilities, saliences, horizon, stable, tolerance).
+_FORECASTS: weakref.WeakKeyDictionary[Problem, dict[tuple[object, ...], _Forecasts]] = weakref.WeakKeyDictionary()
+
+
+def _forecasts(model: Negotiation, cap: np.ndarray, salience: np.ndarray, stable: bool, tol: float) -> _Forecasts:
+    """The forecasts an EUM run reads (``EUMProtocol``), computed for a problem and its inputs."""
+    forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
+    # the forecast median of every issue after every round, (max_rounds + 1, I)
+    medians = np.array([f.median for f in forecasts], dtype=float).T.reshape(model.max_rounds + 1, -1)
+    medians.setflags(write=False)
+    stables = ([stable_forecast(f.positions[:, list(f.participants)], f.median, tol) for f in forecasts]
+               if stable else [])
+    # the round the talks end: the horizon, or (``stable``) when every issue has settled or cycled
+    stop = max((f.stop for f in stables), default=model.max_rounds)
+    return forecasts, medians, stables, stop
+
+
 class EUMProtocol(Protocol):
     name = "eum"
     Params: ClassVar[type[ProtocolParams]] = EUMParams
@@ -78,19 +100,18 @@ class EUMProtocol(Protocol):
 
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         super().__init__(model, params)
-        # capabilities and raw saliences, compiled with the scenario (not the normalised weights)
-        cap, salience = model.config.capability, model.config.raw_salience
-        self.forecasts = forecast_problem(model.problem, cap, model.max_rounds, salience=salience)
-        # the forecast median of every issue after every round, (max_rounds + 1, I)
-        self._medians = np.array([f.median for f in self.forecasts], dtype=float).T.reshape(model.max_rounds + 1, -1)
         self.stable = isinstance(params, EUMParams) and params.forecast == "stable"
         tol = params.tolerance if isinstance(params, EUMParams) else DEFAULT_TOL
-        #: each issue's stable forecast (``stable`` only; empty under ``scholz``)
-        self.stable_forecasts: list[StableForecast] = (
-            [stable_forecast(f.positions[:, list(f.participants)], f.median, tol) for f in self.forecasts]
-            if self.stable else [])
-        #: the round the talks end: the horizon, or (``stable``) when every issue has settled or cycled
-        self.stop = max((f.stop for f in self.stable_forecasts), default=model.max_rounds)
+        # capabilities and raw saliences, compiled with the scenario (not the normalised weights)
+        cap, salience = model.config.capability, model.config.raw_salience
+        # (a function of the problem, these inputs and the horizon: every run of a scenario shares it)
+        kept = _FORECASTS.setdefault(model.problem, {})
+        key = (np.asarray(cap, dtype=float).tobytes(), np.asarray(salience, dtype=float).tobytes(),
+               model.max_rounds, self.stable, tol)
+        got = kept.get(key)
+        if got is None:
+            got = kept[key] = _forecasts(model, cap, salience, self.stable, tol)
+        self.forecasts, self._medians, self.stable_forecasts, self.stop = got
 
     def final_package(self) -> np.ndarray:
         """The forecast put to the parties: Scholz's last median, or each issue's stable forecast."""

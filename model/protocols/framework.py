@@ -54,26 +54,32 @@ class FrameworkProtocol(PackageProtocol):
         self.start: FloatArray | None = None
         self.agreed_round = 0
         self.phase: dict[int, int] = {}
+        self._owner: list[int] = model.mech.controller.tolist()  # each issue's controller (-1: no one)
+        self._total = 0.0  # the framework's moves from the start, summed (``implemented``)
 
     def agreed(self, offer: FloatArray, text: str) -> None:
         m = self.model
         self.framework = offer.copy()
         self.start = m.state.copy()
         self.agreed_round = m.round
+        self._total = np.abs(self.framework - self.start).sum()
         m.record(FrameworkAgreed(m.round, None, text))
-        ctrl = m.mech.controller
-        free = [i for i in range(len(offer)) if ctrl[i] < 0]
+        owner = self._owner
+        free = [i for i in range(len(offer)) if owner[i] < 0]
         m.state[free] = offer[free]
-        self.phase = {int(c): 0 for c in set(ctrl[self.remaining()]) if c >= 0}
+        self.phase = {c: 0 for c in {owner[i] for i in self.remaining()} if c >= 0}
         self.check_done()
 
-    def remaining(self) -> np.ndarray:
+    def remaining(self) -> list[int]:
+        """The issues not yet where the framework puts them (the same comparisons as
+        ``np.abs(framework - state) > 1e-9``, on Python floats)."""
         assert self.framework is not None
-        return np.flatnonzero(np.abs(self.framework - self.model.state) > 1e-9)
+        return [i for i, (f, x) in enumerate(zip(self.framework.tolist(), self.model.state.tolist(), strict=True))
+                if abs(f - x) > 1e-9]
 
     def implemented(self) -> float:
         assert self.framework is not None and self.start is not None
-        total = np.abs(self.framework - self.start).sum()
+        total = self._total  # (the framework's moves from the start: fixed once it is agreed)
         if total <= 1e-12:
             return 1.0
         return float(1.0 - np.abs(self.framework - self.model.state).sum() / total)
@@ -86,11 +92,10 @@ class FrameworkProtocol(PackageProtocol):
         m.proposer_id = ""
         m.table(self.framework)
         m.update_pauses()
-        ctrl = m.mech.controller
         assert self.start is not None
         waiting = []
         # a delivery moves only its debtor's issues, so what remains of the others' is read once
-        rem, owner = self.remaining().tolist(), ctrl.tolist()
+        rem, owner = self.remaining(), self._owner
         for debtor in sorted(self.phase):
             issues = [i for i in rem if owner[i] == debtor]
             if not issues:
@@ -110,11 +115,11 @@ class FrameworkProtocol(PackageProtocol):
         assert self.framework is not None
         m.counts["implemented"] = self.implemented()
         head = f"A framework was agreed in round {self.agreed_round}"
-        rem = self.remaining().tolist()
+        rem = self.remaining()
         if not rem:
             m.end(True, OutcomeReason.AGREEMENT, self.framework, f"{head} and implemented in full by round {m.round}.")
             return
-        owner = m.mech.controller.tolist()
+        owner = self._owner
         owing = {owner[i] for i in rem if owner[i] >= 0}
         if waiting is not None and owing and owing <= set(waiting):
             names = ", ".join(m.problem.actor_ids[a] for a in sorted(owing))

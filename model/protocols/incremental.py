@@ -39,6 +39,7 @@ from model.core.space import FloatArray
 from model.core.strategies import meets
 from model.core.tranche import choose_tranche, kept_tranche
 from model.protocols.base import (
+    ACCEPTED,
     OfferParams,
     OutcomeReason,
     Protocol,
@@ -92,6 +93,7 @@ class IncrementalProtocol(Protocol):
         ctrl = np.asarray(model.mech.controller)
         cols = np.flatnonzero(ctrl >= 0)
         self._controlled = (cols, ctrl[cols])  # the issues someone controls, and who
+        self._owner: list[int] = ctrl.tolist()  # each issue's controller (-1: no one), as Python ints
         # the last state ``settled`` judged (with its problem): its utilities and red-line checks
         self._judged: tuple[tuple[object, bytes], tuple[FloatArray, np.ndarray]] | None = None
 
@@ -144,21 +146,24 @@ class IncrementalProtocol(Protocol):
         proposer = m.proposer_now()
         p = m.problem
         parties = list(p.parties)
-        margin = np.full(p.n_actors, m.margin)
 
         def effective(g: FloatArray) -> FloatArray:
-            return effective_utility(g, np.zeros(p.n_actors), m.mech)
+            return effective_utility(g, np.zeros(p.n_actors), m.mech) if m.mech.influence else g
 
         state = m.state.copy()
 
         def vetoed(values: FloatArray) -> np.ndarray:
             return certainly_vetoed(p, m.mech, proposer.index, values, state)
 
-        caps, mult, patrons = self.caps(), self.multipliers(), bool(m.mech.patrons_of(proposer.index))
-        key = (m.mech, proposer.index, state.tobytes(), caps.tobytes(), mult.tobytes(), m.margin, patrons)
+        caps, patrons = self.caps(), bool(m.mech.patrons_of(proposer.index))
+        # the multipliers are a function of the trust counts (and the controllers, in the
+        # mechanics): those go in the key, and the multipliers are computed only for a new choice
+        trust = m.trust
+        key = (m.mech, proposer.index, state.tobytes(), caps.tobytes(), trust.alpha.tobytes(),
+               trust.beta.tobytes(), m.margin, patrons)
         tr = kept_tranche(p, key, lambda: choose_tranche(
-            p, proposer.index, parties, state, caps, mult, margin, effective, m.mech.controller,
-            vetoed if patrons else None))
+            p, proposer.index, parties, state, caps, self.multipliers(), np.full(p.n_actors, m.margin), effective,
+            m.mech.controller, vetoed if patrons else None))
         proposer.proposed = True
         if tr is None:
             m.table(None)
@@ -174,17 +179,18 @@ class IncrementalProtocol(Protocol):
             self.idle += 1
             self.finish_round(False, [proposer])
             return
-        gains = effective(tr.gains)
+        gains = effective(tr.gains).tolist()
+        utilities = m.offer_utilities.tolist()
         rejecters = []
         for a in m.actors:
             if not a.is_party or a.index == proposer.index:
                 continue
-            a.received.append(float(m.offer_utilities[a.index]))
+            a.received.append(utilities[a.index])
             if gains[a.index] < m.margin - 1e-12:
-                a.response = Response(False, ResponseReason.BELOW_ASPIRATION, float(gains[a.index]), m.margin,
+                a.response = Response(False, ResponseReason.BELOW_ASPIRATION, gains[a.index], m.margin,
                                       note=f"trusted gain {gains[a.index]:.3f} < margin {m.margin:g}")
             else:
-                a.response = m.veto_check(a.index, tr.values, base=m.state) or Response(True, ResponseReason.ACCEPTED)
+                a.response = m.veto_check(a.index, tr.values, base=m.state) or ACCEPTED
             if not a.response.accepted:
                 rejecters.append(a)
         if not rejecters:
@@ -203,22 +209,27 @@ class IncrementalProtocol(Protocol):
         self.tranches += 1
         m.counts["tranches"] += 1
         k = self.tranches
-        moved = np.flatnonzero(np.abs(values - m.state) > 1e-9)
-        ctrl = m.mech.controller
+        # (in Python values: the same comparisons as ``np.abs(values - m.state) > 1e-9``)
+        new, old = values.tolist(), m.state.tolist()
+        moved = [i for i, (v, x) in enumerate(zip(new, old, strict=True)) if abs(v - x) > 1e-9]
+        ctrl = self._owner
+        ids = m.problem.space.ids
         parts: list[tuple[str, tuple[tuple[str, float, float], ...]]] = []
         self.open[k] = 0
         self.shortfall[k] = False
-        for debtor in sorted({int(ctrl[i]) for i in moved}):
-            issues = [int(i) for i in moved if ctrl[i] == debtor]
+        for debtor in sorted({ctrl[i] for i in moved}):
+            issues = [i for i in moved if ctrl[i] == debtor]
             if debtor < 0:
                 m.state[issues] = values[issues]  # no one has to deliver: it takes effect at once
                 who = "jointly"
+                frm = new  # (the state has moved there)
             else:
                 lag = m.mech.delivery[debtor].lag
-                self.promises.append(Promise(k, debtor, issues, values[issues].copy(), m.round + lag))
+                self.promises.append(Promise(k, debtor, issues, values[issues], m.round + lag))
                 self.open[k] += 1
                 who = m.problem.actor_ids[debtor]
-            parts.append((who, tuple((m.problem.space.ids[i], float(m.state[i]), float(values[i])) for i in issues)))
+                frm = old
+            parts.append((who, tuple((ids[i], frm[i], new[i]) for i in issues)))
         if self.open[k] == 0:
             del self.open[k]
             self.delivered_in_full += 1
@@ -252,8 +263,12 @@ class IncrementalProtocol(Protocol):
         key = (p, m.state.tobytes())
         if self._judged is not None and self._judged[0] == key:
             return self._judged[1]
-        u = effective_utility(p.utility(m.state), p.reservation, m.mech)
-        ok = p.redlines.satisfied(m.state)[0]
+        if m.mech.promises is None:  # as ``table`` judges the state (and keeps it for the next run)
+            seen = m.tabled(m.state)
+            u, ok = seen[2], seen[3]
+        else:
+            u = effective_utility(p.utility(m.state), p.reservation, m.mech)
+            ok = p.redlines.satisfied(m.state)[0]
         self._judged = (key, (u, ok))
         return u, ok
 

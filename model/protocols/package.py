@@ -65,6 +65,11 @@ class PackageParams(OfferParams):
         return self
 
 
+#: The package settings of a protocol that plays package rounds without its own (``framework``):
+#: the defaults, made once (only read).
+_DEFAULTS = PackageParams()
+
+
 class PackageProtocol(Protocol):
     name = "package"
     Params: ClassVar[type[ProtocolParams]] = PackageParams
@@ -72,7 +77,7 @@ class PackageProtocol(Protocol):
 
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         super().__init__(model, params)
-        own = params if isinstance(params, PackageParams) else PackageParams()
+        own = params if isinstance(params, PackageParams) else _DEFAULTS
         self.extensions_left = own.extensions
         self.trust_weight = float(own.trust_discount)
         self.implementing = own.implement
