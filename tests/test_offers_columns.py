@@ -95,10 +95,12 @@ def test_column_generation_proves_infeasibility() -> None:
     assert offers._ColumnSolver(p, None).solve({}, too_much, {}) is None
 
 
-def test_a_chain_of_questions_answers_as_fresh_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``utopia`` asks one program per actor along a chain (each from where the last ended):
-    the same utopia point as the whole program's, and as the same questions asked afresh."""
-    data = synthetic(12, 15, n_lines=1, seed=11)
+@pytest.mark.parametrize("n_lines", [0, 1])
+def test_a_chain_of_questions_answers_as_fresh_ones(monkeypatch: pytest.MonkeyPatch, n_lines: int) -> None:
+    """``utopia`` asks one program per actor along a chain (each from where the last ended; with
+    no lines, one feasible set and only the objective changing): the same utopia point as the
+    whole program's, and as the same questions asked afresh."""
+    data = synthetic(12, 15, n_lines=n_lines, seed=11)
     monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 10**12)
     reference = scenario.parse(data).problem.utopia
     monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 0)

@@ -242,11 +242,16 @@ def utopia(problem: Problem) -> FloatArray:
     parties = list(problem.parties)
     # a one-off solver with unit spans (the normalisation cannot depend on what it computes)
     solver = _plain_solver(problem, chained=True)
-    for a in parties:
-        others = {j: float(problem.reservation[j]) for j in parties if j != a}
-        hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
-        if hit is not None:
-            best[a] = min(best[a], hit[0] * solver.span[a])
+    shared = solver.maximise_each(parties, problem.reservation) if isinstance(solver, _ColumnSolver) else None
+    if shared is not None:
+        for a, value in zip(parties, shared, strict=True):
+            best[a] = min(best[a], value)
+    else:
+        for a in parties:
+            others = {j: float(problem.reservation[j]) for j in parties if j != a}
+            hit = solver.solve({a: 0.0}, others, {}, polish=False) if others else None
+            if hit is not None:
+                best[a] = min(best[a], hit[0] * solver.span[a])
     if isinstance(solver, _ColumnSolver):  # the weights the chain priced in: where later searches start
         problem.__dict__["_priced_cells"] = solver.cells_in()
     best.setflags(write=False)
@@ -646,6 +651,33 @@ class _ColumnSolver(_Solver):
             out.append(int(cells[int(np.abs(prog.value[cells] - sq[i]).argmin())]))
         seen = self.problem.__dict__.get("_priced_cells", np.zeros(0, dtype=np.int64))
         return np.union1d(np.array(out, dtype=np.int64), seen)
+
+    def maximise_each(self, parties: list[int], floors: FloatArray) -> list[float] | None:
+        """Each party's largest utility over one feasible set, every party at least its floor:
+        the utopia point's programs when the set is the same for all (``None`` if it is empty,
+        or if the problem needs branching: conditional lines, levels).
+
+        ``utopia`` asks, for each party, its best with the *others* at their floors; when some
+        package gives every party its floor, that best also gives the party its own (the package
+        does), so the programs share their feasible set and differ only in the objective. Along
+        the chain the last basis then stays feasible and the primal simplex goes on from it."""
+        if self.prog.n_lines or self.ordinal or len(parties) < 2:
+            return None
+        hard = {j: float(floors[j]) for j in parties}
+        out = []
+        for a in parties:
+            self._set_demands({}, hard)
+            cost = np.zeros(self.n_vars)
+            cost[: self.n] = -self.vals[a]
+            self._set_cost(cost)
+            hit = self._run(self.lb0.copy(), self.ub0.copy())
+            if hit is None:
+                self._set_cost(self.cost_z)
+                self._started = False  # the next search starts afresh
+                return None
+            out.append(float(self.vals[a] @ hit[1][: self.n] + self.k[a]))
+        self._set_cost(self.cost_z)
+        return out
 
     def cells_in(self) -> np.ndarray:
         """The weights now in the restricted program (full indices, sorted)."""
