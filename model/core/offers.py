@@ -665,10 +665,9 @@ class _ColumnSolver(_Solver):
         the chain the last basis then stays feasible and the primal simplex goes on from it."""
         if self.prog.n_lines or self.ordinal or len(parties) < 2:
             return None
-        hard = {j: float(floors[j]) for j in parties}
+        self._set_demands({}, {j: float(floors[j]) for j in parties})  # the same rows for every party
         out = []
         for a in parties:
-            self._set_demands({}, hard)
             cost = np.zeros(self.n_vars)
             cost[: self.n] = -self.vals[a]
             self._set_cost(cost)
@@ -731,16 +730,11 @@ class _ColumnSolver(_Solver):
     def _run(self, lb: FloatArray, ub: FloatArray) -> tuple[float, FloatArray] | None:
         h = self.h
         self.runs += 1
-        m = len(self.cols)
-        cols = np.arange(m, dtype=np.int32)
-        mask = np.ones(m, dtype=bool)
-        mask[self.art] = False
-        real = cols[mask]
-        h.changeColsBounds(len(real), real, lb[self.cols[mask]], ub[self.cols[mask]])
+        real = self.cols >= 0  # the master's columns but the artificial ones
+        at = np.flatnonzero(real).astype(np.int32)
+        h.changeColsBounds(len(at), at, lb[self.cols[real]], ub[self.cols[real]])
         h.changeColsBounds(len(self.art), self.art, np.zeros(len(self.art)), np.zeros(len(self.art)))
-        phase2 = np.zeros(m)
-        phase2[mask] = self.cost[self.cols[mask]]
-        h.changeColsCost(m, cols, phase2)
+        self._phase_two_costs()
         if not self._generate(ub, phase=2):
             if not self._phase_one(ub):
                 return None
@@ -748,10 +742,16 @@ class _ColumnSolver(_Solver):
                 return None
         x = np.zeros(self.n_vars)
         val = np.asarray(h.getSolution().col_value)
-        keep = np.ones(len(self.cols), dtype=bool)
-        keep[self.art] = False
-        x[self.cols[keep]] = val[keep]
+        real = self.cols >= 0
+        x[self.cols[real]] = val[real]
         return float(x[-1]), x
+
+    def _phase_two_costs(self) -> None:
+        """The master's costs from the program's (``self.cost``); the artificial columns' zero."""
+        real = self.cols >= 0
+        cost = np.zeros(len(self.cols))
+        cost[real] = self.cost[self.cols[real]]
+        self.h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
 
     def _phase_one(self, ub: FloatArray) -> bool:
         """Minimise the artificial columns' sum; True if it reaches zero (the program is feasible),
@@ -765,13 +765,8 @@ class _ColumnSolver(_Solver):
         h.changeColsCost(m, np.arange(m, dtype=np.int32), c1)
         if not self._generate(ub, phase=1) or h.getInfo().objective_function_value > 1e-9:
             return False
-        m = len(self.cols)
         h.changeColsBounds(len(self.art), self.art, np.zeros(len(self.art)), np.zeros(len(self.art)))
-        keep = np.ones(m, dtype=bool)
-        keep[self.art] = False
-        c2 = np.zeros(m)
-        c2[keep] = self.cost[self.cols[keep]]
-        h.changeColsCost(m, np.arange(m, dtype=np.int32), c2)
+        self._phase_two_costs()
         return True
 
     def _generate(self, ub: FloatArray, phase: int) -> bool:
