@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from model.core.chunks import CHUNK_TERMS
+from model.core.eum import fast
 from model.core.eum.rounds import (
     CAPITULATION,
     COMPROMISE,
@@ -117,12 +118,21 @@ def _total_abs(v: FloatArray, groups: list[tuple[int, np.ndarray]]) -> FloatArra
     return total
 
 
-def _prob_batch(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]]) -> FloatArray:
-    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``,
-    a few issues at a time: each issue's votes are an ``(N, N, N)`` block (100 actors: a million
-    terms an issue), so the batch is split to keep at most ``CHUNK_TERMS`` of them at once. Each
-    issue's sums are taken on its own block either way, so splitting changes no bit."""
+def _prob_batch(
+    d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]], x: FloatArray
+) -> FloatArray:
+    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``
+    of the positions ``x`` ``(B, N)``.
+
+    From ``fast.FAST_FROM`` actors (the batch's width) by running sums over the voters sorted by
+    position (:func:`model.core.eum.fast.prob_sorted`: ``O(N^2 log N)`` an issue, the same
+    numbers up to rounding). Below, bit for bit the ``n^3`` sum of :func:`success_probability`,
+    a few issues at a time: each issue's votes are an ``(N, N, N)`` block, so the batch is split
+    to keep at most ``CHUNK_TERMS`` of them at once. Each issue's sums are taken on its own block
+    either way, so splitting changes no bit."""
     b, n = d.shape[0], d.shape[1]
+    if n >= fast.FAST_FROM:
+        return fast.prob_sorted(d, x, votes, norm, groups)
     step = max(1, CHUNK_TERMS // max(n**3, 1))
     if b <= step:
         return _prob_block(d, votes, norm, groups)
@@ -199,7 +209,7 @@ def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.n
     near, far = 0.5 - half, 0.5 + half
 
     # risk exponents (risk_exponents): every exponent 1, and a ** 1.0 == a exactly
-    prob = _prob_batch(d1, c.votes, norm, c.groups)
+    prob = _prob_batch(d1, c.votes, norm, c.groups, x)
     p_ji = prob.transpose(0, 2, 1)
     u_s = 2.0 - 4.0 * near
     u_f = 2.0 - 4.0 * far
@@ -231,7 +241,7 @@ def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.n
 
     # expected utilities (success_probability, challenge_utilities) with these exponents
     rr = r[:, :, None]
-    prob = _prob_batch(d1**rr, c.votes, norm, c.groups)
+    prob = _prob_batch(d1**rr, c.votes, norm, c.groups, x)
     not_prob = 1 - prob
     u_s = 2.0 - 4.0 * near**rr
     u_f = 2.0 - 4.0 * far**rr
