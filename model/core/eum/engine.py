@@ -279,6 +279,41 @@ def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.n
     return new, r, kind, partner
 
 
+#: The most (issue, actor, actor) terms a round's arrays hold at once: a round makes some 60
+#: arrays of ``B x N x N`` terms, and kept this small (512 KB each) the allocator recycles them
+#: instead of mapping fresh pages from the system for each (page faults, which took half the
+#: time of a round at 100 actors x 50 issues). The issues of a round are independent and each
+#: one's sums are taken on its own rows, so splitting the batch changes no bit.
+ROUND_TERMS = 1 << 16
+
+
+def _parts(batch: _Batch) -> list[tuple[slice, _Batch]]:
+    """The batch split into runs of issues of at most ``ROUND_TERMS`` terms (at least one issue)."""
+    b, n = batch.size.size, batch.diagonal.shape[0]
+    step = max(1, ROUND_TERMS // (n * n))
+    if b <= step:
+        return [(slice(0, b), batch)]
+    out = []
+    for start in range(0, b, step):
+        keep = np.zeros(b, dtype=bool)
+        keep[start : start + step] = True
+        out.append((slice(start, start + step), batch.subset(keep)))
+    return out
+
+
+def _round_parts(
+    x: FloatArray, parts: list[tuple[slice, _Batch]]
+) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray]:
+    """:func:`_round_batch` on each part of the batch (:func:`_parts`), put together."""
+    if len(parts) == 1:
+        return _round_batch(x, parts[0][1])
+    new, r = np.empty(x.shape), np.empty(x.shape)
+    kind, partner = np.empty(x.shape, dtype=int), np.empty(x.shape, dtype=int)
+    for part, batch in parts:
+        new[part], r[part], kind[part], partner[part] = _round_batch(x[part], batch)
+    return new, r, kind, partner
+
+
 def _run_batch(
     x0: FloatArray,
     votes: FloatArray,
@@ -320,9 +355,10 @@ def _run_batch(
     until = np.full(b, rounds)
     live = np.arange(b)
     batch = _Batch(votes, salience, span, size, n, options)
+    parts = _parts(batch)
     with np.errstate(divide="ignore", invalid="ignore"):
         for t in range(rounds):
-            x, r, kind, partner = _round_batch(x, batch)
+            x, r, kind, partner = _round_parts(x, parts)
             positions[t + 1, live] = x
             risks[t, live] = r
             kinds[t, live] = kind
@@ -340,6 +376,7 @@ def _run_batch(
                 if live.size == 0:
                     break
                 batch = batch.subset(keep)
+                parts = _parts(batch)
     source = np.repeat(np.arange(rounds + 1)[:, None], b, axis=1)
     gone = np.flatnonzero(start >= 0)
     if gone.size:

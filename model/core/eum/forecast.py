@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from model.core.eum import fast
 from model.core.eum.engine import _run_batch, run
 from model.core.eum.rounds import Actors, EUMOptions, _weighted_median_rows, weighted_mean, weighted_median
 from model.core.preferences import Preferences, TablePreferences
@@ -189,8 +190,9 @@ def forecast_problem(
     names = tuple(problem.actor_ids)
     sq = np.asarray(problem.space.status_quo, dtype=float)
     opts = options if options is not None else EUMOptions()
+    # (with the size from which the probabilities take the fast kernel, whose results differ by rounding)
     key = (tuple(problem.space.ids), names, ideal.shape, ideal.tobytes(), sal.tobytes(), cap.tobytes(),
-           sq.tobytes(), int(rounds), opts)
+           sq.tobytes(), int(rounds), opts, fast.FAST_FROM)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
