@@ -85,7 +85,7 @@ def test_the_fast_kernel_gives_the_n3_sum_to_rounding(seed: int) -> None:
     real = [np.ix_([b], np.arange(m), np.arange(m)) for b, m in enumerate(sizes)]
     for norm in ("all_pairs", "dyad"):
         ref = eum_engine._prob_block(d, votes, norm, groups)
-        got = fast.prob_sorted(d, x, votes, norm, groups)
+        got = fast.prob_sorted(d, votes, norm, groups, fast.SortedPairs(x))
         for b, block in enumerate(real):
             want, have = ref[block], got[block]
             if norm == "all_pairs":
@@ -117,7 +117,7 @@ def test_the_fast_kernel_is_as_near_the_exact_value_as_the_n3_sum() -> None:
         exact = eum_engine._prob_block(distance_powers(xl, rl), votes.astype(np.longdouble), "dyad",
                                        [(n, np.arange(3))]).astype(float)
         cond = EPS * np.maximum(condition(d, votes), 1.0)
-        got = fast.prob_sorted(d, x, votes, "dyad", [(n, np.arange(3))])
+        got = fast.prob_sorted(d, votes, "dyad", [(n, np.arange(3))], fast.SortedPairs(x))
         ref = eum_engine._prob_block(d, votes, "dyad", [(n, np.arange(3))])
         worst_fast = max(worst_fast, float((np.abs(got - exact) / cond).max()))
         worst_ref = max(worst_ref, float((np.abs(ref - exact) / cond).max()))
@@ -130,9 +130,9 @@ def test_no_contest_when_every_position_coincides() -> None:
     d = np.zeros((2, 5, 5))
     votes = np.ones((2, 5))
     for norm in ("all_pairs", "dyad"):
-        np.testing.assert_array_equal(fast.prob_sorted(d, x, votes, norm, [(5, np.arange(2))]), 0.0)
+        np.testing.assert_array_equal(fast.prob_sorted(d, votes, norm, [(5, np.arange(2))], fast.SortedPairs(x)), 0.0)
     with pytest.raises(ValueError, match="unknown probability_norm"):
-        fast.prob_sorted(d, x, votes, "pairs", [(5, np.arange(2))])
+        fast.prob_sorted(d, votes, "pairs", [(5, np.arange(2))], fast.SortedPairs(x))
 
 
 def test_a_hand_count() -> None:
@@ -142,7 +142,7 @@ def test_a_hand_count() -> None:
     to the second."""
     x = np.array([[0.0, 0.5, 1.0]])
     d = distance_powers(x, np.ones((1, 3)))
-    top = fast._support(d, x, np.ones((1, 3)))[0]
+    top = fast._support(d, np.ones((1, 3)), fast.SortedPairs(x))[0]
     np.testing.assert_array_equal(top, [[0.0, 0.5, 1.0], [1.0, 0.0, 1.0], [1.0, 0.5, 0.0]])
 
 
@@ -156,12 +156,12 @@ def test_the_batch_takes_the_fast_kernel_from_the_threshold_only() -> None:
         votes, r = rng.random((2, width)), rng.uniform(0.5, 2.0, (2, width))
         d = distance_powers(x, r)
         groups = groups_of(sizes)
-        got = eum_engine._prob_batch(d, votes, "all_pairs", groups, x)
+        got = eum_engine._prob_batch(d, votes, "all_pairs", groups, eum_engine._sorted_pairs(x))
         ref = eum_engine._prob_block(d, votes, "all_pairs", groups)
         if width < fast.FAST_FROM:
             np.testing.assert_array_equal(got, ref)
         else:
-            np.testing.assert_array_equal(got, fast.prob_sorted(d, x, votes, "all_pairs", groups))
+            np.testing.assert_array_equal(got, fast.prob_sorted(d, votes, "all_pairs", groups, fast.SortedPairs(x)))
             assert not np.array_equal(got, ref)
     for sc in shipped():
         widest = int((np.asarray(sc.raw_salience) > 0).sum(axis=0).max())
@@ -232,15 +232,16 @@ def test_shipped_eum_runs_have_the_same_outcomes_with_the_fast_kernel(monkeypatc
 
 @pytest.mark.parametrize("seed", range(4))
 def test_splitting_a_round_by_issues_changes_no_bit(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``ROUND_TERMS`` splits a round of many large issues into parts; every part's numbers are
-    the whole batch's, bit for bit, with either kernel."""
+    """From ``FAST_FROM`` actors, ``ROUND_TERMS`` splits a round of many issues into parts (to
+    keep its arrays small); every part's numbers are the whole batch's, bit for bit."""
     rng = np.random.default_rng(900 + seed)
-    width = int(rng.choice([9, fast.FAST_FROM + 5]))
+    width = int(rng.choice([fast.FAST_FROM, fast.FAST_FROM + 7]))
     sizes = rng.integers(2, width + 1, size=7)
     sizes[0] = width
     x, votes, _ = random_issues(rng, sizes, width)
     sal = rng.uniform(0.05, 1.0, x.shape)
     opts = eum.EUMOptions(probability_norm="dyad") if seed % 2 else eum.EUMOptions()
+    monkeypatch.setattr(eum_engine, "ROUND_TERMS", 10**9)
     whole = eum_engine._run_batch(x, votes, sal, 8, opts, sizes)
     monkeypatch.setattr(eum_engine, "ROUND_TERMS", int(rng.choice([1, 2 * width * width])))
     parts = eum_engine._run_batch(x, votes, sal, 8, opts, sizes)

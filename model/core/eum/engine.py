@@ -118,21 +118,20 @@ def _total_abs(v: FloatArray, groups: list[tuple[int, np.ndarray]]) -> FloatArra
     return total
 
 
-def _prob_batch(
-    d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]], x: FloatArray
-) -> FloatArray:
-    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``
-    of the positions ``x`` ``(B, N)``.
+def _prob_batch(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]],
+                pairs: fast.SortedPairs | None = None) -> FloatArray:
+    """:func:`success_probability` for ``B`` issues, from the distance powers ``d`` ``(B, N, N)``.
 
-    From ``fast.FAST_FROM`` actors (the batch's width) by running sums over the voters sorted by
-    position (:func:`model.core.eum.fast.prob_sorted`: ``O(N^2 log N)`` an issue, the same
-    numbers up to rounding). Below, bit for bit the ``n^3`` sum of :func:`success_probability`,
-    a few issues at a time: each issue's votes are an ``(N, N, N)`` block, so the batch is split
-    to keep at most ``CHUNK_TERMS`` of them at once. Each issue's sums are taken on its own block
-    either way, so splitting changes no bit."""
+    With the :class:`~model.core.eum.fast.SortedPairs` of the positions (:func:`_sorted_pairs`:
+    from ``fast.FAST_FROM`` actors), by running sums over the voters sorted by position
+    (:func:`~model.core.eum.fast.prob_sorted`: ``O(N^2 log N)`` an issue, the same numbers up to
+    rounding). Without, bit for bit the ``n^3`` sum of :func:`success_probability`, a few issues
+    at a time: each issue's votes are an ``(N, N, N)`` block, so the batch is split to keep at
+    most ``CHUNK_TERMS`` of them at once. Each issue's sums are taken on its own block either
+    way, so splitting changes no bit."""
+    if pairs is not None:
+        return fast.prob_sorted(d, votes, norm, groups, pairs)
     b, n = d.shape[0], d.shape[1]
-    if n >= fast.FAST_FROM:
-        return fast.prob_sorted(d, x, votes, norm, groups)
     step = max(1, CHUNK_TERMS // max(n**3, 1))
     if b <= step:
         return _prob_block(d, votes, norm, groups)
@@ -142,6 +141,12 @@ def _prob_batch(
         part = [(m, idx[(idx >= start) & (idx < stop)] - start) for m, idx in groups]
         out[start:stop] = _prob_block(d[start:stop], votes[start:stop], norm, [(m, i) for m, i in part if i.size])
     return out
+
+
+def _sorted_pairs(x: FloatArray) -> fast.SortedPairs | None:
+    """The pairs of the positions ``x`` ``(B, N)`` for the fast kernel, from ``fast.FAST_FROM``
+    actors; below, ``None`` (the ``n^3`` sum, bit for bit)."""
+    return fast.SortedPairs(x) if x.shape[1] >= fast.FAST_FROM else None
 
 
 def _prob_block(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]]) -> FloatArray:
@@ -209,7 +214,8 @@ def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.n
     near, far = 0.5 - half, 0.5 + half
 
     # risk exponents (risk_exponents): every exponent 1, and a ** 1.0 == a exactly
-    prob = _prob_batch(d1, c.votes, norm, c.groups, x)
+    pairs = _sorted_pairs(x)
+    prob = _prob_batch(d1, c.votes, norm, c.groups, pairs)
     p_ji = prob.transpose(0, 2, 1)
     u_s = 2.0 - 4.0 * near
     u_f = 2.0 - 4.0 * far
@@ -241,7 +247,7 @@ def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.n
 
     # expected utilities (success_probability, challenge_utilities) with these exponents
     rr = r[:, :, None]
-    prob = _prob_batch(d1**rr, c.votes, norm, c.groups, x)
+    prob = _prob_batch(d1**rr, c.votes, norm, c.groups, pairs)
     not_prob = 1 - prob
     u_s = 2.0 - 4.0 * near**rr
     u_f = 2.0 - 4.0 * far**rr
@@ -279,18 +285,23 @@ def _round_batch(x: FloatArray, c: _Batch) -> tuple[FloatArray, FloatArray, np.n
     return new, r, kind, partner
 
 
-#: The most (issue, actor, actor) terms a round's arrays hold at once: a round makes some 60
-#: arrays of ``B x N x N`` terms, and kept this small (512 KB each) the allocator recycles them
-#: instead of mapping fresh pages from the system for each (page faults, which took half the
-#: time of a round at 100 actors x 50 issues). The issues of a round are independent and each
-#: one's sums are taken on its own rows, so splitting the batch changes no bit.
-ROUND_TERMS = 1 << 16
+#: On the fast kernel's sizes (``fast.FAST_FROM`` actors and up), the most (issue, actor, actor)
+#: terms a round's arrays hold at once. A round makes some 60 arrays of ``B x N x N`` terms;
+#: kept under 128 KiB each (glibc maps a larger block fresh from the system on each allocation,
+#: or trims it back once freed, and every page of it then faults in again), the allocator
+#: recycles them. Measured at 100 actors x 50 issues: 2,600-4,900 page faults and 0.9-1.3 s
+#: for a forecast, against up to 1.1 million and 1.9-2.8 s with the whole batch at once (at
+#: 30 and 60 actors, parts of 128 KiB or more fault as much). The issues of a round are
+#: independent and each one's sums are taken on its own rows, so splitting changes no bit; below
+#: ``fast.FAST_FROM`` the batch stays whole, as before.
+ROUND_TERMS = 8192
 
 
 def _parts(batch: _Batch) -> list[tuple[slice, _Batch]]:
-    """The batch split into runs of issues of at most ``ROUND_TERMS`` terms (at least one issue)."""
+    """The batch split into runs of issues of at most ``ROUND_TERMS`` terms (at least one issue)
+    from ``fast.FAST_FROM`` actors; below, the whole batch."""
     b, n = batch.size.size, batch.diagonal.shape[0]
-    step = max(1, ROUND_TERMS // (n * n))
+    step = max(1, ROUND_TERMS // (n * n)) if n >= fast.FAST_FROM else b
     if b <= step:
         return [(slice(0, b), batch)]
     out = []

@@ -41,7 +41,6 @@ import functools
 
 import numpy as np
 
-from model.core.chunks import CHUNK_TERMS
 from model.core.space import FloatArray
 
 #: The fewest actors (the width of a batch of issues, padding included) from which the engine
@@ -53,25 +52,51 @@ from model.core.space import FloatArray
 FAST_FROM = 20
 
 
-def prob_sorted(
-    d: FloatArray, x: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]]
-) -> FloatArray:
+class SortedPairs:
+    """What :func:`prob_sorted` needs of the positions ``x`` ``(B, N)`` alone: the voters' order
+    and, for every pair, where its running sums are (a round asks for two sets of probabilities
+    at the same positions, so it finds these once).
+
+    The pairs are taken in the order of the positions: for ``i`` before ``j``, ``x_i <= x_j``,
+    and ``i``'s supporters are the voters below the midpoint, found by a binary search (the
+    midpoints of ``i`` with the actors after it come in increasing order, which halves its time).
+    ``j``'s support needs no search: ``top[i, j] - top[j, i] = sum_k v_k(i, j) = T_j - T_i`` with
+    ``T_m = sum_k w_k d_km`` (a voter at the midpoint adds 0 to both sides).
+    """
+
+    def __init__(self, x: FloatArray) -> None:
+        b, n = x.shape
+        self.shape = (b, n)
+        order = np.argsort(x, axis=1, kind="stable")
+        self.at = order + n * np.arange(b)[:, None]  # the s-th lowest actor of each issue, in x.ravel()
+        xs = x.ravel()[self.at]
+        first, second = _places(n)  # the places s < s' in the order
+        mid = 0.5 * (xs[:, first] + xs[:, second])
+        below = np.empty(mid.shape, dtype=np.intp)  # voters below each midpoint
+        for k in range(b):
+            below[k] = np.searchsorted(xs[k], mid[k], side="left")
+        # the actors at those places: columns of the tables (B, N + 1, N) and cells of top (B, N, N)
+        i, j = order[:, first], order[:, second]
+        table = ((n + 1) * n) * np.arange(b)[:, None]
+        row = below * n + table
+        self.s_i, self.s_j = row + i, row + j  # S[t, i] and S[t, j]
+        row = table + n * n
+        self.t_i, self.t_j = row + i, row + j  # T_i = S[N, i] and T_j
+        cell = (n * n) * np.arange(b)[:, None]
+        self.ij, self.ji = cell + i * n + j, cell + j * n + i
+
+
+def prob_sorted(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]],
+                pairs: SortedPairs) -> FloatArray:
     """``engine._prob_block`` (the probabilities of success of ``B`` issues) from the same inputs
-    and the positions ``x`` ``(B, N)`` that ``d`` ``(B, N, N)`` was computed from, in
+    and the :class:`SortedPairs` of the positions ``d`` ``(B, N, N)`` was computed from, in
     ``O(N^2 log N)`` an issue. ``groups`` are the issues of each size (padding after its actors:
     zero votes, any position); only each issue's own ``(n, n)`` block enters the ``"all_pairs"``
-    total. Split into chunks of issues of at most ``CHUNK_TERMS`` table entries."""
+    total. It holds a few arrays of ``B x N x N`` terms at once, as the rest of a round does
+    (the engine bounds ``B`` by ``engine.ROUND_TERMS``)."""
     if norm not in ("all_pairs", "dyad"):
         raise ValueError(f"unknown probability_norm {norm!r}")
-    b, n = x.shape
-    step = max(1, CHUNK_TERMS // (4 * n * (n + 1)))  # the tables, top and a few pair arrays
-    if b <= step:
-        top = _support(d, x, votes)
-    else:
-        top = np.empty((b, n, n))
-        for start in range(0, b, step):
-            stop = min(b, start + step)
-            top[start:stop] = _support(d[start:stop], x[start:stop], votes[start:stop])
+    top = _support(d, votes, pairs)
     if norm == "dyad":
         bottom = top + top.transpose(0, 2, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -94,52 +119,27 @@ def _pair_total(top: FloatArray, groups: list[tuple[int, np.ndarray]]) -> FloatA
     return total
 
 
-def _support(d: FloatArray, x: FloatArray, votes: FloatArray) -> FloatArray:
-    """``top[b, i, j] = sum_k max(0, w_k (d_kj - d_ki))`` by running sums over the voters sorted
-    by position (see the module docstring).
-
-    The pairs are taken in that order: for ``i`` before ``j``, ``x_i <= x_j`` and ``i``'s
-    supporters are the voters below the midpoint (a binary search; the midpoints of ``i`` with
-    the actors after it come in increasing order, which halves its time). ``j``'s support
-    follows without a second search: ``top[i, j] - top[j, i] = sum_k v_k(i, j) = T_j - T_i``
-    with ``T_m = sum_k w_k d_km`` (voters at the midpoint add 0 to both sides)."""
-    b, n = x.shape
-    order = np.argsort(x, axis=1, kind="stable")
-    at = order + n * np.arange(b)[:, None]  # the s-th lowest actor of each issue, in x.ravel()
-    xs = x.ravel()[at]
-    tables = _running_sums(votes.ravel()[at][:, :, None] * d.reshape(b * n, n)[at])
-    first, second = _pairs(n)  # the places s < s' in the order
-    mid = 0.5 * (xs[:, first] + xs[:, second])
-    below = np.empty(mid.shape, dtype=np.intp)  # voters below each midpoint
-    for k in range(b):
-        below[k] = np.searchsorted(xs[k], mid[k], side="left")
-    # the actors at those places: columns of the tables and of top
-    i, j = order[:, first], order[:, second]
+def _support(d: FloatArray, votes: FloatArray, pairs: SortedPairs) -> FloatArray:
+    """``top[b, i, j] = sum_k max(0, w_k (d_kj - d_ki))`` from the running sums ``S[t, m]`` of
+    ``w_k d_km`` over the voters sorted by position (see the module docstring)."""
+    b, n = pairs.shape
+    tables = np.zeros((b, n + 1, n))
+    np.cumsum(votes.ravel()[pairs.at][:, :, None] * d.reshape(b * n, n)[pairs.at], axis=1, out=tables[:, 1:])
     flat = tables.ravel()
-    row = below * n + ((n + 1) * n) * np.arange(b)[:, None]
-    top_ij = flat[row + j] - flat[row + i]
-    row = (n * n) + ((n + 1) * n) * np.arange(b)[:, None]  # T_m: the sum over every voter
-    top_ji = top_ij - (flat[row + j] - flat[row + i])
+    top_ij = flat[pairs.s_j] - flat[pairs.s_i]
+    top_ji = top_ij - (flat[pairs.t_j] - flat[pairs.t_i])
     top = np.zeros((b, n, n))
     out = top.reshape(-1)
-    cell = (n * n) * np.arange(b)[:, None]
-    out[cell + i * n + j] = np.maximum(top_ij, 0.0)  # rounding may leave a 0 slightly below
-    out[cell + j * n + i] = np.maximum(top_ji, 0.0)
+    out[pairs.ij] = np.maximum(top_ij, 0.0)  # rounding may leave a 0 slightly below
+    out[pairs.ji] = np.maximum(top_ji, 0.0)
+    # x_i = x_j: columns i and j of the tables are equal, so top is 0 both ways
     return top
 
 
 @functools.lru_cache(maxsize=16)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+def _places(n: int) -> tuple[np.ndarray, np.ndarray]:
     """``np.triu_indices(n, 1)``, kept (read-only) for the next call."""
     first, second = np.triu_indices(n, 1)
     first.setflags(write=False)
     second.setflags(write=False)
     return first, second
-
-
-def _running_sums(wd: FloatArray) -> FloatArray:
-    """``tables[b, t, m]``: the sum of ``wd[b, s, m]`` over the ``t`` first ``s`` (``t <= n``)."""
-    b, n, _ = wd.shape
-    tables = np.zeros((b, n + 1, n))
-    np.cumsum(wd, axis=1, out=tables[:, 1:])
-    return tables
