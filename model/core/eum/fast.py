@@ -53,37 +53,52 @@ FAST_FROM = 20
 
 
 class SortedPairs:
-    """What :func:`prob_sorted` needs of the positions ``x`` ``(B, N)`` alone: the voters' order
-    and, for every pair, where its running sums are (a round asks for two sets of probabilities
-    at the same positions, so it finds these once).
+    """What :func:`prob_sorted` needs of the positions ``x`` ``(B, N)`` alone (a round asks for
+    two sets of probabilities at the same positions, so it finds these once).
 
-    The pairs are taken in the order of the positions: for ``i`` before ``j``, ``x_i <= x_j``,
-    and ``i``'s supporters are the voters below the midpoint, found by a binary search (the
-    midpoints of ``i`` with the actors after it come in increasing order, which halves its time).
-    ``j``'s support needs no search: ``top[i, j] - top[j, i] = sum_k v_k(i, j) = T_j - T_i`` with
-    ``T_m = sum_k w_k d_km`` (a voter at the midpoint adds 0 to both sides).
+    Actors at one position have the same support, so the pairs are those of the distinct
+    positions (``U`` of them in the widest issue, padded with its last), in increasing order:
+    for ``p`` before ``q``, ``p``'s supporters are the voters below the midpoint, found by a
+    binary search (the midpoints of ``p`` with the positions after it come in increasing order,
+    which halves its time). ``q``'s support needs no search: ``top[p, q] - top[q, p] =
+    sum_k v_k(p, q) = T_q - T_p`` with ``T_m = sum_k w_k d_km`` (a voter at the midpoint adds 0
+    to both sides). Each actor then reads the pairs of its position.
     """
 
     def __init__(self, x: FloatArray) -> None:
         b, n = x.shape
-        self.shape = (b, n)
         order = np.argsort(x, axis=1, kind="stable")
-        self.at = order + n * np.arange(b)[:, None]  # the s-th lowest actor of each issue, in x.ravel()
+        self.at = order + n * np.arange(b)[:, None]  # the s-th lowest voter of each issue, in x.ravel()
         xs = x.ravel()[self.at]
-        first, second = _places(n)  # the places s < s' in the order
-        mid = 0.5 * (xs[:, first] + xs[:, second])
+        new = np.ones((b, n), dtype=bool)
+        new[:, 1:] = xs[:, 1:] != xs[:, :-1]
+        place = np.cumsum(new, axis=1) - 1  # the rank of each voter's position among the distinct ones
+        u = int(place[:, -1].max()) + 1
+        self.shape = (b, n, u)
+        # the first voter at each distinct position (past an issue's last: its last one's)
+        first = np.zeros((b, u), dtype=np.intp)
+        rows, cols = np.nonzero(new)
+        first[rows, place[rows, cols]] = cols
+        first = np.maximum.accumulate(first, axis=1)
+        ux = np.take_along_axis(xs, first, axis=1)  # the distinct positions, increasing
+        # d[k, m] for the s-th lowest voter k and an actor m at each distinct position
+        self.d_at = self.at[:, :, None] * n + np.take_along_axis(order, first, axis=1)[:, None, :]
+        lo, hi = _places(u)  # the pairs of distinct positions p < q
+        mid = 0.5 * (ux[:, lo] + ux[:, hi])
         below = np.empty(mid.shape, dtype=np.intp)  # voters below each midpoint
         for k in range(b):
             below[k] = np.searchsorted(xs[k], mid[k], side="left")
-        # the actors at those places: columns of the tables (B, N + 1, N) and cells of top (B, N, N)
-        i, j = order[:, first], order[:, second]
-        table = ((n + 1) * n) * np.arange(b)[:, None]
-        row = below * n + table
-        self.s_i, self.s_j = row + i, row + j  # S[t, i] and S[t, j]
-        row = table + n * n
-        self.t_i, self.t_j = row + i, row + j  # T_i = S[N, i] and T_j
-        cell = (n * n) * np.arange(b)[:, None]
-        self.ij, self.ji = cell + i * n + j, cell + j * n + i
+        table = ((n + 1) * u) * np.arange(b)[:, None]  # the tables S (B, N + 1, U)
+        row = below * u + table
+        self.s_p, self.s_q = row + lo, row + hi  # S[t, p] and S[t, q]
+        row = table + n * u
+        self.t_p, self.t_q = row + lo, row + hi  # T_p = S[N, p] and T_q
+        cell = (u * u) * np.arange(b)[:, None]  # top of the positions (B, U, U)
+        self.pq, self.qp = cell + lo * u + hi, cell + hi * u + lo
+        # each actor's position, and so each pair of actors' cell
+        pos = np.empty((b, n), dtype=np.intp)
+        np.put_along_axis(pos, order, place, axis=1)
+        self.cells = (pos[:, :, None] * u + pos[:, None, :]) + (u * u) * np.arange(b)[:, None, None]
 
 
 def prob_sorted(d: FloatArray, votes: FloatArray, norm: str, groups: list[tuple[int, np.ndarray]],
@@ -120,20 +135,19 @@ def _pair_total(top: FloatArray, groups: list[tuple[int, np.ndarray]]) -> FloatA
 
 
 def _support(d: FloatArray, votes: FloatArray, pairs: SortedPairs) -> FloatArray:
-    """``top[b, i, j] = sum_k max(0, w_k (d_kj - d_ki))`` from the running sums ``S[t, m]`` of
-    ``w_k d_km`` over the voters sorted by position (see the module docstring)."""
-    b, n = pairs.shape
-    tables = np.zeros((b, n + 1, n))
-    np.cumsum(votes.ravel()[pairs.at][:, :, None] * d.reshape(b * n, n)[pairs.at], axis=1, out=tables[:, 1:])
+    """``top[b, i, j] = sum_k max(0, w_k (d_kj - d_ki))`` from the running sums ``S[t, p]`` of
+    ``w_k d_kp`` over the voters sorted by position (see the module docstring), for the distinct
+    positions ``p`` (:class:`SortedPairs`)."""
+    b, n, u = pairs.shape
+    tables = np.zeros((b, n + 1, u))
+    np.cumsum(votes.ravel()[pairs.at][:, :, None] * d.ravel()[pairs.d_at], axis=1, out=tables[:, 1:])
     flat = tables.ravel()
-    top_ij = flat[pairs.s_j] - flat[pairs.s_i]
-    top_ji = top_ij - (flat[pairs.t_j] - flat[pairs.t_i])
-    top = np.zeros((b, n, n))
-    out = top.reshape(-1)
-    out[pairs.ij] = np.maximum(top_ij, 0.0)  # rounding may leave a 0 slightly below
-    out[pairs.ji] = np.maximum(top_ji, 0.0)
-    # x_i = x_j: columns i and j of the tables are equal, so top is 0 both ways
-    return top
+    top_pq = flat[pairs.s_q] - flat[pairs.s_p]
+    top_qp = top_pq - (flat[pairs.t_q] - flat[pairs.t_p])
+    top = np.zeros(b * u * u)  # 0 for one position against itself
+    top[pairs.pq] = np.maximum(top_pq, 0.0)  # rounding may leave a 0 slightly below
+    top[pairs.qp] = np.maximum(top_qp, 0.0)
+    return top[pairs.cells]
 
 
 @functools.lru_cache(maxsize=16)
