@@ -57,7 +57,7 @@ class SortedPairs:
     two sets of probabilities at the same positions, so it finds these once).
 
     Actors at one position have the same support, so the pairs are those of the distinct
-    positions (``U`` of them in the widest issue, padded with its last), in increasing order:
+    positions (``U`` of them in the widest issue; the others padded), in increasing order:
     for ``p`` before ``q``, ``p``'s supporters are the voters below the midpoint, found by a
     binary search (the midpoints of ``p`` with the positions after it come in increasing order,
     which halves its time). ``q``'s support needs no search: ``top[p, q] - top[q, p] =
@@ -75,12 +75,12 @@ class SortedPairs:
         place = np.cumsum(new, axis=1) - 1  # the rank of each voter's position among the distinct ones
         u = int(place[:, -1].max()) + 1
         self.shape = (b, n, u)
-        # the first voter at each distinct position (past an issue's last: its last one's)
+        # the first voter at each distinct position (past an issue's last, its first voter's:
+        # padding no actor reads)
         first = np.zeros((b, u), dtype=np.intp)
         rows, cols = np.nonzero(new)
         first[rows, place[rows, cols]] = cols
-        first = np.maximum.accumulate(first, axis=1)
-        ux = np.take_along_axis(xs, first, axis=1)  # the distinct positions, increasing
+        ux = np.take_along_axis(xs, first, axis=1)  # the distinct positions, increasing (then padding)
         # d[k, m] for the s-th lowest voter k and an actor m at each distinct position
         self.d_at = self.at[:, :, None] * n + np.take_along_axis(order, first, axis=1)[:, None, :]
         lo, hi = _places(u)  # the pairs of distinct positions p < q
