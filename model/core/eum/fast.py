@@ -150,9 +150,10 @@ def _support(d: FloatArray, votes: FloatArray, pairs: SortedPairs) -> FloatArray
     return top[pairs.cells]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=128)
 def _places(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.triu_indices(n, 1)``, kept (read-only) for the next call."""
+    """``np.triu_indices(n, 1)``, kept (read-only) for the next call (a round of an issue of 100
+    actors asks for up to 100 sizes: one per count of distinct positions)."""
     first, second = np.triu_indices(n, 1)
     first.setflags(write=False)
     second.setflags(write=False)
