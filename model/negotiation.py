@@ -132,6 +132,10 @@ class Negotiation(mesa.Model):
         self._trusters_of: dict[int, tuple[np.ndarray, list[int]]] = {}
         self._patrons = shared.patrons
         self.has_patrons = [bool(ps) for ps in shared.patrons]
+        #: the mechanisms when nobody's judgement of an offer differs from its utility (no patrons'
+        #: pull, no promises discounted), else ``None``: ``table``'s short way is for these
+        self._plain_mech = self.mech if self.mech.promises is None and not self.mech.influence else None
+        self._lines_all_ok = _all_true(self.problem.n_actors)
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
@@ -247,6 +251,14 @@ class Negotiation(mesa.Model):
         ``utilities`` and ``parties_ok`` (no party's red line is crossed) may be passed when known.
         """
         self.offer = offer
+        if utilities is not None and parties_ok and self.mech is self._plain_mech and self._all_parties:
+            # every actor judges the offer by its utilities as they are and no red line is crossed
+            # (what the general branch below computes, without its steps)
+            self.offer_utilities = self.offer_judged = self.offer_effective = utilities
+            self.offer_lines_ok = self._lines_all_ok
+            self.effective_list = utilities.tolist()
+            self.lines_ok_list = [True] * len(self.effective_list)
+            return
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             self.offer_judged = self.offer_effective = self.offer_utilities
@@ -293,7 +305,8 @@ class Negotiation(mesa.Model):
         responders = self._responders.get(proposer)
         if responders is None:
             responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
-        u = self.offer_judged.tolist()  # what each counts on (its promises discounted by its trust, if at all)
+        # what each counts on (its promises discounted by its trust, if at all)
+        u = self.effective_list if self.offer_judged is self.offer_effective else self.offer_judged.tolist()
         for a in responders:
             a.received.append(u[a.index])
         rejecters = [a for a in responders if not a.respond(offer).accepted]

@@ -4,6 +4,8 @@ with the same utilities and choices, bit for bit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,14 @@ from model.core.domains import peer_case_draws, table_problem
 from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet
-from model.core.search import _one_box, _one_table, _party_tables, offer_table
+from model.core.search import (
+    _one_box,
+    _one_table,
+    _party_tables,
+    choose_offer_index,
+    choose_offer_indices,
+    offer_table,
+)
 from model.core.space import Issue, OutcomeSpace
 
 
@@ -125,3 +134,33 @@ def test_grid_package_utility_is_utility_on_tables_and_on_spatial_preferences() 
         pk, idx = p.maximize_weighted_indexed(w)
         assert pk is not None
         assert np.array_equal(p.grid_package_utility(pk, idx), p.utility(pk))
+
+
+@pytest.mark.parametrize("n_parties", [2, 3, 4])
+def test_choices_at_many_aspirations_are_the_choices_one_at_a_time(n_parties: int) -> None:
+    rng = np.random.default_rng(n_parties)
+    for k in range(6):
+        p = table_problem(peer_case_draws(7, k, n_parties, n_issues=1 + k % 4, n_values=3 + k))
+        for a in range(n_parties):
+            t = offer_table(p, a)
+            # the table's own utilities exactly, 1e-9 either side of them, past them all, under the floor
+            asp = np.concatenate([t.own, t.own - 1e-9, t.own + 1e-9, t.own - 2e-9, rng.uniform(-0.2, 1.3, 200),
+                                  [t.own[-1] + 1.0, float(p.reservation[a]), -1.0]])
+            table, rows = choose_offer_indices(p, a, asp)
+            assert table is t and rows.dtype == np.int64
+            for x, row in zip(asp.tolist(), rows.tolist(), strict=True):
+                hit = choose_offer_index(p, a, x)
+                assert (-1 if hit is None else hit[1]) == row
+
+
+def test_a_proposer_whose_best_falls_short_of_its_reservation_passes_at_every_aspiration() -> None:
+    d = peer_case_draws(3, 1, 3)
+    reservation = d.reservation.copy()
+    reservation[1] = 1.5  # above anything it can get
+    p = table_problem(dataclasses.replace(d, reservation=reservation))
+    asp = np.linspace(-0.5, 2.0, 41)
+    _, rows = choose_offer_indices(p, 1, asp)
+    assert rows.tolist() == [-1] * len(asp)
+    assert all(choose_offer_index(p, 1, float(x)) is None for x in asp)
+    _, rows0 = choose_offer_indices(p, 0, asp)  # the others still offer
+    assert (rows0 >= 0).all()

@@ -376,6 +376,26 @@ def choose_offer_index(
     return table, k
 
 
+def choose_offer_indices(
+    problem: Problem, proposer: int, aspirations: FloatArray, mech: Mechanics | None = None
+) -> tuple[OfferTable, np.ndarray]:
+    """``choose_offer_index`` at many aspirations at once (a time-only strategy's schedule):
+    the proposer's table and, for each aspiration, the row it offers (-1: it passes). The same
+    comparisons on the same floats, element by element: ``max(aspiration, floor)``, less
+    1e-9, searched in the table's own utilities; past them all, the first of its best
+    packages' choice, unless even that falls short of its reservation."""
+    table = offer_table(problem, proposer, mech)
+    n = len(table.own)
+    if n == 0:
+        return table, np.full(len(aspirations), -1, dtype=np.int64)
+    floor = float(problem.reservation[proposer])
+    k = np.searchsorted(table.own, np.maximum(aspirations, floor) - 1e-9, side="left")
+    out = table.choice[k]
+    if table.own[-1] < floor - 1e-9:  # its best falls short of no deal: past every package, it passes
+        out = np.where(k >= n, -1, out)
+    return table, out
+
+
 def choose_offer(problem: Problem, proposer: int, aspiration: float) -> FloatArray | None:
     """The package ``proposer`` offers at this aspiration.
 

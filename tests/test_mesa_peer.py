@@ -1,0 +1,85 @@
+"""The Mesa model on value-table domains (the peer case shared with NegMAS): a proposer whose
+aspiration depends on time only offers, round by round, what the grid search chooses at that
+round's aspiration (``model.core.search.choose_offer_index``), and the runs end as the core
+loop's (``model.core.protocol.run_package_protocol``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from model import scenario
+from model.core.domains import peer_case_draws, table_problem
+from model.core.protocol import run_package_protocol
+from model.core.search import choose_offer_index
+from model.negotiation import Negotiation
+
+
+def _peer(n_parties: int, k: int, rounds: int = 100) -> scenario.Scenario:
+    """Negotiation ``k`` of the peer case (shared/bench/PEER_CASE.md), Boulware and Conceder in turn."""
+    levels = [{"name": f"v{m}", "value": round(m / 9, 12)} for m in range(10)]
+    data: dict[str, Any] = {
+        "name": "peer", "title": "peer", "seed": 0,
+        "issues": [{"id": f"i{j}", "label": f"issue {j}", "kind": "ordinal", "levels": levels, "status_quo": "v0"}
+                   for j in range(3)],
+        "actors": [{"id": f"p{p}", "name": f"p{p}", "reservation": 0.0,
+                    "strategy": {"name": "boulware" if p % 2 == 0 else "conceder",
+                                 "params": {"exponent": 4.0 if p % 2 == 0 else 0.25}},
+                    "issues": {f"i{j}": {"position": "v0", "salience": 0.5} for j in range(3)}}
+                   for p in range(n_parties)],
+        "protocol": {"kind": "package", "max_rounds": rounds * n_parties, "order": [f"p{p}" for p in range(n_parties)]},
+    }
+    d = peer_case_draws(2024, k, n_parties)
+    return dataclasses.replace(scenario.parse(data), problem=table_problem(d), flow=d.reservation.copy())
+
+
+@pytest.mark.parametrize("n_parties", [2, 3, 4])
+def test_each_rounds_offer_is_the_grid_searchs_choice_at_that_rounds_aspiration(n_parties: int) -> None:
+    for k in range(4):
+        sc = _peer(n_parties, k)
+        m = Negotiation(sc, rng=k, collect=True)
+        out = m.run()
+        p = sc.problem
+        rows = m.datacollector.get_model_vars_dataframe()
+        agents = m.datacollector.get_agent_vars_dataframe()
+        assert len(rows) == out.rounds
+        for t in range(1, out.rounds + 1):
+            proposer = sc.order[(t - 1) % len(sc.order)]
+            aspiration = float(agents.loc[(t, proposer + 1), "aspiration"])  # (Mesa's agent ids start at 1)
+            hit = choose_offer_index(p, proposer, aspiration, sc.mech)
+            tabled = [rows.loc[t - 1, f"offer.i{j}"] for j in range(3)]
+            if hit is None:
+                assert all(math.isnan(v) for v in tabled)
+            else:
+                assert tabled == hit[0].packages[hit[1]].tolist()
+
+
+@pytest.mark.parametrize("n_parties", [2, 4])
+def test_the_mesa_model_ends_as_the_core_loop_on_the_peer_case(n_parties: int) -> None:
+    for k in range(8):
+        sc = _peer(n_parties, k)
+        o = Negotiation(sc, rng=k, collect=False).run()
+        core = run_package_protocol(sc.problem, list(sc.strategies), sc.proposer_order(), sc.params.max_rounds,
+                                    0.0, np.random.default_rng(k))
+        assert (o.agreed, o.rounds) == (core.agreed, core.rounds)
+        if o.agreed:
+            assert np.asarray(o.package).tobytes() == np.asarray(core.package).tobytes()
+
+
+def test_a_proposer_with_nothing_above_its_reservation_passes_round_after_round() -> None:
+    sc = _peer(2, 5, rounds=6)
+    reservation = sc.problem.reservation.copy()
+    reservation[0] = 1.5  # no package gives p0 that much: it offers nothing, and accepts nothing
+    sc = dataclasses.replace(sc, problem=sc.problem.with_preferences(sc.problem.prefs, reservation))
+    m = Negotiation(sc, rng=0, collect=True)
+    out = m.run()
+    assert not out.agreed and out.rounds == 12
+    rows = m.datacollector.get_model_vars_dataframe()
+    for t in range(0, out.rounds, 2):  # p0's rounds: nothing on the table
+        assert all(math.isnan(rows.loc[t, f"offer.i{j}"]) for j in range(3))
+    for t in range(1, out.rounds, 2):  # p1's: an offer every time
+        assert not any(math.isnan(rows.loc[t, f"offer.i{j}"]) for j in range(3))
