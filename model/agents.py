@@ -43,7 +43,9 @@ class Actor(mesa.Agent):
         self.is_party = bool(model.problem.consent[index])
         self.discount = float(model.problem.discount[index])
         self.kappa = float(model._kappa[index])
-        self.response: Response | None = None
+        self._response: Response | None = None
+        #: a refusal not yet written out as a ``Response``: (reason, utility, threshold)
+        self._short: tuple[ResponseReason, float, float] | None = None
         self.proposed = False
         self.previous = math.nan
         self.received: list[float] = []  # its utility of each offer others made, oldest first
@@ -112,7 +114,7 @@ class Actor(mesa.Agent):
                 share=self.model.share_now(self.index),
             ))
         self.proposed = False
-        self.response = None
+        self._response = self._short = None
 
     def propose(self) -> Offer | None:
         """The package this actor offers now (``None``: it passes): the frontier offer given
@@ -137,26 +139,47 @@ class Actor(mesa.Agent):
         table, k = hit
         return _grid_offer(m.problem, table, k)
 
+    @property
+    def response(self) -> Response | None:
+        """Its answer this round (``None``: none yet). A refusal for falling short of its
+        reservation or aspiration is kept as its reason and numbers until someone reads it."""
+        r = self._response
+        if r is None and self._short is not None:
+            r = self._response = Response(False, *self._short)
+            self._short = None
+        return r
+
+    @response.setter
+    def response(self, r: Response | None) -> None:
+        self._response, self._short = r, None
+
     def respond(self, offer: FloatArray) -> Response:
         """Accept iff the offer crosses none of its red lines, meets its aspiration and
         reservation utility as it judges them (its patrons' gains weighed in), and no patron
         vetoes it (``model.core.accepts``, ``model.core.mechanics``)."""
+        self.accepts(offer)
+        r = self.response
+        assert r is not None
+        return r
+
+    def accepts(self, offer: FloatArray) -> bool:
+        """``respond``, returning whether it accepts (its ``response`` says why)."""
         m = self.model
         u = m.effective_list[self.index]
         if not m.lines_ok_list[self.index]:
             crossed = m.problem.redlines.crossed(offer, self.index)
             text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
-            r = Response(False, ResponseReason.RED_LINE, note=text)
-        elif not meets(u, self.reservation):
-            r = Response(False, ResponseReason.BELOW_RESERVATION, u, self.reservation)
-        elif not meets(u, max(self.aspiration + m.margin, self.reservation + m.margin)):  # (``accepts``)
-            r = Response(False, ResponseReason.BELOW_ASPIRATION, u, self.aspiration + m.margin)
-        elif m.has_patrons[self.index]:
-            r = m.veto_check(self.index, offer) or ACCEPTED
-        else:
-            r = ACCEPTED
+            self.response = Response(False, ResponseReason.RED_LINE, note=text)
+            return False
+        if not meets(u, self.reservation):
+            self._response, self._short = None, (ResponseReason.BELOW_RESERVATION, u, self.reservation)
+            return False
+        if not meets(u, max(self.aspiration + m.margin, self.reservation + m.margin)):  # (``accepts``)
+            self._response, self._short = None, (ResponseReason.BELOW_ASPIRATION, u, self.aspiration + m.margin)
+            return False
+        r = (m.veto_check(self.index, offer) or ACCEPTED) if m.has_patrons[self.index] else ACCEPTED
         self.response = r
-        return r
+        return r.accepted
 
 
 class _Plan:

@@ -194,15 +194,23 @@ class Negotiation(mesa.Model):
         through the event list per round: the step schedule is paused (``EventGenerator.pause``),
         each round advances ``time`` and ``steps`` by one as Mesa's step does, and the schedule is
         resumed at the end (its next step one unit on, where Mesa's step leaves it). An event
-        scheduled on the model from within a round sends the rest through Mesa's step."""
+        scheduled on the model from within a round sends the rest through Mesa's step: once the
+        schedule is paused the event list holds only cancelled events, and scheduling one adds
+        to it (only Mesa's step takes events out), so a list as long as at the pause has nothing
+        pending; otherwise the list is asked (``EventList.is_empty``)."""
         sched: Any = getattr(self, "_default_schedule", None)
         events: Any = getattr(self, "_event_list", None)
         fast = (sched is not None and events is not None and getattr(self, "_simulator", None) is None
                 and sched.is_active and len(events) == 1 and sched.next_scheduled_time == self.time + 1)
         if fast:
             sched.pause()
+            heap = getattr(events, "_events", None)
+            if not isinstance(heap, list):
+                heap = None
+            paused = -1 if heap is None else len(heap)
             try:
-                while self.running and events.is_empty():
+                while self.running and (
+                        heap is not None and len(heap) == paused and events._events is heap or events.is_empty()):
                     self.time += 1
                     self.steps += 1
                     self._play_round()
@@ -309,7 +317,7 @@ class Negotiation(mesa.Model):
         u = self.effective_list if self.offer_judged is self.offer_effective else self.offer_judged.tolist()
         for a in responders:
             a.received.append(u[a.index])
-        rejecters = [a for a in responders if not a.respond(offer).accepted]
+        rejecters = [a for a in responders if not a.accepts(offer)]
         if rejecters:
             return rejecters
         return self.consent_and_ratification(offer, self.problem.space.status_quo if base is None else base)
