@@ -20,6 +20,7 @@ import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import mesa
@@ -45,6 +46,7 @@ from model.core.problem import Problem
 from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
 from model.core.strategies import ACCEPT_TOL, Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
+from model.core.strategies import schedules as all_schedules
 from model.core.tranche import partial_values
 from model.protocols import make_protocol
 from model.protocols.base import (
@@ -986,7 +988,27 @@ class _Shared:
     pause_checks: tuple[tuple[int, list[int], float], ...]
     #: the parties whose outside option beats the status quo (they may walk away, if the protocol lets them)
     walkers: list[int]
-    reporters: dict[str, dict[str, object]]
+    issue_ids: tuple[str, ...]
+
+    @cached_property
+    def reporters(self) -> dict[str, dict[str, object]]:
+        """The DataCollector's reporters (made for the first run that collects)."""
+        ids = self.issue_ids
+        issue_reporters = {f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(ids)}
+        state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(ids)}
+        return {
+            "model_reporters": {"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
+            "agent_reporters": {
+                "actor": "actor_id",
+                "aspiration": "aspiration",
+                "reservation": "reservation",
+                "offer_utility": "offer_utility",
+                "proposed": "proposed",
+                "response": _response_reason,
+                "trust": "trust",
+                "paused": "paused",
+            },
+        }
 
 
 _SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
@@ -1000,39 +1022,21 @@ def _shared(sc: Scenario) -> _Shared:
     max_rounds = sc.params.max_rounds
     strategies = sc.strategies
     kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
-    schedules = tuple(
-        _schedule_of(s, best_hoped(sc, p, i), posture_floor(sc, i, float(p.reservation[i])), max_rounds,
-                     float(kappa[i]))
-        for i, s in enumerate(strategies)
-    )
+    schedules, steps = _schedules(sc, p, strategies, max_rounds, kappa)
     parties = [int(a) for a in p.parties]
     shares = None
     if any(isinstance(s, Rubinstein) for s in strategies) and parties:
         shares = stationary_shares(kappa, list(sc.order), parties)
-    ctrl = mech.controller
+    ctrl = mech.controller.tolist()
     counterparts = [
         sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
         for a in range(p.n_actors)
     ]
-    issue_reporters = {f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(p.space.ids)}
-    state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(p.space.ids)}
-    reporters: dict[str, dict[str, object]] = {
-        "model_reporters": {"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
-        "agent_reporters": {
-            "actor": "actor_id",
-            "aspiration": "aspiration",
-            "reservation": "reservation",
-            "offer_utility": "offer_utility",
-            "proposed": "proposed",
-            "response": _response_reason,
-            "trust": "trust",
-            "paused": "paused",
-        },
-    }
+    outside, flow = sc.outside.tolist(), sc.flow.tolist()
     out = _SHARED[sc] = _Shared(
         strategies=strategies,
         schedules=schedules,
-        steps=tuple(None if s is None else s.tolist() for s in schedules),
+        steps=steps,
         kappa=kappa,
         shares=shares,
         all_parties=bool(p.consent.all()),
@@ -1041,10 +1045,26 @@ def _shared(sc: Scenario) -> _Shared:
         counterparts=counterparts,
         pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
                            enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
-        walkers=[i for i in p.parties if not np.isnan(sc.outside[i]) and sc.outside[i] > sc.flow[i] + 1e-9],
-        reporters=reporters,
+        walkers=[i for i in parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
+        issue_ids=tuple(p.space.ids),
     )
     return out
+
+
+def _schedules(sc: Scenario, p: Problem, strategies: Sequence[Strategy], max_rounds: int, kappa: FloatArray,
+               ) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
+    """Every actor's aspiration schedule (``None`` for a strategy that does not depend on time
+    only), read-only, and the same as lists of floats. When every strategy has one they are
+    computed side by side (``model.core.strategies.schedules``: the same numbers as each
+    strategy's ``schedule``), and made lists in one call."""
+    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
+    floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
+    if strategies and all(getattr(s, "schedule", None) is not None for s in strategies):
+        table = np.ascontiguousarray(all_schedules(strategies, np.array(best), np.array(floor), max_rounds, kappa).T)
+        table.setflags(write=False)
+        return tuple(table), tuple(table.tolist())
+    each = tuple(_schedule_of(s, best[i], floor[i], max_rounds, float(kappa[i])) for i, s in enumerate(strategies))
+    return each, tuple(None if s is None else s.tolist() for s in each)
 
 
 def _response_reason(a: Actor) -> str:

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from model import scenario
+from model.agents import _schedule_of, best_hoped, posture_floor
 from model.core.domains import peer_case_draws, table_problem
 from model.core.protocol import run_package_protocol
 from model.core.search import choose_offer_index
-from model.negotiation import Negotiation
+from model.negotiation import Negotiation, _shared
 
 
-def _peer(n_parties: int, k: int, rounds: int = 100) -> scenario.Scenario:
-    """Negotiation ``k`` of the peer case (shared/bench/PEER_CASE.md), Boulware and Conceder in turn."""
+def _peer(n_parties: int, k: int, rounds: int = 100, other: str | None = None) -> scenario.Scenario:
+    """Negotiation ``k`` of the peer case (shared/bench/PEER_CASE.md), Boulware and Conceder in turn
+    (``other``: the last party's strategy instead)."""
     levels = [{"name": f"v{m}", "value": round(m / 9, 12)} for m in range(10)]
     data: dict[str, Any] = {
         "name": "peer", "title": "peer", "seed": 0,
@@ -33,6 +36,8 @@ def _peer(n_parties: int, k: int, rounds: int = 100) -> scenario.Scenario:
                    for p in range(n_parties)],
         "protocol": {"kind": "package", "max_rounds": rounds * n_parties, "order": [f"p{p}" for p in range(n_parties)]},
     }
+    if other is not None:
+        data["actors"][-1]["strategy"] = {"name": other}
     d = peer_case_draws(2024, k, n_parties)
     return dataclasses.replace(scenario.parse(data), problem=table_problem(d), flow=d.reservation.copy())
 
@@ -83,3 +88,23 @@ def test_a_proposer_with_nothing_above_its_reservation_passes_round_after_round(
         assert all(math.isnan(rows.loc[t, f"offer.i{j}"]) for j in range(3))
     for t in range(1, out.rounds, 2):  # p1's: an offer every time
         assert not any(math.isnan(rows.loc[t, f"offer.i{j}"]) for j in range(3))
+
+
+@pytest.mark.parametrize(
+    "name", ["belarus_us_2025.yaml", "belarus_stepwise.yaml", "peer", "tit_for_tat", "rubinstein", "hardliner"])
+def test_the_schedules_made_side_by_side_are_each_strategys_own(name: str) -> None:
+    if name.endswith(".yaml"):
+        sc = scenario.load(Path(__file__).resolve().parents[1] / "scenarios" / name)
+    else:  # the last party's strategy depends on more than time (no schedule), or has its own schedule
+        sc = _peer(3, 2, other=None if name == "peer" else name)
+    shared = _shared(sc)
+    p = sc.problem
+    for i, s in enumerate(sc.strategies):
+        own = _schedule_of(s, best_hoped(sc, p, i), posture_floor(sc, i, float(p.reservation[i])),
+                           sc.params.max_rounds, float(shared.kappa[i]))
+        got = shared.schedules[i]
+        if own is None:
+            assert got is None and shared.steps[i] is None
+            continue
+        assert got is not None and got.tobytes() == own.tobytes() and not got.flags.writeable
+        assert shared.steps[i] == own.tolist()
