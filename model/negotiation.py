@@ -210,10 +210,12 @@ class Negotiation(mesa.Model):
             if not isinstance(heap, list):
                 heap = None
             paused = -1 if heap is None else len(heap)
+            clock = self.time  # (``time`` is a Mesa observable: read once, set each round)
             try:
                 while self.running and (
                         heap is not None and len(heap) == paused and events._events is heap or events.is_empty()):
-                    self.time += 1
+                    clock += 1
+                    self.time = clock
                     self.steps += 1
                     self._play_round()
             finally:
