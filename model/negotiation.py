@@ -89,6 +89,8 @@ class Negotiation(mesa.Model):
             outcome, turn it off).
     """
 
+    time: float  # (Mesa's observable clock, as the type checker is to read it)
+
     def __init__(
         self, scenario: Scenario, rng: int | np.random.Generator | None = None, collect: bool = True
     ) -> None:
@@ -210,7 +212,7 @@ class Negotiation(mesa.Model):
             if not isinstance(heap, list):
                 heap = None
             paused = -1 if heap is None else len(heap)
-            clock = self.time  # (``time`` is a Mesa observable: read once, set each round)
+            clock: float = self.time  # (``time`` is a Mesa observable: read once, set each round)
             try:
                 while self.running and (
                         heap is not None and len(heap) == paused and events._events is heap or events.is_empty()):
