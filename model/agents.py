@@ -165,17 +165,21 @@ class Actor(mesa.Agent):
     def accepts(self, offer: FloatArray) -> bool:
         """``respond``, returning whether it accepts (its ``response`` says why)."""
         m = self.model
-        u = m.effective_list[self.index]
-        if not m.lines_ok_list[self.index]:
-            crossed = m.problem.redlines.crossed(offer, self.index)
+        i = self.index
+        u = m.effective_list[i]
+        if not m.lines_ok_list[i]:
+            crossed = m.problem.redlines.crossed(offer, i)
             text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
             self.response = Response(False, ResponseReason.RED_LINE, note=text)
             return False
-        if not meets(u, self.reservation):
-            self._response, self._short = None, (ResponseReason.BELOW_RESERVATION, u, self.reservation)
+        res = self.reservation
+        if not meets(u, res):
+            self._response, self._short = None, (ResponseReason.BELOW_RESERVATION, u, res)
             return False
-        if not meets(u, max(self.aspiration + m.margin, self.reservation + m.margin)):  # (``accepts``)
-            self._response, self._short = None, (ResponseReason.BELOW_ASPIRATION, u, self.aspiration + m.margin)
+        margin = m.margin
+        need = self.aspiration + margin
+        if not meets(u, max(need, res + margin)):  # (``model.core.accepts``)
+            self._response, self._short = None, (ResponseReason.BELOW_ASPIRATION, u, need)
             return False
         r = (m.veto_check(self.index, offer) or ACCEPTED) if m.has_patrons[self.index] else ACCEPTED
         self.response = r

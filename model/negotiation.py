@@ -16,6 +16,7 @@ state, and the log of events that explains the outcome.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+from mesa.experimental.mesa_signals import Observable, ObservableSignals
 
 from model.agents import Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
@@ -140,6 +142,7 @@ class Negotiation(mesa.Model):
         #: pull, no promises discounted), else ``None``: ``table``'s short way is for these
         self._plain_mech = self.mech if self.mech.promises is None and not self.mech.influence else None
         self._lines_all_ok = _all_true(self.problem.n_actors)
+        self._lines_all_ok_list = [True] * self.problem.n_actors  # (read only, as the array)
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
@@ -197,7 +200,9 @@ class Negotiation(mesa.Model):
         event scheduled on the model, no simulator), the rounds are played without a trip
         through the event list per round: the step schedule is paused (``EventGenerator.pause``),
         each round advances ``time`` and ``steps`` by one as Mesa's step does, and the schedule is
-        resumed at the end (its next step one unit on, where Mesa's step leaves it). An event
+        resumed at the end (its next step one unit on, where Mesa's step leaves it); while
+        nobody observes ``time`` (Mesa's signals), the clock's value is stored as its observable
+        stores it when it has no one to tell. An event
         scheduled on the model from within a round sends the rest through Mesa's step: once the
         schedule is paused the event list holds only cancelled events, and scheduling one adds
         to it (only Mesa's step takes events out), so a list as long as at the pause has nothing
@@ -213,11 +218,18 @@ class Negotiation(mesa.Model):
                 heap = None
             paused = -1 if heap is None else len(heap)
             clock: float = self.time  # (``time`` is a Mesa observable: read once, set each round)
+            slot = _clock_slot(type(self))
+            listeners: Any = getattr(self, "subscribers", None)
+            quiet = bool(slot) and isinstance(listeners, dict)
+            values = self.__dict__
             try:
                 while self.running and (
                         heap is not None and len(heap) == paused and events._events is heap or events.is_empty()):
                     clock += 1
-                    self.time = clock
+                    if quiet and not listeners.get(_CLOCK_CHANGED):  # nobody observes the clock
+                        values[slot] = clock  # (what the observable stores when it has no one to tell)
+                    else:
+                        self.time = clock
                     self.steps += 1
                     self._play_round()
             finally:
@@ -271,7 +283,7 @@ class Negotiation(mesa.Model):
             self.offer_utilities = self.offer_judged = self.offer_effective = utilities
             self.offer_lines_ok = self._lines_all_ok
             self.effective_list = utilities.tolist()
-            self.lines_ok_list = [True] * len(self.effective_list)
+            self.lines_ok_list = self._lines_all_ok_list
             return
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
@@ -321,7 +333,7 @@ class Negotiation(mesa.Model):
             responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
         # what each counts on (its promises discounted by its trust, if at all)
         u = self.effective_list if self.offer_judged is self.offer_effective else self.offer_judged.tolist()
-        for a in responders:
+        for a in responders:  # each hears it before anyone answers
             a.received.append(u[a.index])
         rejecters = [a for a in responders if not a.accepts(offer)]
         if rejecters:
@@ -909,6 +921,24 @@ class Negotiation(mesa.Model):
                     f" the best compromise still leaves {', '.join(short)} below it."
                 )
         return text
+
+
+#: The subscription key of a change of Mesa's clock (``HasObservables.subscribers``).
+_CLOCK_CHANGED = ("time", ObservableSignals.CHANGED)
+
+
+def _clock_slot(cls: type) -> str:
+    """Where a model of class ``cls`` keeps the value of Mesa's observable ``time`` (its
+    ``private_name``), or ``""`` if ``time`` is not such an observable (found once per class)."""
+    got = _CLOCK_SLOTS.get(cls)
+    if got is None:
+        found = inspect.getattr_static(cls, "time", None)
+        name = getattr(found, "private_name", None)
+        got = _CLOCK_SLOTS[cls] = name if isinstance(found, Observable) and isinstance(name, str) else ""
+    return got
+
+
+_CLOCK_SLOTS: dict[type, str] = {}
 
 
 def _blocked(rejecters: list[Actor]) -> list[tuple[str, str, str]]:

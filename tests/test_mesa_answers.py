@@ -1,7 +1,7 @@
 """An actor's answer in the Mesa model (``model.agents.Actor.accepts`` and ``respond``): a refusal
 for falling short of its reservation or aspiration is kept as its reason and numbers and written
 out as a ``Response`` when read, the same ``Response`` the acceptance rule gives; a response set
-afterwards replaces it."""
+afterwards replaces it. And Mesa's clock as a run leaves it, whether someone observes it or not."""
 
 from __future__ import annotations
 
@@ -76,3 +76,23 @@ def test_a_response_set_after_a_refusal_replaces_it_and_a_new_round_clears_it() 
     m.round = 2
     a.update_aspiration()
     assert a.response is None
+
+
+def test_an_observer_of_the_clock_hears_every_round_and_the_clock_reads_the_same_without_one() -> None:
+    from mesa.experimental.mesa_signals import ObservableSignals
+
+    sc = scenario.load(BASELINE)
+    heard: list[tuple[float, float]] = []
+
+    def on_time(signal: object) -> None:
+        kw = signal.additional_kwargs  # type: ignore[attr-defined]
+        heard.append((kw["old"], kw["new"]))
+
+    watched = Negotiation(sc, rng=2, collect=False)
+    watched.observe("time", ObservableSignals.CHANGED, on_time)
+    out = watched.run()
+    assert heard == [(float(t), float(t + 1)) for t in range(out.rounds)]
+    plain = Negotiation(sc, rng=2, collect=False)
+    assert plain.run().rounds == out.rounds
+    assert plain.time == watched.time == float(out.rounds) and type(plain.time) is float
+    assert plain.steps == watched.steps == out.rounds
