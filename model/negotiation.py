@@ -128,10 +128,10 @@ class Negotiation(mesa.Model):
         shared = _shared(scenario)
         self._shares = shared.shares
         self._kappa = shared.kappa
-        for i, strategy in enumerate(shared.strategies):
-            Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
-        # the same agents as ``self.agents``, in the problem's order, for the per-round loops
-        self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
+        # the agents (Mesa registers each in ``self.agents``), in the problem's order, for the
+        # per-round loops
+        self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
+                                    for i, strategy in enumerate(shared.strategies)]
         self._all_parties = shared.all_parties
         actors = self.actors
         self._responders = {p: tuple([actors[a] for a in who]) for p, who in shared.responders.items()}

@@ -108,3 +108,11 @@ def test_the_schedules_made_side_by_side_are_each_strategys_own(name: str) -> No
             continue
         assert got is not None and got.tobytes() == own.tobytes() and not got.flags.writeable
         assert shared.steps[i] == own.tolist()
+
+
+def test_the_actors_are_the_mesa_models_agents_in_the_problems_order() -> None:
+    for sc in (_peer(4, 1), scenario.load(Path(__file__).resolve().parents[1] / "scenarios" / "belarus_us_2025.yaml")):
+        m = Negotiation(sc, rng=0, collect=False)
+        assert [a.index for a in m.actors] == list(range(sc.problem.n_actors))
+        assert m.actors == sorted(m.agents, key=lambda a: a.index) and len(m.agents) == len(m.actors)
+        assert all(a.model is m for a in m.actors)
