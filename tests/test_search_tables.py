@@ -14,6 +14,8 @@ from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet
 from model.core.search import (
+    _first_per_block,
+    _new_moves,
     _one_box,
     _one_table,
     _party_tables,
@@ -164,3 +166,22 @@ def test_a_proposer_whose_best_falls_short_of_its_reservation_passes_at_every_as
     assert all(choose_offer_index(p, 1, float(x)) is None for x in asp)
     _, rows0 = choose_offer_indices(p, 0, asp)  # the others still offer
     assert (rows0 >= 0).all()
+
+
+@pytest.mark.parametrize("kind", ["one point", "none on an issue", "two on an issue"])
+def test_new_candidates_by_key_are_the_first_appearances_that_move_from_the_status_quo(kind: str) -> None:
+    rng = np.random.default_rng(len(kind))
+    for trial in range(30):
+        n_i, n_g, block = 1 + trial % 4, 2 + trial % 6, 1 + trial % 9
+        rows = rng.integers(0, n_g, (block * (1 + trial % 5), n_i))
+        at = np.zeros((n_i, n_g), dtype=bool)
+        sq = rng.integers(0, n_g, n_i)
+        at[np.arange(n_i), sq] = True
+        rows[:: max(1, block // 2)] = sq  # some rows at the status quo
+        if kind == "none on an issue":
+            at[0] = False
+        elif kind == "two on an issue" and n_g > 1:
+            at[0, (sq[0] + 1) % n_g] = True
+        moves = ~np.logical_and.reduce(at[np.arange(n_i)[:, None], rows.T], axis=0)
+        want = _first_per_block(rows, block, n_g) & moves
+        assert _new_moves(rows, block, n_g, at).tolist() == want.tolist()
