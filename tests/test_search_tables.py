@@ -15,6 +15,7 @@ from model.core.problem import Problem
 from model.core.redlines import RedLineSet
 from model.core.search import (
     _first_per_block,
+    _min_and_sum,
     _new_moves,
     _one_box,
     _one_table,
@@ -185,3 +186,13 @@ def test_new_candidates_by_key_are_the_first_appearances_that_move_from_the_stat
         moves = ~np.logical_and.reduce(at[np.arange(n_i)[:, None], rows.T], axis=0)
         want = _first_per_block(rows, block, n_g) & moves
         assert _new_moves(rows, block, n_g, at).tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 7, 8, 11])
+def test_min_and_sum_column_by_column_are_numpys_own(k: int) -> None:
+    rng = np.random.default_rng(k)
+    # magnitudes far apart: a sum in another order gives other last bits
+    s = rng.random((5000, k)) * rng.choice([1e-8, 1.0, 1e8], (5000, k)) - 0.5
+    worst, total = _min_and_sum(s)
+    assert worst.tobytes() == s.min(axis=1).tobytes()
+    assert total.tobytes() == s.sum(axis=1).tobytes()

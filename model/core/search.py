@@ -304,7 +304,8 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     u = problem.grid_utility(flat)  # (P * C, A)
     own = u[st.rows, st.proposer].reshape(n_p, n_c)
     s = ((u - problem.reservation) / span)[st.rows[:, None], st.others]  # ``normalised_surplus``, (P * C, P - 1)
-    worst, total = s.min(axis=1).reshape(n_p, n_c), s.sum(axis=1).reshape(n_p, n_c)
+    worst, total = _min_and_sum(s)
+    worst, total = worst.reshape(n_p, n_c), total.reshape(n_p, n_c)
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
     block, steps = st.block, st.steps
     rank = np.empty((n_p, n_c), dtype=np.int64)
@@ -322,6 +323,20 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     n_valid = valid.sum(axis=1).tolist()
     return {p: OfferTable(pk[j, : n_valid[j]], u[j, : n_valid[j]], own[j, : n_valid[j]], best_from[j, : n_valid[j]])
             for j, p in enumerate(parties)}
+
+
+def _min_and_sum(s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``s.min(axis=1)`` and ``s.sum(axis=1)`` of a ``(n, k)`` array, the same numbers, column by
+    column when ``k`` is small (numpy reduces a short last axis row by row, slowly): a minimum
+    is exact in any order, and numpy adds fewer than 8 terms one after another from the first
+    (past that, in 8 running sums: then ``sum`` itself)."""
+    if s.shape[1] >= 8:
+        return s.min(axis=1), s.sum(axis=1)
+    worst = total = s[:, 0]
+    for j in range(1, s.shape[1]):
+        col = s[:, j]
+        worst, total = np.minimum(worst, col), total + col
+    return worst, total
 
 
 def _new_moves(rows: np.ndarray, block: int, n_g: int, at_status_quo: BoolArray) -> BoolArray:
