@@ -196,3 +196,17 @@ def test_min_and_sum_column_by_column_are_numpys_own(k: int) -> None:
     worst, total = _min_and_sum(s)
     assert worst.tobytes() == s.min(axis=1).tobytes()
     assert total.tobytes() == s.sum(axis=1).tobytes()
+
+
+def test_value_tables_read_their_grids_levels_once_per_grid_and_as_fresh() -> None:
+    for k in range(8):
+        d = peer_case_draws(13, k, 3, n_issues=1 + k % 4, n_values=3 + k)
+        p = table_problem(d)
+        got = p.prefs.issue_values(p.space.grid)
+        fresh = p.prefs._index(p.space.grid.T).T
+        want = p.prefs.tables[:, np.arange(p.space.n_issues)[:, None], fresh]
+        assert got.tobytes() == want.tobytes() and got.flags.writeable  # (each caller's own array)
+        issues, idx = p.prefs._grid_index(p.space.grid)
+        assert idx.tobytes() == fresh.tobytes() and not idx.flags.writeable
+        other = table_problem(peer_case_draws(14, k, 3, n_issues=1 + k % 4, n_values=3 + k))
+        assert other.prefs._grid_index(other.space.grid)[1] is idx  # the domains of one shape share it
