@@ -202,11 +202,11 @@ class Negotiation(mesa.Model):
         each round advances ``time`` and ``steps`` by one as Mesa's step does, and the schedule is
         resumed at the end (its next step one unit on, where Mesa's step leaves it); while
         nobody observes ``time`` (Mesa's signals), the clock's value is stored as its observable
-        stores it when it has no one to tell. An event
-        scheduled on the model from within a round sends the rest through Mesa's step: once the
-        schedule is paused the event list holds only cancelled events, and scheduling one adds
-        to it (only Mesa's step takes events out), so a list as long as at the pause has nothing
-        pending; otherwise the list is asked (``EventList.is_empty``)."""
+        stores it when it has no one to tell. An event scheduled on the model from within a
+        round sends the rest through Mesa's step: once the schedule is paused the event list
+        holds only cancelled events, and scheduling one adds to it (only Mesa's step takes
+        events out), so a list as long as at the pause has nothing pending; otherwise the list
+        is asked (``EventList.is_empty``)."""
         sched: Any = getattr(self, "_default_schedule", None)
         events: Any = getattr(self, "_event_list", None)
         fast = (sched is not None and events is not None and getattr(self, "_simulator", None) is None
