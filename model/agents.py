@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from model.core import Situation, accepts
+from model.core import Situation
 from model.core.offers import Offer, applies, frontier_offer, most_for
-from model.core.search import OfferTable, choose_offer_index
+from model.core.search import OfferTable, choose_offer_index, choose_offer_indices
 from model.core.space import FloatArray
 from model.core.strategies import Strategy, meets
 from model.protocols.base import ACCEPTED, Response, ResponseReason
 
 if TYPE_CHECKING:
+    from model.core.mechanics import Mechanics
     from model.core.problem import Problem
     from model.negotiation import Negotiation
     from model.scenario import Scenario
@@ -42,12 +43,16 @@ class Actor(mesa.Agent):
         self.is_party = bool(model.problem.consent[index])
         self.discount = float(model.problem.discount[index])
         self.kappa = float(model._kappa[index])
-        self.response: Response | None = None
+        self._response: Response | None = None
+        #: a refusal not yet written out as a ``Response``: (reason, utility, threshold)
+        self._short: tuple[ResponseReason, float, float] | None = None
         self.proposed = False
         self.previous = math.nan
         self.received: list[float] = []  # its utility of each offer others made, oldest first
         self.delivered = math.nan  # share of what was due to it delivered at the latest delivery
         self.paused = False
+        self._plan: _Plan | None = None  # its offers over its schedule, on a value-table domain
+        self._at = -1  # the step of its schedule its aspiration is at (-1: none)
         self.refresh(schedule, steps)
         self.aspiration = self.best
 
@@ -63,6 +68,8 @@ class Actor(mesa.Agent):
         if schedule is None:
             schedule = _schedule_of(self.strategy, self.best, self.posture, self.model.deadline, self.kappa)
         self._schedule = schedule
+        self._plan = None  # (planned over the schedule it had)
+        self._at = -1
         #: the same as Python floats (read one round at a time), and its last round
         if steps is None and schedule is not None:
             steps = schedule.tolist()
@@ -91,8 +98,10 @@ class Actor(mesa.Agent):
         self.previous = self.aspiration if t > 0 else math.nan
         steps = self._steps
         if steps is not None:  # (past the deadline, after an extension: its last value)
-            self.aspiration = steps[t if t < self._last else self._last]
+            self._at = at = t if t < self._last else self._last
+            self.aspiration = steps[at]
         else:
+            self._at = -1
             r = self.received
             self.aspiration = self.strategy.aspiration(Situation(
                 t, self.model.deadline, self.best, self.posture,
@@ -105,7 +114,7 @@ class Actor(mesa.Agent):
                 share=self.model.share_now(self.index),
             ))
         self.proposed = False
-        self.response = None
+        self._response = self._short = None
 
     def propose(self) -> Offer | None:
         """The package this actor offers now (``None``: it passes): the frontier offer given
@@ -114,36 +123,104 @@ class Actor(mesa.Agent):
         offers nothing a certain veto blocks."""
         self.proposed = True
         m = self.model
-        if m.beliefs is not None and applies(m.problem):  # some information private: offers against beliefs
-            return m.propose_against_beliefs(self)
+        plan = self._plan
+        if plan is not None and self._at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
+            return plan.offer(self._at)  # its offer at this step of its schedule, planned
         if applies(m.problem):
+            if m.beliefs is not None:  # some information private: offers against beliefs
+                return m.propose_against_beliefs(self)
             return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
+        if self._at >= 0 and self._schedule is not None:  # its aspiration depends on time only: its offers too
+            plan = self._plan = _plan_of(m.problem, self.index, m.mech, self._schedule)
+            return plan.offer(self._at)
         hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
         if hit is None:
             return None
         table, k = hit
         return _grid_offer(m.problem, table, k)
 
+    @property
+    def response(self) -> Response | None:
+        """Its answer this round (``None``: none yet). A refusal for falling short of its
+        reservation or aspiration is kept as its reason and numbers until someone reads it."""
+        r = self._response
+        if r is None and self._short is not None:
+            r = self._response = Response(False, *self._short)
+            self._short = None
+        return r
+
+    @response.setter
+    def response(self, r: Response | None) -> None:
+        self._response, self._short = r, None
+
     def respond(self, offer: FloatArray) -> Response:
         """Accept iff the offer crosses none of its red lines, meets its aspiration and
         reservation utility as it judges them (its patrons' gains weighed in), and no patron
         vetoes it (``model.core.accepts``, ``model.core.mechanics``)."""
-        m = self.model
-        u = m.effective_list[self.index]
-        if not m.lines_ok_list[self.index]:
-            crossed = m.problem.redlines.crossed(offer, self.index)
-            text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
-            r = Response(False, ResponseReason.RED_LINE, note=text)
-        elif not meets(u, self.reservation):
-            r = Response(False, ResponseReason.BELOW_RESERVATION, u, self.reservation)
-        elif not accepts(u, self.aspiration + m.margin, self.reservation + m.margin, True):
-            r = Response(False, ResponseReason.BELOW_ASPIRATION, u, self.aspiration + m.margin)
-        elif m.has_patrons[self.index]:
-            r = m.veto_check(self.index, offer) or ACCEPTED
-        else:
-            r = ACCEPTED
-        self.response = r
+        self.accepts(offer)
+        r = self.response
+        assert r is not None
         return r
+
+    def accepts(self, offer: FloatArray) -> bool:
+        """``respond``, returning whether it accepts (its ``response`` says why)."""
+        m = self.model
+        i = self.index
+        u = m.effective_list[i]
+        if not m.lines_ok_list[i]:
+            crossed = m.problem.redlines.crossed(offer, i)
+            text = crossed[0].describe(m.problem.space, m.problem.actor_ids)
+            self.response = Response(False, ResponseReason.RED_LINE, note=text)
+            return False
+        res = self.reservation
+        if not meets(u, res):
+            self._response, self._short = None, (ResponseReason.BELOW_RESERVATION, u, res)
+            return False
+        margin = m.margin
+        need = self.aspiration + margin
+        if not meets(u, max(need, res + margin)):  # (``model.core.accepts``)
+            self._response, self._short = None, (ResponseReason.BELOW_ASPIRATION, u, need)
+            return False
+        r = (m.veto_check(self.index, offer) or ACCEPTED) if m.has_patrons[self.index] else ACCEPTED
+        self.response = r
+        return r.accepted
+
+
+class _Plan:
+    """A proposer's offers on a value-table domain when its aspiration depends on time only:
+    the row of its offer table it offers at each step of its schedule
+    (``model.core.search.choose_offer_indices``, -1: it passes), worked out once for the
+    problem and mechanisms it was made for; ``offer(t)`` is what ``choose_offer_index`` gives
+    at step ``t``'s aspiration."""
+
+    __slots__ = ("problem", "mech", "table", "rows", "offers")
+
+    def __init__(self, problem: Problem, mech: Mechanics, table: OfferTable, rows: list[int]) -> None:
+        self.problem, self.mech, self.table, self.rows = problem, mech, table, rows
+        self.offers: dict[int, Offer] = {}
+
+    def offer(self, t: int) -> Offer | None:
+        k = self.rows[t]
+        if k < 0:
+            return None
+        got = self.offers.get(k)
+        if got is None:
+            got = self.offers[k] = _grid_offer(self.problem, self.table, k)
+        return got
+
+
+def _plan_of(problem: Problem, index: int, mech: Mechanics, schedule: FloatArray) -> _Plan:
+    """``index``'s ``_Plan`` over ``schedule`` on ``problem``, kept on the problem by proposer,
+    mechanisms and schedule (the runs of one compiled scenario share their schedules)."""
+    memo = problem.__dict__.get("_plans")
+    if memo is None:
+        memo = problem.__dict__["_plans"] = {}
+    key = (index, mech, id(schedule))
+    got = memo.get(key)
+    if got is None or got[0] is not schedule:  # (the schedule is kept with its plan: its id stays its own)
+        table, rows = choose_offer_indices(problem, index, schedule, mech)
+        got = memo[key] = (schedule, _Plan(problem, mech, table, rows.tolist()))
+    return got[1]
 
 
 def _grid_offer(problem: Problem, table: OfferTable, k: int) -> Offer:

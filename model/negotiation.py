@@ -16,14 +16,17 @@ state, and the log of events that explains the outcome.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import mesa
 import numpy as np
+from mesa.experimental.mesa_signals import Observable, ObservableSignals
 
 from model.agents import Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
@@ -45,6 +48,7 @@ from model.core.problem import Problem
 from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
 from model.core.strategies import ACCEPT_TOL, Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
+from model.core.strategies import schedules as all_schedules
 from model.core.tranche import partial_values
 from model.protocols import make_protocol
 from model.protocols.base import (
@@ -87,6 +91,8 @@ class Negotiation(mesa.Model):
             outcome, turn it off).
     """
 
+    time: float  # (Mesa's observable clock, as the type checker is to read it)
+
     def __init__(
         self, scenario: Scenario, rng: int | np.random.Generator | None = None, collect: bool = True
     ) -> None:
@@ -122,16 +128,21 @@ class Negotiation(mesa.Model):
         shared = _shared(scenario)
         self._shares = shared.shares
         self._kappa = shared.kappa
-        for i, strategy in enumerate(shared.strategies):
-            Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
-        # the same agents as ``self.agents``, in the problem's order, for the per-round loops
-        self.actors: list[Actor] = sorted(self.agents, key=lambda a: a.index)  # type: ignore[arg-type]
+        # the agents (Mesa registers each in ``self.agents``), in the problem's order, for the
+        # per-round loops
+        self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
+                                    for i, strategy in enumerate(shared.strategies)]
         self._all_parties = shared.all_parties
         actors = self.actors
         self._responders = {p: tuple([actors[a] for a in who]) for p, who in shared.responders.items()}
         self._trusters_of: dict[int, tuple[np.ndarray, list[int]]] = {}
         self._patrons = shared.patrons
         self.has_patrons = [bool(ps) for ps in shared.patrons]
+        #: the mechanisms when nobody's judgement of an offer differs from its utility (no patrons'
+        #: pull, no promises discounted), else ``None``: ``table``'s short way is for these
+        self._plain_mech = self.mech if self.mech.promises is None and not self.mech.influence else None
+        self._lines_all_ok = _all_true(self.problem.n_actors)
+        self._lines_all_ok_list = [True] * self.problem.n_actors  # (read only, as the array)
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
@@ -189,17 +200,36 @@ class Negotiation(mesa.Model):
         event scheduled on the model, no simulator), the rounds are played without a trip
         through the event list per round: the step schedule is paused (``EventGenerator.pause``),
         each round advances ``time`` and ``steps`` by one as Mesa's step does, and the schedule is
-        resumed at the end (its next step one unit on, where Mesa's step leaves it). An event
-        scheduled on the model from within a round sends the rest through Mesa's step."""
+        resumed at the end (its next step one unit on, where Mesa's step leaves it); while
+        nobody observes ``time`` (Mesa's signals), the clock's value is stored as its observable
+        stores it when it has no one to tell. An event scheduled on the model from within a
+        round sends the rest through Mesa's step: once the schedule is paused the event list
+        holds only cancelled events, and scheduling one adds to it (only Mesa's step takes
+        events out), so a list as long as at the pause has nothing pending; otherwise the list
+        is asked (``EventList.is_empty``)."""
         sched: Any = getattr(self, "_default_schedule", None)
         events: Any = getattr(self, "_event_list", None)
         fast = (sched is not None and events is not None and getattr(self, "_simulator", None) is None
                 and sched.is_active and len(events) == 1 and sched.next_scheduled_time == self.time + 1)
         if fast:
             sched.pause()
+            heap = getattr(events, "_events", None)
+            if not isinstance(heap, list):
+                heap = None
+            paused = -1 if heap is None else len(heap)
+            clock: float = self.time  # (``time`` is a Mesa observable: read once, set each round)
+            slot = _clock_slot(type(self))
+            listeners: Any = getattr(self, "subscribers", None)
+            quiet = bool(slot) and isinstance(listeners, dict)
+            values = self.__dict__
             try:
-                while self.running and events.is_empty():
-                    self.time += 1
+                while self.running and (
+                        heap is not None and len(heap) == paused and events._events is heap or events.is_empty()):
+                    clock += 1
+                    if quiet and not listeners.get(_CLOCK_CHANGED):  # nobody observes the clock
+                        values[slot] = clock  # (what the observable stores when it has no one to tell)
+                    else:
+                        self.time = clock
                     self.steps += 1
                     self._play_round()
             finally:
@@ -247,6 +277,14 @@ class Negotiation(mesa.Model):
         ``utilities`` and ``parties_ok`` (no party's red line is crossed) may be passed when known.
         """
         self.offer = offer
+        if utilities is not None and parties_ok and self.mech is self._plain_mech and self._all_parties:
+            # every actor judges the offer by its utilities as they are and no red line is crossed
+            # (what the general branch below computes, without its steps)
+            self.offer_utilities = self.offer_judged = self.offer_effective = utilities
+            self.offer_lines_ok = self._lines_all_ok
+            self.effective_list = utilities.tolist()
+            self.lines_ok_list = self._lines_all_ok_list
+            return
         if offer is None:
             self.offer_utilities = np.full(self.problem.n_actors, np.nan)
             self.offer_judged = self.offer_effective = self.offer_utilities
@@ -293,10 +331,11 @@ class Negotiation(mesa.Model):
         responders = self._responders.get(proposer)
         if responders is None:
             responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
-        u = self.offer_judged.tolist()  # what each counts on (its promises discounted by its trust, if at all)
-        for a in responders:
+        # what each counts on (its promises discounted by its trust, if at all)
+        u = self.effective_list if self.offer_judged is self.offer_effective else self.offer_judged.tolist()
+        for a in responders:  # each hears it before anyone answers
             a.received.append(u[a.index])
-        rejecters = [a for a in responders if not a.respond(offer).accepted]
+        rejecters = [a for a in responders if not a.accepts(offer)]
         if rejecters:
             return rejecters
         return self.consent_and_ratification(offer, self.problem.space.status_quo if base is None else base)
@@ -884,6 +923,24 @@ class Negotiation(mesa.Model):
         return text
 
 
+#: The subscription key of a change of Mesa's clock (``HasObservables.subscribers``).
+_CLOCK_CHANGED = ("time", ObservableSignals.CHANGED)
+
+
+def _clock_slot(cls: type) -> str:
+    """Where a model of class ``cls`` keeps the value of Mesa's observable ``time`` (its
+    ``private_name``), or ``""`` if ``time`` is not such an observable (found once per class)."""
+    got = _CLOCK_SLOTS.get(cls)
+    if got is None:
+        found = inspect.getattr_static(cls, "time", None)
+        name = getattr(found, "private_name", None)
+        got = _CLOCK_SLOTS[cls] = name if isinstance(found, Observable) and isinstance(name, str) else ""
+    return got
+
+
+_CLOCK_SLOTS: dict[type, str] = {}
+
+
 def _blocked(rejecters: list[Actor]) -> list[tuple[str, str, str]]:
     """Who stood in the way, as ``Outcome.blocked_by`` lists them (written only when the talks end)."""
     return [(a.actor_id, a.response.reason, a.response.detail) for a in rejecters if a.response]
@@ -965,7 +1022,27 @@ class _Shared:
     pause_checks: tuple[tuple[int, list[int], float], ...]
     #: the parties whose outside option beats the status quo (they may walk away, if the protocol lets them)
     walkers: list[int]
-    reporters: dict[str, dict[str, object]]
+    issue_ids: tuple[str, ...]
+
+    @cached_property
+    def reporters(self) -> dict[str, dict[str, object]]:
+        """The DataCollector's reporters (made for the first run that collects)."""
+        ids = self.issue_ids
+        issue_reporters = {f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(ids)}
+        state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(ids)}
+        return {
+            "model_reporters": {"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
+            "agent_reporters": {
+                "actor": "actor_id",
+                "aspiration": "aspiration",
+                "reservation": "reservation",
+                "offer_utility": "offer_utility",
+                "proposed": "proposed",
+                "response": _response_reason,
+                "trust": "trust",
+                "paused": "paused",
+            },
+        }
 
 
 _SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
@@ -979,39 +1056,21 @@ def _shared(sc: Scenario) -> _Shared:
     max_rounds = sc.params.max_rounds
     strategies = sc.strategies
     kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
-    schedules = tuple(
-        _schedule_of(s, best_hoped(sc, p, i), posture_floor(sc, i, float(p.reservation[i])), max_rounds,
-                     float(kappa[i]))
-        for i, s in enumerate(strategies)
-    )
+    schedules, steps = _schedules(sc, p, strategies, max_rounds, kappa)
     parties = [int(a) for a in p.parties]
     shares = None
     if any(isinstance(s, Rubinstein) for s in strategies) and parties:
         shares = stationary_shares(kappa, list(sc.order), parties)
-    ctrl = mech.controller
+    ctrl = mech.controller.tolist()
     counterparts = [
         sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
         for a in range(p.n_actors)
     ]
-    issue_reporters = {f"offer.{iid}": _offer_reporter(i) for i, iid in enumerate(p.space.ids)}
-    state_reporters = {f"state.{iid}": _state_reporter(i) for i, iid in enumerate(p.space.ids)}
-    reporters: dict[str, dict[str, object]] = {
-        "model_reporters": {"round": "round", "proposer": "proposer_id", **issue_reporters, **state_reporters},
-        "agent_reporters": {
-            "actor": "actor_id",
-            "aspiration": "aspiration",
-            "reservation": "reservation",
-            "offer_utility": "offer_utility",
-            "proposed": "proposed",
-            "response": _response_reason,
-            "trust": "trust",
-            "paused": "paused",
-        },
-    }
+    outside, flow = sc.outside.tolist(), sc.flow.tolist()
     out = _SHARED[sc] = _Shared(
         strategies=strategies,
         schedules=schedules,
-        steps=tuple(None if s is None else s.tolist() for s in schedules),
+        steps=steps,
         kappa=kappa,
         shares=shares,
         all_parties=bool(p.consent.all()),
@@ -1020,10 +1079,26 @@ def _shared(sc: Scenario) -> _Shared:
         counterparts=counterparts,
         pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
                            enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
-        walkers=[i for i in p.parties if not np.isnan(sc.outside[i]) and sc.outside[i] > sc.flow[i] + 1e-9],
-        reporters=reporters,
+        walkers=[i for i in parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
+        issue_ids=tuple(p.space.ids),
     )
     return out
+
+
+def _schedules(sc: Scenario, p: Problem, strategies: Sequence[Strategy], max_rounds: int, kappa: FloatArray,
+               ) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
+    """Every actor's aspiration schedule (``None`` for a strategy that does not depend on time
+    only), read-only, and the same as lists of floats. When every strategy has one they are
+    computed side by side (``model.core.strategies.schedules``: the same numbers as each
+    strategy's ``schedule``), and made lists in one call."""
+    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
+    floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
+    if strategies and all(getattr(s, "schedule", None) is not None for s in strategies):
+        table = np.ascontiguousarray(all_schedules(strategies, np.array(best), np.array(floor), max_rounds, kappa).T)
+        table.setflags(write=False)
+        return tuple(table), tuple(table.tolist())
+    each = tuple(_schedule_of(s, best[i], floor[i], max_rounds, float(kappa[i])) for i, s in enumerate(strategies))
+    return each, tuple(None if s is None else s.tolist() for s in each)
 
 
 def _response_reason(a: Actor) -> str:

@@ -4,6 +4,8 @@ with the same utilities and choices, bit for bit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,17 @@ from model.core.domains import peer_case_draws, table_problem
 from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet
-from model.core.search import _one_box, _one_table, _party_tables, offer_table
+from model.core.search import (
+    _first_per_block,
+    _min_and_sum,
+    _new_moves,
+    _one_box,
+    _one_table,
+    _party_tables,
+    choose_offer_index,
+    choose_offer_indices,
+    offer_table,
+)
 from model.core.space import Issue, OutcomeSpace
 
 
@@ -125,3 +137,76 @@ def test_grid_package_utility_is_utility_on_tables_and_on_spatial_preferences() 
         pk, idx = p.maximize_weighted_indexed(w)
         assert pk is not None
         assert np.array_equal(p.grid_package_utility(pk, idx), p.utility(pk))
+
+
+@pytest.mark.parametrize("n_parties", [2, 3, 4])
+def test_choices_at_many_aspirations_are_the_choices_one_at_a_time(n_parties: int) -> None:
+    rng = np.random.default_rng(n_parties)
+    for k in range(6):
+        p = table_problem(peer_case_draws(7, k, n_parties, n_issues=1 + k % 4, n_values=3 + k))
+        for a in range(n_parties):
+            t = offer_table(p, a)
+            # the table's own utilities exactly, 1e-9 either side of them, past them all, under the floor
+            asp = np.concatenate([t.own, t.own - 1e-9, t.own + 1e-9, t.own - 2e-9, rng.uniform(-0.2, 1.3, 200),
+                                  [t.own[-1] + 1.0, float(p.reservation[a]), -1.0]])
+            table, rows = choose_offer_indices(p, a, asp)
+            assert table is t and rows.dtype == np.int64
+            for x, row in zip(asp.tolist(), rows.tolist(), strict=True):
+                hit = choose_offer_index(p, a, x)
+                assert (-1 if hit is None else hit[1]) == row
+
+
+def test_a_proposer_whose_best_falls_short_of_its_reservation_passes_at_every_aspiration() -> None:
+    d = peer_case_draws(3, 1, 3)
+    reservation = d.reservation.copy()
+    reservation[1] = 1.5  # above anything it can get
+    p = table_problem(dataclasses.replace(d, reservation=reservation))
+    asp = np.linspace(-0.5, 2.0, 41)
+    _, rows = choose_offer_indices(p, 1, asp)
+    assert rows.tolist() == [-1] * len(asp)
+    assert all(choose_offer_index(p, 1, float(x)) is None for x in asp)
+    _, rows0 = choose_offer_indices(p, 0, asp)  # the others still offer
+    assert (rows0 >= 0).all()
+
+
+@pytest.mark.parametrize("kind", ["one point", "none on an issue", "two on an issue"])
+def test_new_candidates_by_key_are_the_first_appearances_that_move_from_the_status_quo(kind: str) -> None:
+    rng = np.random.default_rng(len(kind))
+    for trial in range(30):
+        n_i, n_g, block = 1 + trial % 4, 2 + trial % 6, 1 + trial % 9
+        rows = rng.integers(0, n_g, (block * (1 + trial % 5), n_i))
+        at = np.zeros((n_i, n_g), dtype=bool)
+        sq = rng.integers(0, n_g, n_i)
+        at[np.arange(n_i), sq] = True
+        rows[:: max(1, block // 2)] = sq  # some rows at the status quo
+        if kind == "none on an issue":
+            at[0] = False
+        elif kind == "two on an issue" and n_g > 1:
+            at[0, (sq[0] + 1) % n_g] = True
+        moves = ~np.logical_and.reduce(at[np.arange(n_i)[:, None], rows.T], axis=0)
+        want = _first_per_block(rows, block, n_g) & moves
+        assert _new_moves(rows, block, n_g, at).tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 7, 8, 11])
+def test_min_and_sum_column_by_column_are_numpys_own(k: int) -> None:
+    rng = np.random.default_rng(k)
+    # magnitudes far apart: a sum in another order gives other last bits
+    s = rng.random((5000, k)) * rng.choice([1e-8, 1.0, 1e8], (5000, k)) - 0.5
+    worst, total = _min_and_sum(s)
+    assert worst.tobytes() == s.min(axis=1).tobytes()
+    assert total.tobytes() == s.sum(axis=1).tobytes()
+
+
+def test_value_tables_read_their_grids_levels_once_per_grid_and_as_fresh() -> None:
+    for k in range(8):
+        d = peer_case_draws(13, k, 3, n_issues=1 + k % 4, n_values=3 + k)
+        p = table_problem(d)
+        got = p.prefs.issue_values(p.space.grid)
+        fresh = p.prefs._index(p.space.grid.T).T
+        want = p.prefs.tables[:, np.arange(p.space.n_issues)[:, None], fresh]
+        assert got.tobytes() == want.tobytes() and got.flags.writeable  # (each caller's own array)
+        issues, idx = p.prefs._grid_index(p.space.grid)
+        assert idx.tobytes() == fresh.tobytes() and not idx.flags.writeable
+        other = table_problem(peer_case_draws(14, k, 3, n_issues=1 + k % 4, n_values=3 + k))
+        assert other.prefs._grid_index(other.space.grid)[1] is idx  # the domains of one shape share it

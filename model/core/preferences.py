@@ -88,6 +88,8 @@ _SEARCHED = 32
 
 #: ``TablePreferences._shared_levels`` per ``levels`` array, by the array's id.
 _SHARED: dict[int, tuple[FloatArray, FloatArray | None]] = {}
+#: ``TablePreferences._grid_index`` by grid: (grid, levels, issues, level indices)
+_GRID_INDEX: dict[int, tuple[FloatArray, FloatArray, np.ndarray, np.ndarray]] = {}
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,22 @@ class TablePreferences:
 
     def issue_values(self, grid: FloatArray) -> FloatArray:
         """Values of every grid point: ``(A, I, G)`` (the grid of an ordinal issue is its levels)."""
+        issues, idx = self._grid_index(grid)
+        return self.tables[:, issues, idx]
+
+    def _grid_index(self, grid: FloatArray) -> tuple[np.ndarray, np.ndarray]:
+        """The level of every grid point, ``(I, G)``, and the issues' numbers ``(I, 1)``: kept per
+        read-only grid and levels (the domains of one shape share both, ``model.core.domains``)."""
+        key = id(grid)
+        kept = _GRID_INDEX.get(key)
+        if kept is not None and kept[0] is grid and kept[1] is self.levels:
+            return kept[2], kept[3]
         idx = self._index(grid.T).T  # (I, G)
-        n_i = self.levels.shape[0]
-        return self.tables[:, np.arange(n_i)[:, None], idx]
+        issues = np.arange(self.levels.shape[0])[:, None]
+        if not grid.flags.writeable and not self.levels.flags.writeable:
+            idx.setflags(write=False)
+            issues.setflags(write=False)
+            if len(_GRID_INDEX) >= 64:
+                _GRID_INDEX.pop(next(iter(_GRID_INDEX)))
+            _GRID_INDEX[key] = (grid, self.levels, issues, idx)  # the arrays are kept: their ids stay their own
+        return issues, idx

@@ -293,19 +293,19 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     n_p, n_a, n_i = len(parties), problem.n_actors, problem.space.n_issues
     st = _stack(n_a, parties)
     span = np.maximum(problem.best_utility - problem.reservation, 1e-9)
-    coefs = np.where(st.own, st.numerators / span, st.numerators * (1.0 / span))  # ``offer_weightings``
+    coefs = st.numerators * (1.0 / span)  # ``offer_weightings``: on the own columns, divided by the span
+    np.divide(st.numerators, span, out=coefs, where=st.own)
     wv = problem.weighted_values
     score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem._one_box_offset
     n_c = score.shape[1]
     flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
     issues = np.arange(n_i)[None, :]
-    # the status quo is no offer (its issues read as rows, one issue after another: a long axis)
-    moves = ~np.logical_and.reduce(problem.at_status_quo[issues.T, flat.T], axis=0)
-    valid = (_first_per_block(flat, n_c, problem.space.grid.shape[1]) & moves).reshape(n_p, n_c)
+    valid = _new_moves(flat, n_c, problem.space.grid.shape[1], problem.at_status_quo).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
     own = u[st.rows, st.proposer].reshape(n_p, n_c)
-    s = normalised_surplus(problem, u)[st.rows[:, None], st.others]  # (P * C, P - 1)
-    worst, total = s.min(axis=1).reshape(n_p, n_c), s.sum(axis=1).reshape(n_p, n_c)
+    s = ((u - problem.reservation) / span)[st.rows[:, None], st.others]  # ``normalised_surplus``, (P * C, P - 1)
+    worst, total = _min_and_sum(s)
+    worst, total = worst.reshape(n_p, n_c), total.reshape(n_p, n_c)
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
     block, steps = st.block, st.steps
     rank = np.empty((n_p, n_c), dtype=np.int64)
@@ -325,6 +325,74 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
             for j, p in enumerate(parties)}
 
 
+def _min_and_sum(s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``s.min(axis=1)`` and ``s.sum(axis=1)`` of a ``(n, k)`` array, the same numbers, column by
+    column when ``k`` is small (numpy reduces a short last axis row by row, slowly): a minimum
+    is exact in any order, and numpy adds fewer than 8 terms one after another from the first
+    (past that, in 8 running sums: then ``sum`` itself)."""
+    if s.shape[1] >= 8:
+        return s.min(axis=1), s.sum(axis=1)
+    worst = total = s[:, 0]
+    for j in range(1, s.shape[1]):
+        col = s[:, j]
+        worst, total = np.minimum(worst, col), total + col
+    return worst, total
+
+
+def _new_moves(rows: np.ndarray, block: int, n_g: int, at_status_quo: BoolArray) -> BoolArray:
+    """Whether each row of ``rows`` (grid indices below ``n_g``, ``(n, I)``) is the first of its
+    value within its block of ``block`` consecutive rows (``_first_per_block``) and moves some
+    issue from the status quo (``at_status_quo``, ``(I, n_g)``: the status quo is no offer).
+    When the status quo is one grid point on every issue, a row is the status quo iff its
+    integer key (its digits base ``n_g``) is the status quo's: the keys that find the first
+    appearances tell it too."""
+    n, n_i = rows.shape
+    n_blocks = n // block
+    sq = _status_quo_key(at_status_quo, n_g) if n_blocks * float(n_g) ** n_i < 2**62 else None
+    if sq is None:  # read the status quo issue by issue (its issues as rows: a long axis)
+        issues = np.arange(n_i)[:, None]
+        moves = ~np.logical_and.reduce(at_status_quo[issues, rows.T], axis=0)
+        return _first_per_block(rows, block, n_g) & moves
+    digits, offset = _block_keys(n_blocks, block, n_g, n_i)
+    own = rows @ digits
+    return _first_of_keys(own + offset) & (own != sq)
+
+
+def _status_quo_key(at_status_quo: BoolArray, n_g: int) -> int | None:
+    """The integer key (digits base ``n_g``, ``_block_keys``) of the status quo's grid indices
+    when it is one grid point on every issue; -1 (no key) when some issue has none; ``None``
+    when some issue has two (padded levels). Kept per array (read-only: problems of one geometry
+    share it)."""
+    got = _SQ_KEYS.get(id(at_status_quo))
+    if got is not None and got[0] is at_status_quo:
+        return got[1]
+    at = [np.flatnonzero(row).tolist() for row in at_status_quo]
+    key: int | None = -1
+    if all(len(i) == 1 for i in at):
+        key = sum(i[0] * n_g**j for j, i in enumerate(at))
+    elif any(len(i) > 1 for i in at):
+        key = None
+    if len(_SQ_KEYS) >= 64:
+        _SQ_KEYS.pop(next(iter(_SQ_KEYS)))
+    _SQ_KEYS[id(at_status_quo)] = (at_status_quo, key)  # the array itself is kept: its id stays its own
+    return key
+
+
+_SQ_KEYS: dict[int, tuple[BoolArray, int | None]] = {}
+
+
+def _first_of_keys(keys: np.ndarray) -> BoolArray:
+    """Whether each of ``keys`` is the first of its value (by position)."""
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    new[1:] = s[1:] != s[:-1]
+    out = np.empty(len(keys), dtype=bool)
+    out[order] = new
+    return out
+
+
 def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
     """Whether each row of ``rows`` (grid indices below ``n_g``, ``(n, I)``) is the first of its
     value within its block of ``block`` consecutive rows."""
@@ -332,18 +400,12 @@ def _first_per_block(rows: np.ndarray, block: int, n_g: int) -> BoolArray:
     n_blocks = n // block
     if n_blocks * float(n_g) ** n_i < 2**62:  # one integer per row: its block, then its digits base n_g
         digits, offset = _block_keys(n_blocks, block, n_g, n_i)
-        keys = rows @ digits + offset
-        order = np.argsort(keys, kind="stable")
-        s = keys[order]
-        new = np.empty(n, dtype=bool)
-        new[0] = True
-        new[1:] = s[1:] != s[:-1]
-    else:
-        who = np.repeat(np.arange(n_blocks), block)
-        order = np.lexsort(np.vstack([rows.T, who]))  # by block, then the row's values; stable
-        s2, w = rows[order], who[order]
-        new = np.ones(n, dtype=bool)
-        new[1:] = (w[1:] != w[:-1]) | np.any(s2[1:] != s2[:-1], axis=1)
+        return _first_of_keys(rows @ digits + offset)
+    who = np.repeat(np.arange(n_blocks), block)
+    order = np.lexsort(np.vstack([rows.T, who]))  # by block, then the row's values; stable
+    s2, w = rows[order], who[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (w[1:] != w[:-1]) | np.any(s2[1:] != s2[:-1], axis=1)
     out = np.empty(n, dtype=bool)
     out[order] = new
     return out
@@ -374,6 +436,26 @@ def choose_offer_index(
         k = int(np.flatnonzero(table.own == table.own[-1])[0])
         k = int(table.best_from[k])
     return table, k
+
+
+def choose_offer_indices(
+    problem: Problem, proposer: int, aspirations: FloatArray, mech: Mechanics | None = None
+) -> tuple[OfferTable, np.ndarray]:
+    """``choose_offer_index`` at many aspirations at once (a time-only strategy's schedule):
+    the proposer's table and, for each aspiration, the row it offers (-1: it passes). The same
+    comparisons on the same floats, element by element: ``max(aspiration, floor)``, less
+    1e-9, searched in the table's own utilities; past them all, the first of its best
+    packages' choice, unless even that falls short of its reservation."""
+    table = offer_table(problem, proposer, mech)
+    n = len(table.own)
+    if n == 0:
+        return table, np.full(len(aspirations), -1, dtype=np.int64)
+    floor = float(problem.reservation[proposer])
+    k = np.searchsorted(table.own, np.maximum(aspirations, floor) - 1e-9, side="left")
+    out = table.choice[k]
+    if table.own[-1] < floor - 1e-9:  # its best falls short of no deal: past every package, it passes
+        out = np.where(k >= n, -1, out)
+    return table, out
 
 
 def choose_offer(problem: Problem, proposer: int, aspiration: float) -> FloatArray | None:

@@ -88,7 +88,7 @@ class PackageProtocol(Protocol):
         if self.trust_weight > 0.0:
             m.refresh_promises(self.trust_weight)
         proposer = m.proposer_now()
-        walker = self.walk_away()
+        walker = self.walk_away() if m.walkers else None
         if walker is not None:  # its outside option beats what it expects from going on: it leaves
             detail = walker.response.detail if walker.response else ""
             m.end(False, OutcomeReason.WALK_AWAY, None, f"{walker.actor_id} walked away in round {m.round}: {detail}.",
@@ -104,14 +104,16 @@ class PackageProtocol(Protocol):
         offer = hit.package
         # offers cross no party's red line (by construction, unless some are private: then the
         # answers check them) and carry their utilities
-        m.table(offer, hit.utilities, parties_ok=not m.private_lines)
-        vetoed = m.veto_check(proposer.index, offer)  # a patron's veto binds its client's own offers too
-        if vetoed is not None:
-            proposer.response = vetoed
-            m.fail_round(offer, [proposer])
-            return
+        m.table(offer, hit.utilities, parties_ok=m.beliefs is None or not m.private_lines)
+        if m.has_patrons[proposer.index]:  # a patron's veto binds its client's own offers too
+            vetoed = m.veto_check(proposer.index, offer)
+            if vetoed is not None:
+                proposer.response = vetoed
+                m.fail_round(offer, [proposer])
+                return
         rejecters = m.consult(offer, proposer.index)
-        m.observe_answers(proposer.index, offer)  # (nothing to learn when everything is public)
+        if m.beliefs is not None:  # (nothing to learn when everything is public)
+            m.observe_answers(proposer.index, offer)
         if not rejecters:
             self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
         else:

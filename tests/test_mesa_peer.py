@@ -1,0 +1,118 @@
+"""The Mesa model on value-table domains (the peer case shared with NegMAS): a proposer whose
+aspiration depends on time only offers, round by round, what the grid search chooses at that
+round's aspiration (``model.core.search.choose_offer_index``), and the runs end as the core
+loop's (``model.core.protocol.run_package_protocol``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from model import scenario
+from model.agents import _schedule_of, best_hoped, posture_floor
+from model.core.domains import peer_case_draws, table_problem
+from model.core.protocol import run_package_protocol
+from model.core.search import choose_offer_index
+from model.negotiation import Negotiation, _shared
+
+
+def _peer(n_parties: int, k: int, rounds: int = 100, other: str | None = None) -> scenario.Scenario:
+    """Negotiation ``k`` of the peer case (shared/bench/PEER_CASE.md), Boulware and Conceder in turn
+    (``other``: the last party's strategy instead)."""
+    levels = [{"name": f"v{m}", "value": round(m / 9, 12)} for m in range(10)]
+    data: dict[str, Any] = {
+        "name": "peer", "title": "peer", "seed": 0,
+        "issues": [{"id": f"i{j}", "label": f"issue {j}", "kind": "ordinal", "levels": levels, "status_quo": "v0"}
+                   for j in range(3)],
+        "actors": [{"id": f"p{p}", "name": f"p{p}", "reservation": 0.0,
+                    "strategy": {"name": "boulware" if p % 2 == 0 else "conceder",
+                                 "params": {"exponent": 4.0 if p % 2 == 0 else 0.25}},
+                    "issues": {f"i{j}": {"position": "v0", "salience": 0.5} for j in range(3)}}
+                   for p in range(n_parties)],
+        "protocol": {"kind": "package", "max_rounds": rounds * n_parties, "order": [f"p{p}" for p in range(n_parties)]},
+    }
+    if other is not None:
+        data["actors"][-1]["strategy"] = {"name": other}
+    d = peer_case_draws(2024, k, n_parties)
+    return dataclasses.replace(scenario.parse(data), problem=table_problem(d), flow=d.reservation.copy())
+
+
+@pytest.mark.parametrize("n_parties", [2, 3, 4])
+def test_each_rounds_offer_is_the_grid_searchs_choice_at_that_rounds_aspiration(n_parties: int) -> None:
+    for k in range(4):
+        sc = _peer(n_parties, k)
+        m = Negotiation(sc, rng=k, collect=True)
+        out = m.run()
+        p = sc.problem
+        rows = m.datacollector.get_model_vars_dataframe()
+        agents = m.datacollector.get_agent_vars_dataframe()
+        assert len(rows) == out.rounds
+        for t in range(1, out.rounds + 1):
+            proposer = sc.order[(t - 1) % len(sc.order)]
+            aspiration = float(agents.loc[(t, proposer + 1), "aspiration"])  # (Mesa's agent ids start at 1)
+            hit = choose_offer_index(p, proposer, aspiration, sc.mech)
+            tabled = [rows.loc[t - 1, f"offer.i{j}"] for j in range(3)]
+            if hit is None:
+                assert all(math.isnan(v) for v in tabled)
+            else:
+                assert tabled == hit[0].packages[hit[1]].tolist()
+
+
+@pytest.mark.parametrize("n_parties", [2, 4])
+def test_the_mesa_model_ends_as_the_core_loop_on_the_peer_case(n_parties: int) -> None:
+    for k in range(8):
+        sc = _peer(n_parties, k)
+        o = Negotiation(sc, rng=k, collect=False).run()
+        core = run_package_protocol(sc.problem, list(sc.strategies), sc.proposer_order(), sc.params.max_rounds,
+                                    0.0, np.random.default_rng(k))
+        assert (o.agreed, o.rounds) == (core.agreed, core.rounds)
+        if o.agreed:
+            assert np.asarray(o.package).tobytes() == np.asarray(core.package).tobytes()
+
+
+def test_a_proposer_with_nothing_above_its_reservation_passes_round_after_round() -> None:
+    sc = _peer(2, 5, rounds=6)
+    reservation = sc.problem.reservation.copy()
+    reservation[0] = 1.5  # no package gives p0 that much: it offers nothing, and accepts nothing
+    sc = dataclasses.replace(sc, problem=sc.problem.with_preferences(sc.problem.prefs, reservation))
+    m = Negotiation(sc, rng=0, collect=True)
+    out = m.run()
+    assert not out.agreed and out.rounds == 12
+    rows = m.datacollector.get_model_vars_dataframe()
+    for t in range(0, out.rounds, 2):  # p0's rounds: nothing on the table
+        assert all(math.isnan(rows.loc[t, f"offer.i{j}"]) for j in range(3))
+    for t in range(1, out.rounds, 2):  # p1's: an offer every time
+        assert not any(math.isnan(rows.loc[t, f"offer.i{j}"]) for j in range(3))
+
+
+@pytest.mark.parametrize(
+    "name", ["belarus_us_2025.yaml", "belarus_stepwise.yaml", "peer", "tit_for_tat", "rubinstein", "hardliner"])
+def test_the_schedules_made_side_by_side_are_each_strategys_own(name: str) -> None:
+    if name.endswith(".yaml"):
+        sc = scenario.load(Path(__file__).resolve().parents[1] / "scenarios" / name)
+    else:  # the last party's strategy depends on more than time (no schedule), or has its own schedule
+        sc = _peer(3, 2, other=None if name == "peer" else name)
+    shared = _shared(sc)
+    p = sc.problem
+    for i, s in enumerate(sc.strategies):
+        own = _schedule_of(s, best_hoped(sc, p, i), posture_floor(sc, i, float(p.reservation[i])),
+                           sc.params.max_rounds, float(shared.kappa[i]))
+        got = shared.schedules[i]
+        if own is None:
+            assert got is None and shared.steps[i] is None
+            continue
+        assert got is not None and got.tobytes() == own.tobytes() and not got.flags.writeable
+        assert shared.steps[i] == own.tolist()
+
+
+def test_the_actors_are_the_mesa_models_agents_in_the_problems_order() -> None:
+    for sc in (_peer(4, 1), scenario.load(Path(__file__).resolve().parents[1] / "scenarios" / "belarus_us_2025.yaml")):
+        m = Negotiation(sc, rng=0, collect=False)
+        assert [a.index for a in m.actors] == list(range(sc.problem.n_actors))
+        assert m.actors == sorted(m.agents, key=lambda a: a.index) and len(m.agents) == len(m.actors)
+        assert all(a.model is m for a in m.actors)
