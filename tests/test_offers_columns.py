@@ -167,3 +167,25 @@ def test_theory_through_the_engine_with_every_offer_from_column_generation(
             fn(d1, d2)
     else:
         fn()
+
+
+def test_a_solve_cut_short_is_solved_again_from_no_basis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simplex run that stalls is cut and solved again from no basis (``_solve_restricted``;
+    a primal run that cycled without end hung a 100-actor point): with every first run cut at
+    once, every answer comes from the second solve, and they are still the whole program's."""
+    p = scenario.parse(synthetic(7, 12, 2, seed=84)).problem
+    whole = offers._Solver(p, None)
+    monkeypatch.setattr(offers, "STALL_PER_ROW", 0)
+    cols = offers._ColumnSolver(p, None)
+    rng = np.random.default_rng(5)
+    solved = 0
+    for trial in range(12):
+        soft, hard = demands(p, rng, trial)
+        a, b = whole.solve(dict(soft), dict(hard), {}), cols.solve(dict(soft), dict(hard), {})
+        assert (a is None) == (b is None), trial
+        if a is not None and b is not None:
+            solved += 1
+            assert b[0] == pytest.approx(a[0], abs=1e-7)
+            np.testing.assert_allclose(p.utility(b[1]), p.utility(a[1]), atol=1e-6)
+    assert solved >= 4
+    assert cols.stalls > 0  # the second solve did the work

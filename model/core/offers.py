@@ -581,6 +581,10 @@ COLUMNS_MIN_COEFFS = 10_000
 PRICE_TOL = 1e-9
 #: Weights added per issue and round of pricing (the most negative reduced costs first).
 PER_ISSUE = 2
+#: A simplex run of the restricted program is cut after this many iterations per row (see
+#: ``_ColumnSolver._solve_restricted``).
+STALL_PER_ROW = 50
+RETRY_PER_ROW = 500
 
 
 def generates_columns(problem: Problem) -> bool:
@@ -641,6 +645,7 @@ class _ColumnSolver(_Solver):
         self.cost = self.cost_z.copy()
         self._cold = False  # whether the next solve starts a search (from the program as built)
         self.pricings = 0  # rounds of pricing (for the bench)
+        self.stalls = 0  # runs that stalled and were solved again (for the bench)
 
     def _start_cells(self) -> np.ndarray:
         """The weights to start from: the admissible cell nearest the status quo on every issue,
@@ -769,6 +774,33 @@ class _ColumnSolver(_Solver):
         self._phase_two_costs()
         return True
 
+    def _solve_restricted(self) -> None:
+        """One solve of the restricted program: the dual simplex for a search's cold start, the
+        primal simplex after it (the last basis stays primal feasible as columns come in or the
+        objective changes).
+
+        On these dense programs, with the tolerances the acceptance rule needs, HiGHS's primal
+        simplex can stall: a run was seen to cycle for 10^5 iterations and more without end
+        (100 actors x 50 issues, seed 1 of the bench's synthetic scenario). So every run is cut at
+        ``STALL_PER_ROW`` iterations per row (a healthy one takes one to ten), and a run cut
+        short is solved again, once, from no basis by the dual simplex (cut at ``RETRY_PER_ROW``;
+        a cold dual run takes about ten per row). A status HiGHS cannot
+        tell is left to the caller: phase I decides whether the program is feasible."""
+        h = self.h
+        h.setOptionValue("simplex_iteration_limit", STALL_PER_ROW * self.n_rows)
+        h.run()
+        if self._cold:
+            self._cold = False
+            h.setOptionValue("simplex_strategy", 4)
+        if h.getModelStatus() != highspy.HighsModelStatus.kIterationLimit:
+            return
+        self.stalls += 1
+        h.clearSolver()
+        h.setOptionValue("simplex_strategy", 1)
+        h.setOptionValue("simplex_iteration_limit", RETRY_PER_ROW * self.n_rows)
+        h.run()
+        h.setOptionValue("simplex_strategy", 4)
+
     def _generate(self, ub: FloatArray, phase: int) -> bool:
         """Solve the restricted program and price weights in until none has a negative reduced
         cost; False if the restricted program is infeasible."""
@@ -776,10 +808,7 @@ class _ColumnSolver(_Solver):
         n, prog = self.n, self.prog
         n_i = self.problem.space.n_issues
         while True:
-            h.run()
-            if self._cold:
-                self._cold = False
-                h.setOptionValue("simplex_strategy", 4)
+            self._solve_restricted()
             # not optimal: infeasible, or HiGHS could not tell (then phase I decides)
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return False
