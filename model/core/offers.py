@@ -411,12 +411,15 @@ class _Solver:
         hard: dict[int, float],
         fixed: dict[int, float],
         polish: bool = True,
+        after_last: bool = False,
     ) -> tuple[float, FloatArray] | None:
         """``max z`` s.t. ``u_a - s_a z >= soft[a]`` and ``u_a >= hard[a]`` over the packages no
         party's red line forbids, ``fixed`` issues held; then (``polish``) with that ``z`` kept,
         the largest total normalised utility of the actors named (Pareto), staying at the status
-        quo on issues nobody weighs. ``(z, package)``, or ``None`` if nothing is feasible."""
-        self._set_demands(soft, hard)
+        quo on issues nobody weighs. ``(z, package)``, or ``None`` if nothing is feasible.
+        ``after_last``: the next question of one offer, asked after the last in a fixed order
+        (column generation goes on from where that search ended; see ``_frontier_offer``)."""
+        self._set_demands(soft, hard, after_last)
         lb, ub = self.lb0.copy(), self.ub0.copy()
         if not self._fix(ub, fixed):
             return None
@@ -434,10 +437,11 @@ class _Solver:
                 return z, polished
         return z, self._snap_exact(self._package(x))
 
-    def _set_demands(self, soft: dict[int, float], hard: dict[int, float]) -> None:
+    def _set_demands(self, soft: dict[int, float], hard: dict[int, float], after_last: bool = False) -> None:
         """Start from a fresh copy of the model as built (so that a search's answer depends on its
         inputs only, not on what the solver did before) and set the rows of the demands ``soft``
-        and ``hard`` (see :meth:`solve`)."""
+        and ``hard`` (see :meth:`solve`). The whole program always starts afresh (``after_last``
+        is for column generation: a cold start there costs ten times more)."""
         h = self.h
         h.passModel(self.lp)
         for a, f in soft.items():
@@ -703,13 +707,21 @@ class _ColumnSolver(_Solver):
         prior = self.__dict__.get("cols", self.base_cols)
         self.cols = np.concatenate([prior, cells])
 
-    def _set_demands(self, soft: dict[int, float], hard: dict[int, float]) -> None:
+    def _set_demands(self, soft: dict[int, float], hard: dict[int, float], after_last: bool = False) -> None:
         """As the whole program's, with one row per actor: ``u_a - s_a z >= soft[a]`` (z's
-        coefficient set) or ``u_a >= hard[a]`` (none), free if the actor is in neither."""
+        coefficient set) or ``u_a >= hard[a]`` (none), free if the actor is in neither.
+
+        ``after_last``: the search goes on from where the last one ended (its weights and basis),
+        by the dual simplex, as only the demands' bounds (and z's coefficients) move; the caller
+        asks it only for the next question of one offer, in a fixed order, so the answer still
+        depends on the offer's inputs alone."""
         if set(soft) & set(hard):
             raise ValueError("an actor's demand is soft or hard, not both")
         h = self.h
-        if not self.chained or not self.__dict__.get("_started"):
+        if after_last and self.__dict__.get("_started"):
+            self._cold = True
+            h.setOptionValue("simplex_strategy", 1)
+        elif not self.chained or not self.__dict__.get("_started"):
             self._started = True
             self.cols = self.lp_cols.copy()
             h.passModel(self.lp)
@@ -926,17 +938,17 @@ def _frontier_offer(problem: Problem, proposer: int, key: bytes, mech: Mechanics
         if meet is not None and meet[0] >= -MEET_TOL:
             offer = Offer(meet[1], problem.utility(meet[1]), "meet", meet[0])
         else:
-            prop = solver.solve(res, {proposer: own}, fixed)
+            prop = solver.solve(res, {proposer: own}, fixed, after_last=True)
             if prop is not None:
                 offer = Offer(prop[1], problem.utility(prop[1]), "propose", prop[0], decided)
             else:  # its demand is above anything feasible: its own best, if that beats no deal
-                top = solver.solve({proposer: 0.0}, {}, fixed, polish=False)
+                top = solver.solve({proposer: 0.0}, {}, fixed, polish=False, after_last=True)
                 if top is None:
                     return None
                 level = top[0] * float(solver.span[proposer]) - 1e-9
                 if level < floor_p - 1e-9:
                     return None
-                prop = solver.solve(res, {proposer: level}, fixed)
+                prop = solver.solve(res, {proposer: level}, fixed, after_last=True)
                 if prop is None:
                     return None
                 offer = Offer(prop[1], problem.utility(prop[1]), "best", prop[0], decided)
