@@ -189,3 +189,36 @@ def test_a_solve_cut_short_is_solved_again_from_no_basis(monkeypatch: pytest.Mon
             np.testing.assert_allclose(p.utility(b[1]), p.utility(a[1]), atol=1e-6)
     assert solved >= 4
     assert cols.stalls > 0  # the second solve did the work
+
+
+def test_searches_start_from_the_weights_the_utopia_chain_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where every party gains, later searches start from the weights some utopia program used
+    (fewer than it priced); where no party can gain (no zone of agreement), from every weight
+    priced. Either way the searches' answers are the whole program's (see the tests above)."""
+    monkeypatch.setattr(offers, "COLUMNS_MIN_COEFFS", 0)
+    made: list[Any] = []
+    plain = offers._plain_solver
+
+    def keep(problem: Any, chained: bool = False) -> Any:
+        made.append(plain(problem, chained))
+        return made[-1]
+
+    monkeypatch.setattr(offers, "_plain_solver", keep)
+    p = scenario.parse(synthetic(12, 15, seed=11)).problem
+    parties = list(p.parties)
+    assert np.all(p.utopia[parties] - p.reservation[parties] > offers._MIN_SPAN)
+    chain = made[-1]
+    start = p.__dict__["_priced_cells"]
+    np.testing.assert_array_equal(start, np.flatnonzero(chain.used))
+    assert 0 < len(start) < len(chain.cells_in())
+    # no zone: two camps with opposite ideals and one salience everywhere, reservations at the
+    # status quo: what one camp gains the other loses, on every issue alike
+    data = synthetic(12, 15, seed=11)
+    for k, act in enumerate(data["actors"]):
+        act["reservation"] = "status_quo"
+        for iss in act["issues"].values():
+            iss["position"] = 0.0 if k % 2 else 1.0
+            iss["salience"] = 0.5
+    q = scenario.parse(data).problem
+    assert np.all(q.utopia[parties] - q.reservation[parties] <= offers._MIN_SPAN)
+    np.testing.assert_array_equal(q.__dict__["_priced_cells"], made[-1].cells_in())

@@ -253,7 +253,8 @@ def utopia(problem: Problem) -> FloatArray:
             if hit is not None:
                 best[a] = min(best[a], hit[0] * solver.span[a])
     if isinstance(solver, _ColumnSolver):  # the weights the chain priced in: where later searches start
-        problem.__dict__["_priced_cells"] = solver.cells_in()
+        gains = shared is not None and bool(np.all(best[parties] - problem.reservation[parties] > _MIN_SPAN))
+        problem.__dict__["_priced_cells"] = solver.cells_for_searches(gains)
     best.setflags(write=False)
     return best
 
@@ -585,10 +586,10 @@ COLUMNS_MIN_COEFFS = 10_000
 PRICE_TOL = 1e-9
 #: Weights added per issue and round of pricing (the most negative reduced costs first).
 PER_ISSUE = 2
-#: A simplex run of the restricted program is cut after this many iterations per row (see
-#: ``_ColumnSolver._solve_restricted``).
+#: A simplex run of the restricted program from the last basis (warm), and one from none (cold),
+#: is cut after this many iterations per row (see ``_ColumnSolver._solve_restricted``).
 STALL_PER_ROW = 50
-RETRY_PER_ROW = 500
+COLD_PER_ROW = 100
 
 
 def generates_columns(problem: Problem) -> bool:
@@ -675,6 +676,7 @@ class _ColumnSolver(_Solver):
         if self.prog.n_lines or self.ordinal or len(parties) < 2:
             return None
         self._set_demands({}, {j: float(floors[j]) for j in parties})  # the same rows for every party
+        self.used = np.zeros(self.n, dtype=bool)
         out = []
         for a in parties:
             cost = np.zeros(self.n_vars)
@@ -686,12 +688,28 @@ class _ColumnSolver(_Solver):
                 self._started = False  # the next search starts afresh
                 return None
             out.append(float(self.vals[a] @ hit[1][: self.n] + self.k[a]))
+            self.used |= hit[1][: self.n] > 1e-12
         self._set_cost(self.cost_z)
         return out
 
     def cells_in(self) -> np.ndarray:
         """The weights now in the restricted program (full indices, sorted)."""
         return np.sort(self.cols[(self.cols >= 0) & (self.cols < self.n)])
+
+    def cells_for_searches(self, gains: bool) -> np.ndarray:
+        """The weights later searches start from (full indices, sorted): those some program of
+        the ``maximise_each`` chain used (a weight above zero in its answer) when every party
+        gains from the best the others allow it (``gains``), else every weight the chain priced.
+
+        A cold search's dual simplex costs, per iteration, a product over every weight it holds;
+        the used ones (about 200 at 100 actors x 50 issues, against 600 priced) are where offers
+        go, and the search prices in the rest it needs: framework's new point 2-2.6x faster,
+        package's 1.1-1.4x. Where no party gains (no zone of agreement: every answer of the
+        chain sits at the reservations, the programs are degenerate) the used weights are a poor
+        start: the cold searches took four times the iterations, so those start from all."""
+        if gains and "used" in self.__dict__:
+            return np.flatnonzero(self.used)
+        return self.cells_in()
 
     def _add_cells(self, h: highspy.Highs, cells: np.ndarray, cost: FloatArray) -> None:
         """Add weights ``cells`` (full indices) to the restricted program, with their costs."""
@@ -793,23 +811,24 @@ class _ColumnSolver(_Solver):
 
         On these dense programs, with the tolerances the acceptance rule needs, HiGHS's primal
         simplex can stall: a run was seen to cycle for 10^5 iterations and more without end
-        (100 actors x 50 issues, seed 1 of the bench's synthetic scenario). So every run is cut at
-        ``STALL_PER_ROW`` iterations per row (a healthy one takes one to ten), and a run cut
-        short is solved again, once, from no basis by the dual simplex (cut at ``RETRY_PER_ROW``;
-        a cold dual run takes about ten per row). A status HiGHS cannot
-        tell is left to the caller: phase I decides whether the program is feasible."""
+        (100 actors x 50 issues, seed 1 of the bench's synthetic scenario). So a warm run is cut
+        at ``STALL_PER_ROW`` iterations per row (a healthy one takes one to ten) and then solved
+        again from no basis by the dual simplex; a cold run, and that second solve, are cut at
+        ``COLD_PER_ROW`` (a healthy one takes about ten). A run cut short, or a status HiGHS
+        cannot tell, is left to the caller: phase I decides whether the program is feasible."""
         h = self.h
-        h.setOptionValue("simplex_iteration_limit", STALL_PER_ROW * self.n_rows)
+        cold = self._cold
+        h.setOptionValue("simplex_iteration_limit", (COLD_PER_ROW if cold else STALL_PER_ROW) * self.n_rows)
         h.run()
-        if self._cold:
+        if cold:
             self._cold = False
             h.setOptionValue("simplex_strategy", 4)
-        if h.getModelStatus() != highspy.HighsModelStatus.kIterationLimit:
+        if cold or h.getModelStatus() != highspy.HighsModelStatus.kIterationLimit:
             return
         self.stalls += 1
         h.clearSolver()
         h.setOptionValue("simplex_strategy", 1)
-        h.setOptionValue("simplex_iteration_limit", RETRY_PER_ROW * self.n_rows)
+        h.setOptionValue("simplex_iteration_limit", COLD_PER_ROW * self.n_rows)
         h.run()
         h.setOptionValue("simplex_strategy", 4)
 
