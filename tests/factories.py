@@ -106,3 +106,27 @@ def write_experiment(tmp: Path, axes: list[dict[str, Any]], design: dict[str, An
     f = tmp / "exp.yaml"
     f.write_text(yaml.safe_dump(exp, sort_keys=False))
     return f
+
+
+def peer_case(n_parties: int, k: int, protocol: dict[str, Any],
+              strategies: list[dict[str, Any]] | None = None) -> scenario.Scenario:
+    """Negotiation ``k`` of the peer case shared with NegMAS (shared/bench/PEER_CASE.md): three
+    ten-level issues, each party's values drawn by ``peer_case_draws``; Boulware and Conceder in
+    turn unless ``strategies`` says otherwise; the package protocol with ``protocol``'s fields."""
+    import dataclasses
+
+    from model.core.domains import peer_case_draws, table_problem
+
+    levels = [{"name": f"v{m}", "value": round(m / 9, 12)} for m in range(10)]
+    turn = [{"name": "boulware" if p % 2 == 0 else "conceder"} for p in range(n_parties)]
+    data: dict[str, Any] = {
+        "name": "peer", "title": "peer", "seed": 0,
+        "issues": [{"id": f"i{j}", "label": f"issue {j}", "kind": "ordinal", "levels": levels, "status_quo": "v0"}
+                   for j in range(3)],
+        "actors": [{"id": f"p{p}", "name": f"p{p}", "reservation": 0.0, "strategy": s,
+                    "issues": {f"i{j}": {"position": "v0", "salience": 0.5} for j in range(3)}}
+                   for p, s in enumerate(strategies or turn)],
+        "protocol": {"kind": "package", **protocol},
+    }
+    d = peer_case_draws(2024, k, n_parties)
+    return dataclasses.replace(scenario.parse(data), problem=table_problem(d), flow=d.reservation.copy())

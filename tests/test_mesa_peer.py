@@ -15,31 +15,22 @@ import pytest
 
 from model import scenario
 from model.agents import _schedule_of, best_hoped, posture_floor
-from model.core.domains import peer_case_draws, table_problem
 from model.core.protocol import run_package_protocol
 from model.core.search import choose_offer_index
 from model.negotiation import Negotiation, _shared
+from tests.factories import peer_case
 
 
 def _peer(n_parties: int, k: int, rounds: int = 100, other: str | None = None) -> scenario.Scenario:
-    """Negotiation ``k`` of the peer case (shared/bench/PEER_CASE.md), Boulware and Conceder in turn
-    (``other``: the last party's strategy instead)."""
-    levels = [{"name": f"v{m}", "value": round(m / 9, 12)} for m in range(10)]
-    data: dict[str, Any] = {
-        "name": "peer", "title": "peer", "seed": 0,
-        "issues": [{"id": f"i{j}", "label": f"issue {j}", "kind": "ordinal", "levels": levels, "status_quo": "v0"}
-                   for j in range(3)],
-        "actors": [{"id": f"p{p}", "name": f"p{p}", "reservation": 0.0,
-                    "strategy": {"name": "boulware" if p % 2 == 0 else "conceder",
-                                 "params": {"exponent": 4.0 if p % 2 == 0 else 0.25}},
-                    "issues": {f"i{j}": {"position": "v0", "salience": 0.5} for j in range(3)}}
-                   for p in range(n_parties)],
-        "protocol": {"kind": "package", "max_rounds": rounds * n_parties, "order": [f"p{p}" for p in range(n_parties)]},
-    }
+    """Negotiation ``k`` of the peer case, Boulware and Conceder in turn (``other``: the last
+    party's strategy instead)."""
+    strategies: list[dict[str, Any]] = [
+        {"name": "boulware" if p % 2 == 0 else "conceder", "params": {"exponent": 4.0 if p % 2 == 0 else 0.25}}
+        for p in range(n_parties)]
     if other is not None:
-        data["actors"][-1]["strategy"] = {"name": other}
-    d = peer_case_draws(2024, k, n_parties)
-    return dataclasses.replace(scenario.parse(data), problem=table_problem(d), flow=d.reservation.copy())
+        strategies[-1] = {"name": other}
+    return peer_case(n_parties, k, {"max_rounds": rounds * n_parties, "order": [f"p{p}" for p in range(n_parties)]},
+                     strategies)
 
 
 @pytest.mark.parametrize("n_parties", [2, 3, 4])

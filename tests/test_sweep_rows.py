@@ -4,7 +4,6 @@ whether the run drew a random number, whatever generator the run was first given
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -12,24 +11,12 @@ import pytest
 
 from model import scenario
 from model.core import protocol
-from model.core.domains import peer_case_draws, table_problem
 from model.sweep import rows
+from tests.factories import peer_case
 
 
 def _peer(risk: float, k: int = 0, n_parties: int = 2) -> scenario.Scenario:
-    levels = [{"name": f"v{m}", "value": round(m / 9, 12)} for m in range(10)]
-    data: dict[str, Any] = {
-        "name": "peer", "title": "peer", "seed": 0,
-        "issues": [{"id": f"i{j}", "label": f"issue {j}", "kind": "ordinal", "levels": levels, "status_quo": "v0"}
-                   for j in range(3)],
-        "actors": [{"id": f"p{p}", "name": f"p{p}", "reservation": 0.0,
-                    "strategy": {"name": "boulware" if p % 2 == 0 else "conceder"},
-                    "issues": {f"i{j}": {"position": "v0", "salience": 0.5} for j in range(3)}}
-                   for p in range(n_parties)],
-        "protocol": {"kind": "package", "max_rounds": 40 * n_parties, "breakdown_risk": risk},
-    }
-    d = peer_case_draws(2024, k, n_parties)
-    return dataclasses.replace(scenario.parse(data), problem=table_problem(d), flow=d.reservation.copy())
+    return peer_case(n_parties, k, {"max_rounds": 40 * n_parties, "breakdown_risk": risk})
 
 
 def _direct(sc: scenario.Scenario, seed: int) -> protocol.CoreOutcome:
