@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from model.core import Situation
+from model.core import Situation, accepts
 from model.core.offers import Offer, applies, frontier_offer, most_for
 from model.core.search import OfferTable, choose_offer_index, choose_offer_indices
 from model.core.space import FloatArray
@@ -178,7 +178,7 @@ class Actor(mesa.Agent):
             return False
         margin = m.margin
         need = self.aspiration + margin
-        if not meets(u, max(need, res + margin)):  # (``model.core.accepts``)
+        if not accepts(u, need, res + margin, True):
             self._response, self._short = None, (ResponseReason.BELOW_ASPIRATION, u, need)
             return False
         r = (m.veto_check(self.index, offer) or ACCEPTED) if m.has_patrons[self.index] else ACCEPTED
@@ -209,6 +209,10 @@ class _Plan:
         return got
 
 
+#: Plans kept per problem (proposers x mechanisms x schedules); past it they are made afresh.
+_PLANS_KEPT = 1024
+
+
 def _plan_of(problem: Problem, index: int, mech: Mechanics, schedule: FloatArray) -> _Plan:
     """``index``'s ``_Plan`` over ``schedule`` on ``problem``, kept on the problem by proposer,
     mechanisms and schedule (the runs of one compiled scenario share their schedules)."""
@@ -218,6 +222,8 @@ def _plan_of(problem: Problem, index: int, mech: Mechanics, schedule: FloatArray
     key = (index, mech, id(schedule))
     got = memo.get(key)
     if got is None or got[0] is not schedule:  # (the schedule is kept with its plan: its id stays its own)
+        if len(memo) >= _PLANS_KEPT:  # runs that make their own schedules do not pile plans up
+            memo.clear()
         table, rows = choose_offer_indices(problem, index, schedule, mech)
         got = memo[key] = (schedule, _Plan(problem, mech, table, rows.tolist()))
     return got[1]
