@@ -489,3 +489,23 @@ def test_a_manifest_naming_axes_the_parts_lack_is_one_line(tmp_path: Path) -> No
         r = CliRunner().invoke(main, [command, str(out)])
         assert r.exit_code == 2 and "internal error" not in r.output, r.output
         assert "protocol.nonexistent" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_signal_that_lands_in_a_finaliser_still_stops_the_sweep() -> None:
+    """Python prints and drops an exception raised in a ``__del__``: a Ctrl-C that arrived while
+    a Parquet writer was being collected let the sweep run on to the end (seen once in CI). The
+    handler raises such a signal again a moment later, where it stops the sweep."""
+    from model.sweep.executors import Interrupted, stop_on_signals
+
+    class Collected:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the finaliser
+            for _ in range(1000):  # bytecodes for Python to run the handler on
+                pass
+
+    with pytest.raises(Interrupted) as got, stop_on_signals():
+        Collected()  # made and collected at once: the signal lands in its __del__
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:  # the sweep's own work, where the signal comes again
+            time.sleep(0.01)
+    assert got.value.signum == signal.SIGINT

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 from model.alloc import keep_heap_slack
@@ -212,21 +213,42 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+#: A signal that arrives during a finaliser is raised again this many seconds later.
+REDELIVER_S = 0.05
+
+
+def _in_finaliser(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an object's ``__del__`` (where Python drops exceptions)."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` in the main thread, once: the sweep then
     stops its workers and marks its manifest ``interrupted`` (a second signal during that clean-up
-    is ignored, so it cannot leave a half-written manifest or a traceback)."""
+    is ignored, so it cannot leave a half-written manifest or a traceback). A signal that lands
+    in a finaliser, where the exception would be dropped and the sweep run on, is raised again
+    a moment later."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     fired: list[int] = []
 
-    def handler(signum: int, frame: object) -> None:
-        if not fired:
-            fired.append(signum)
-            raise Interrupted(signum)
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if fired:
+            return
+        if _in_finaliser(frame):
+            # an exception raised in a ``__del__`` (a Parquet writer's, say) is printed and dropped:
+            # the signal comes again in a moment, to stop the sweep where it can be stopped
+            threading.Timer(REDELIVER_S, signal.raise_signal, (signum,)).start()
+            return
+        fired.append(signum)
+        raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in signals}
     try:
