@@ -17,6 +17,13 @@ from model import scenario
 from model.negotiation import Negotiation
 
 
+@pytest.fixture(autouse=True)
+def _fresh_utopias() -> None:
+    """Each test here watches the utopia's programs run: none is answered from an earlier test's
+    (``offers._UTOPIAS``, tested in ``test_utopia_cache.py``)."""
+    offers._UTOPIAS.clear()
+
+
 def synthetic(n_actors: int, n_issues: int, n_lines: int = 0, seed: int = 0, ordinal: int = 0,
               curvature: float = 1.0) -> dict[str, Any]:
     """Random ideal points and saliences; ``n_lines`` conditional red lines of the first actor

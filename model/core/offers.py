@@ -43,6 +43,7 @@ with those issues left at the status quo, as the grid search does.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections import OrderedDict
@@ -233,12 +234,73 @@ def _span(problem: Problem) -> FloatArray:
     return np.maximum(problem.utopia - problem.reservation, _MIN_SPAN)
 
 
+#: Utopia points this process has computed, by the digest of what their programs read
+#: (``_utopia_key``), each with the weights its chain priced in (``_priced_cells``): the points
+#: of a sweep that leave the problem alone (a strategy's, the protocol's, trust or delivery
+#: settings) pay for it once per process, not once per point (about 1 s at 100 actors x 50
+#: issues). Bounded, oldest out; an entry is two small arrays.
+_UTOPIAS: OrderedDict[bytes, tuple[FloatArray, np.ndarray | None]] = OrderedDict()
+UTOPIAS_KEPT = 32
+
+
+def _on_grid(problem: Problem) -> np.ndarray:
+    """The issues the programs search on their grid points alone (one level each): ordinal ones,
+    and every issue when some utility is not concave (curvature < 1: worth less between grid
+    points than the weights count)."""
+    convex = bool(np.any(getattr(problem.prefs, "curvature", np.ones(1)) < 1.0))
+    n_i = problem.space.n_issues
+    return np.ones(n_i, dtype=bool) if convex else np.asarray(problem.space.ordinal_mask, dtype=bool)
+
+
+def _utopia_key(problem: Problem) -> bytes:
+    """A digest of everything ``utopia``'s programs read: the program (admissible weights, their
+    issues and values, the red-line rows), every actor's values of the weights, the
+    reservations, parties, best utilities, the grid and status quo (where column generation
+    starts), the issues searched on their grid points, the red lines as the branch and bound
+    checks them, the issues off the table, and the solver's settings. The same digest gives the
+    same programs, so the same answers: a hit is what a fresh computation returns, bit for bit."""
+    prog = _program(problem)
+    rl = problem.redlines
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((generates_columns(problem), COLUMNS_MIN_COEFFS, PRICE_TOL, PER_ISSUE, STALL_PER_ROW, COLD_PER_ROW,
+                   problem.n_actors, tuple(problem.parties), tuple(problem.fixed), prog.lines,
+                   problem.space.grid.shape)).encode())
+    for arr in (prog.cells, prog.issue, prog.value, prog.integral, prog.rows, prog.lo, prog.hi,
+                _cell_values(problem, None), problem.reservation, problem.best_utility, problem.space.grid,
+                problem.space.status_quo, _on_grid(problem), rl.lo, rl.hi, rl._c_actor, rl._c_when, rl._c_sign,
+                rl._c_thr, rl._c_issue, rl._c_lo, rl._c_hi):
+        a = np.ascontiguousarray(arr)
+        h.update(repr((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.digest()
+
+
 def utopia(problem: Problem) -> FloatArray:
     """``Problem.utopia``: each actor's best utility over the feasible packages that give every
-    other party at least its reservation (one program per actor)."""
+    other party at least its reservation (one program per actor). Computed once per content in
+    a process (``_UTOPIAS``)."""
     best = problem.best_utility.copy()
     if not applies(problem):
         return best
+    key = _utopia_key(problem)
+    kept = _UTOPIAS.get(key)
+    if kept is not None:
+        _UTOPIAS.move_to_end(key)
+        if kept[1] is not None:
+            problem.__dict__["_priced_cells"] = kept[1]
+        return kept[0]
+    best = _utopia_programs(problem, best)
+    priced = problem.__dict__.get("_priced_cells")
+    if priced is not None:
+        priced.setflags(write=False)
+    _UTOPIAS[key] = (best, priced)
+    if len(_UTOPIAS) > UTOPIAS_KEPT:
+        _UTOPIAS.popitem(last=False)
+    return best
+
+
+def _utopia_programs(problem: Problem, best: FloatArray) -> FloatArray:
+    """``utopia``'s programs, from each actor's best utility (``best``, lowered in place)."""
     parties = list(problem.parties)
     # a one-off solver with unit spans (the normalisation cannot depend on what it computes)
     solver = _plain_solver(problem, chained=True)
@@ -325,12 +387,7 @@ class _Solver:
         self.row0 = problem.space.n_issues + prog.rows.shape[0]  # the first soft row
         self._build()
         self.n_a = n_a
-        # a utility that is not concave (curvature < 1) is worth less between grid points than the
-        # weights count, so its issues are searched on their grid points alone, as ordinal ones are
-        prefs = problem.prefs
-        convex = bool(np.any(getattr(prefs, "curvature", np.ones(1)) < 1.0))
-        on_grid = np.ones(problem.space.n_issues, dtype=bool) if convex else problem.space.ordinal_mask
-        self.ordinal = [int(i) for i in np.flatnonzero(on_grid)]
+        self.ordinal = [int(i) for i in np.flatnonzero(_on_grid(problem))]
         self.cells_of = [np.flatnonzero(prog.issue == i) for i in range(problem.space.n_issues)]
         self.inf = highspy.kHighsInf
         self.exact = True  # whether the last search ran to its end (not cut by the limits)
