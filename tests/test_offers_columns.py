@@ -231,21 +231,25 @@ def test_searches_start_from_the_weights_the_utopia_chain_used(monkeypatch: pyte
     np.testing.assert_array_equal(q.__dict__["_priced_cells"], made[-1].cells_in())
 
 
-def test_searches_start_from_one_fixed_basis_and_answer_in_any_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every search's dual simplex starts from one basis per solver (``_start_basis``: a fixed
-    program, solved once), so an answer depends on its own inputs only: the same questions
-    asked in the reverse order, or each on a solver of its own, give the same answers bit for
-    bit; and the start saves the searches work against starting from no basis."""
-    p = scenario.parse(synthetic(12, 15, seed=4)).problem
+@pytest.mark.parametrize(("kind", "n_lines"), [(offers._ColumnSolver, 0), (offers._Solver, 0), (offers._Solver, 2)])
+def test_searches_start_from_one_fixed_basis_and_answer_in_any_order(
+    monkeypatch: pytest.MonkeyPatch, kind: Any, n_lines: int
+) -> None:
+    """Every search starts from one basis per solver (``_start_basis``: a fixed program, solved
+    once), whole program or column generation, so an answer depends on its own inputs only: the
+    same questions asked in the reverse order, or each on a solver of its own, give the same
+    answers bit for bit; and the start saves the searches simplex iterations against starting
+    from no basis."""
+    p = scenario.parse(synthetic(12, 15, n_lines=n_lines, seed=4)).problem
     rng = np.random.default_rng(7)
     questions = [demands(p, rng, trial) for trial in range(12)]
 
     def ask(solver: Any, qs: list[Any]) -> list[Any]:
         return [solver.solve(dict(s), dict(h), {}, True) for s, h in qs]
 
-    forward = ask(offers._ColumnSolver(p, None), questions)
-    backward = ask(offers._ColumnSolver(p, None), questions[::-1])[::-1]
-    alone = [ask(offers._ColumnSolver(p, None), [q])[0] for q in questions]
+    forward = ask(kind(p, None), questions)
+    backward = ask(kind(p, None), questions[::-1])[::-1]
+    alone = [ask(kind(p, None), [q])[0] for q in questions]
     assert sum(a is not None for a in forward) >= 6
     for f, b, a in zip(forward, backward, alone, strict=True):
         assert (f is None) == (b is None) == (a is None)
@@ -253,12 +257,12 @@ def test_searches_start_from_one_fixed_basis_and_answer_in_any_order(monkeypatch
             assert f[0] == b[0] == a[0]
             np.testing.assert_array_equal(f[1], b[1])
             np.testing.assert_array_equal(f[1], a[1])
-    solver = offers._ColumnSolver(p, None)
+    solver = kind(p, None)
     ask(solver, questions[:1])
     assert solver._start is not None and solver._start_basis() is solver._start  # solved once, kept
 
     def iterations(start: bool) -> int:
-        s = offers._ColumnSolver(p, None)
+        s = kind(p, None)
         if not start:
             s._start = None
         count = 0

@@ -500,16 +500,38 @@ class _Solver:
         return z, self._snap_exact(self._package(x))
 
     def _set_demands(self, soft: dict[int, float], hard: dict[int, float], after_last: bool = False) -> None:
-        """Start from a fresh copy of the model as built (so that a search's answer depends on its
-        inputs only, not on what the solver did before) and set the rows of the demands ``soft``
-        and ``hard`` (see :meth:`solve`). The whole program always starts afresh (``after_last``
-        is for column generation: a cold start there costs ten times more)."""
+        """Start from a fresh copy of the model as built and the solver's fixed start basis
+        (``_start_basis``), so that a search's answer depends on its inputs only, not on what the
+        solver did before, and set the rows of the demands ``soft`` and ``hard`` (see
+        :meth:`solve`). The whole program always starts so (``after_last`` is for column
+        generation: a cold start there costs ten times more)."""
         h = self.h
+        start = self._start_basis()
         h.passModel(self.lp)
+        if start is not None:
+            h.setBasis(start)
         for a, f in soft.items():
             h.changeRowBounds(self.row0 + a, f - self.k[a], self.inf)
         for a, level in hard.items():
             h.changeRowBounds(self.row0 + self.n_a + a, level - self.k[a], self.inf)
+
+    def _start_basis(self) -> highspy.HighsBasis | None:
+        """Where every search starts: the optimal basis of one fixed program (every party's soft
+        demand at its reservation, ``max z``), solved once per solver; ``None`` (no basis: HiGHS
+        starts afresh) if that program has no optimum. A search moves only the demands' bounds,
+        so the basis stays dual feasible and HiGHS goes on from it without presolving: the
+        baseline's new points 15-25% faster by protocol, the same answers (the fingerprint is
+        unchanged). The start is a function of the problem, the patrons' pull and the spans
+        alone, so every answer still depends only on its search's inputs."""
+        if "_start" not in self.__dict__:
+            h = self.h
+            h.passModel(self.lp)
+            for a in self.problem.parties:
+                h.changeRowBounds(self.row0 + a, float(self.problem.reservation[a]) - self.k[a], self.inf)
+            h.run()
+            optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            self._start: highspy.HighsBasis | None = h.getBasis() if optimal else None
+        return self._start
 
     def _dive(self, lb: FloatArray, ub: FloatArray, best: list[Any]) -> None:
         """Round every split ordinal issue to its heaviest level until none is split; branch
@@ -835,7 +857,7 @@ class _ColumnSolver(_Solver):
         function of the problem, the patrons' pull and the spans alone, so every answer still
         depends only on its search's inputs."""
         if "_start" in self.__dict__:
-            return self._start  # type: ignore[no-any-return]
+            return self._start
         h = self.h
         h.passModel(self.lp)
         for a in range(self.n_a):
@@ -851,7 +873,7 @@ class _ColumnSolver(_Solver):
         h.setOptionValue("simplex_iteration_limit", COLD_PER_ROW * self.n_rows)
         h.run()
         optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        self._start: highspy.HighsBasis | None = h.getBasis() if optimal else None
+        self._start = h.getBasis() if optimal else None
         return self._start
 
     def _set_cost(self, cost: FloatArray) -> None:
