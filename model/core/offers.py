@@ -397,6 +397,7 @@ class _Solver:
         self.chained = False
         self.max_depth = min(n + n_l + 2, 400)  # each branch removes a weight or fixes a line; a finite stack
         self.runs = 0  # programs solved (for the bench)
+        self.resolved = 0  # runs HiGHS could not finish from the last basis, solved again from none
 
     def _build(self) -> None:
         """The whole program in one HiGHS model: every weight a column, every actor's rows dense."""
@@ -424,11 +425,22 @@ class _Solver:
 
     # -- one relaxed solve --------------------------------------------------------------------
     def _run(self, lb: FloatArray, ub: FloatArray) -> tuple[float, FloatArray] | None:
+        """One solve with bounds ``lb``/``ub`` from the last basis: ``(z, x)``, or ``None`` if the
+        program is infeasible. A run that ends neither optimal nor infeasible (HiGHS could not
+        tell: from some warm bases, after an infeasible node, its dual ratio test fails on
+        excessive dual values) is solved again from no basis, so that a solver error is never
+        taken for infeasibility (it had cut feasible branches from a search)."""
         h = self.h
         h.changeColsBounds(self.n_vars, self.all_cols, lb, ub)
         h.run()
         self.runs += 1
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = h.getModelStatus()
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible):
+            self.resolved += 1
+            h.clearSolver()
+            h.run()
+            status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
             return None
         x = np.asarray(h.getSolution().col_value)
         return float(x[-1]), x

@@ -215,9 +215,11 @@ def _frontier_vectorised(
 
     The demands of every round are known in advance. Before the demands are compatible the
     proposer's offer meets its own demand, so some other party's is not met and the offer is
-    rejected; once they are compatible the proposer offers the equal split of the excess, which
-    every party accepts. So the talks agree in the first round whose demands are compatible
-    (found by bisection when no demand ever rises), unless the breakdown draws end them
+    rejected (each round's offer is judged as the responders judge it: at the acceptance rule's
+    tolerance a proposal may still meet every demand); once they are compatible the proposer
+    offers the equal split of the excess, which every party accepts. So the talks agree in the
+    first round whose demands are compatible (found by bisection when no demand ever rises), unless
+    the breakdown draws end them
     earlier; only the offer of the round the talks end in is computed. If a search that judged
     some round's demands incompatible was cut short by its limits (``Offer.exact``), that round's
     proposal might still be accepted, so ``None`` is returned and the caller plays the rounds one
@@ -249,8 +251,11 @@ def _meets(problem: Problem, demand: FloatArray, proposer: int) -> FloatArray | 
     o = frontier_offer(problem, proposer, demand)
     if o is not None and not o.exact:
         raise _Undecided
-    if o is None or o.kind != "meet":
+    if o is None:
         return None
+    # judged as the responders judge it, whatever program gave it: a proposal (the meet program
+    # fell short by a hair more than MEET_TOL) can still meet every demand within the acceptance
+    # rule's 1e-9, and the round-by-round engines then agree on it
     judges = [a for a in problem.parties if a != proposer]
     return o.package if bool(np.all(meets(o.utilities[judges], demand[judges]))) else None
 
