@@ -279,3 +279,50 @@ def test_searches_start_from_one_fixed_basis_and_answer_in_any_order(
         return count
 
     assert iterations(True) < iterations(False)
+
+
+class _Faulty:
+    """A HiGHS instance whose every ``every``-th run reports a solver error (as HiGHS does when
+    its dual ratio test fails on excessive dual values), all else passed through."""
+
+    def __init__(self, h: Any, every: int) -> None:
+        self._h, self._every, self._runs, self._failed = h, every, 0, False
+        self.faults = 0
+
+    def run(self) -> Any:
+        out = self._h.run()
+        self._runs += 1
+        self._failed = self._runs % self._every == 0
+        self.faults += self._failed
+        return out
+
+    def clearSolver(self) -> Any:  # noqa: N802 - HiGHS's name
+        self._failed = False
+        return self._h.clearSolver()
+
+    def getModelStatus(self) -> Any:  # noqa: N802 - HiGHS's name
+        import highspy
+
+        return highspy.HighsModelStatus.kSolveError if self._failed else self._h.getModelStatus()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._h, name)
+
+
+@pytest.mark.parametrize("kind", [offers._Solver, offers._ColumnSolver])
+def test_a_run_that_ends_in_a_solver_error_is_solved_again_not_taken_for_infeasible(kind: Any) -> None:
+    """Every third run reports an error: each is solved again from no basis, and every search
+    answers as on a solver without faults (with lines, so that branch and bound runs nodes)."""
+    p = scenario.parse(synthetic(6, 8, n_lines=2, seed=9)).problem
+    rng = np.random.default_rng(3)
+    questions = [demands(p, rng, trial) for trial in range(10)]
+    clean, faulty = kind(p, None), kind(p, None)
+    faulty.h = _Faulty(faulty.h, 3)
+    for soft, hard in questions:
+        a, b = clean.solve(dict(soft), dict(hard), {}), faulty.solve(dict(soft), dict(hard), {})
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert b[0] == pytest.approx(a[0], abs=1e-9)
+            np.testing.assert_allclose(p.utility(b[1]), p.utility(a[1]), atol=1e-7)
+    assert faulty.h.faults >= 5
+    assert sum(x is not None for x in (clean.solve(dict(s), dict(h), {}) for s, h in questions)) >= 4

@@ -944,7 +944,8 @@ class _ColumnSolver(_Solver):
         at ``STALL_PER_ROW`` iterations per row (a healthy one takes one to ten) and then solved
         again from no basis by the dual simplex; a cold run, and that second solve, are cut at
         ``COLD_PER_ROW`` (a healthy one takes about ten). A run cut short, or a status HiGHS
-        cannot tell, is left to the caller: phase I decides whether the program is feasible."""
+        cannot tell, is left to the caller: phase I decides whether the program is feasible. A
+        run that ends in a solver error (``_Solver._run``) is solved again from no basis too."""
         h = self.h
         cold = self._cold
         h.setOptionValue("simplex_iteration_limit", (COLD_PER_ROW if cold else STALL_PER_ROW) * self.n_rows)
@@ -952,7 +953,9 @@ class _ColumnSolver(_Solver):
         if cold:
             self._cold = False
             h.setOptionValue("simplex_strategy", 4)
-        if cold or h.getModelStatus() != highspy.HighsModelStatus.kIterationLimit:
+        status = h.getModelStatus()
+        failed = status in (highspy.HighsModelStatus.kNotset, highspy.HighsModelStatus.kSolveError)
+        if not failed and (cold or status != highspy.HighsModelStatus.kIterationLimit):
             return
         self.stalls += 1
         h.clearSolver()
