@@ -255,3 +255,32 @@ def test_a_solver_error_is_not_taken_for_infeasibility_and_every_engine_agrees()
         c = engine(*args, np.random.default_rng(5))
         assert (c.agreed, c.reason, c.rounds) == (o.agreed, o.reason, o.rounds)
         np.testing.assert_array_equal(c.package, o.package)
+
+
+def test_the_core_loop_demands_what_the_other_engines_demand_to_the_bit() -> None:
+    """A two-party case Hypothesis found (seed 211): with a breakdown risk the strategies read a
+    discounted clock, and a strategy's one-round ``aspiration`` can differ in the last bit from
+    its ``schedule`` (which the Mesa model and the vectorised engine use). An offer answers its
+    demands to the bit, so the core loop uses the schedules too: the three engines agree on the
+    package exactly, not only to 1e-15."""
+    from model.core.protocol import run_package_protocol, run_package_vectorised
+
+    levels = [{"name": f"l{k}", "value": v} for k, v in enumerate((0.0, 0.25, 0.5, 1.0))]
+    issues = [{"id": f"i{i}", "label": "o", "kind": "ordinal", "levels": levels, "status_quo": sq}
+              for i, sq in ((0, "l0"), (1, "l0"), (2, "l2"))]
+    issues += [{"id": "i3", "label": "c", "status_quo": 0.0},
+               {"id": "i4", "label": "o", "kind": "ordinal", "levels": levels, "status_quo": "l0"}]
+    ideal = {"A0": (0.0, 0.0, 1.0, 1.0, 1.0), "A1": (0.0, 0.0, 0.0, 0.0, 1.0)}
+    actors = [{"id": a, "name": a, "strategy": {"name": name},
+               "issues": {f"i{i}": {"position": x, "salience": 1.0} for i, x in enumerate(ideal[a])}}
+              for a, name in (("A0", "linear"), ("A1", "conceder"))]
+    sc = scenario.parse({"name": "random", "title": "random", "seed": 0, "issues": issues, "actors": actors,
+                         "protocol": {"max_rounds": 27, "breakdown_risk": 0.078125}})
+    o = Negotiation(sc, rng=5).run()
+    assert o.agreed and o.package is not None
+    strategies = [core.make_strategy(a.strategy.name, a.strategy.params) for a in sc.spec.actors]
+    args = (sc.problem, strategies, sc.proposer_order(), 27, 0.078125)
+    for engine in (run_package_protocol, run_package_vectorised):
+        c = engine(*args, np.random.default_rng(5))
+        assert (c.agreed, c.rounds) == (o.agreed, o.rounds)
+        np.testing.assert_array_equal(c.package, o.package)

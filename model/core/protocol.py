@@ -58,8 +58,12 @@ def run_package_protocol(
     offer: FloatArray | None = None
     kappa = kappas(problem, breakdown_risk)
     frontier = applies(problem)
+    # time-only strategies: their schedules, the very numbers the Mesa model and the vectorised
+    # engine demand (a strategy's one-round ``aspiration`` can differ from them in the last bit,
+    # and an offer answers its demands to the bit)
+    table = schedules(strategies, best, floor, max_rounds, kappa) if vectorisable(strategies) else None
     for t in range(1, max_rounds + 1):
-        aspiration = np.array([
+        aspiration = table[t - 1] if table is not None else np.array([
             s.aspiration(Situation(t - 1, max_rounds, best[a], floor[a], continuation=float(kappa[a])))
             for a, s in enumerate(strategies)
         ])
