@@ -34,7 +34,7 @@ class Actor(mesa.Agent):
 
     def __init__(
         self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None,
-        steps: list[float] | None = None,
+        steps: list[float] | None = None, hopes: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(model)
         self.index = index
@@ -53,18 +53,23 @@ class Actor(mesa.Agent):
         self.paused = False
         self._plan: _Plan | None = None  # its offers over its schedule, on a value-table domain
         self._at = -1  # the step of its schedule its aspiration is at (-1: none)
-        self.refresh(schedule, steps)
+        self.refresh(schedule, steps, hopes)
         self.aspiration = self.best
 
-    def refresh(self, schedule: FloatArray | None = None, steps: list[float] | None = None) -> None:
+    def refresh(self, schedule: FloatArray | None = None, steps: list[float] | None = None,
+                hopes: tuple[float, float] | None = None) -> None:
         """Re-read best and reservation utilities from the model's problem (after a shock).
         ``schedule``: this actor's aspirations over the rounds when already known (``steps``: the
-        same as a list of floats, if known too)."""
+        same as a list of floats, if known too; ``hopes``: its ``best_hoped`` and
+        ``posture_floor`` on the model's problem, if known)."""
         p = self.model.problem
-        self.best = best_hoped(self.model.config, p, self.index)
         self.reservation = float(p.reservation[self.index])
-        #: the floor its stated demands concede toward: its reservation, unless that is private
-        self.posture = posture_floor(self.model.config, self.index, self.reservation)
+        if hopes is None:
+            self.best = best_hoped(self.model.config, p, self.index)
+            #: the floor its stated demands concede toward: its reservation, unless that is private
+            self.posture = posture_floor(self.model.config, self.index, self.reservation)
+        else:
+            self.best, self.posture = hopes
         if schedule is None:
             schedule = _schedule_of(self.strategy, self.best, self.posture, self.model.deadline, self.kappa)
         self._schedule = schedule

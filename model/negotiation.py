@@ -111,7 +111,7 @@ class Negotiation(mesa.Model):
         self.round = 0
         self.order = list(scenario.order)
         self.offer: FloatArray | None = None
-        self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.offer_utilities = _all_nan(self.problem.n_actors)  # (read-only: ``table`` replaces it, never writes)
         self.offer_judged = self.offer_utilities  # as each judges promises (the same array without a trust discount)
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
@@ -130,7 +130,7 @@ class Negotiation(mesa.Model):
         self._kappa = shared.kappa
         # the agents (Mesa registers each in ``self.agents``), in the problem's order, for the
         # per-round loops
-        self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
+        self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i], shared.hopes[i])
                                     for i, strategy in enumerate(shared.strategies)]
         self._all_parties = shared.all_parties
         actors = self.actors
@@ -286,7 +286,7 @@ class Negotiation(mesa.Model):
             self.lines_ok_list = self._lines_all_ok_list
             return
         if offer is None:
-            self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+            self.offer_utilities = _all_nan(self.problem.n_actors)
             self.offer_judged = self.offer_effective = self.offer_utilities
             self.offer_lines_ok = _all_true(self.problem.n_actors)
         elif utilities is None:
@@ -998,6 +998,18 @@ def _all_true(n: int) -> np.ndarray:
 
 _ALL_TRUE: dict[int, np.ndarray] = {}
 
+
+def _all_nan(n: int) -> FloatArray:
+    """A read-only ``(n,)`` array of NaN: the utilities of no offer (shared, as ``_all_true``)."""
+    out = _ALL_NAN.get(n)
+    if out is None:
+        out = _ALL_NAN[n] = np.full(n, np.nan)
+        out.flags.writeable = False
+    return out
+
+
+_ALL_NAN: dict[int, FloatArray] = {}
+
 #: Mechanisms with promise factors, by the scenario's mechanisms and the factors' bytes (runs of
 #: one scenario with the same trust share one, and so the offer programs built for it).
 _PROMISED: weakref.WeakKeyDictionary[Mechanics, dict[bytes, Mechanics]] = weakref.WeakKeyDictionary()
@@ -1012,6 +1024,8 @@ class _Shared:
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
     steps: tuple[list[float] | None, ...]  # the schedules as lists of floats
+    #: each actor's best hope and the floor its demands concede toward (``best_hoped``, ``posture_floor``)
+    hopes: tuple[tuple[float, float], ...]
     kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
     shares: FloatArray | None  # stationary subgame-perfect shares by rotation position (rubinstein)
     all_parties: bool
@@ -1048,51 +1062,103 @@ class _Shared:
 _SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
 
 
-def _shared(sc: Scenario) -> _Shared:
-    got = _SHARED.get(sc)
-    if got is not None:
-        return got
-    p, mech = sc.problem, sc.mech
-    max_rounds = sc.params.max_rounds
-    strategies = sc.strategies
+@dataclass(frozen=True)
+class _Structure:
+    """The part of ``_Shared`` that depends on who the actors are and how they are organised, not
+    on what they want: the mechanisms, the protocol's parameters, the strategies, the rotation,
+    the parties, the discount factors and the issues. Scenarios that differ only in preferences
+    and reservations (every domain of the peer case, a variant that moves a reservation) share
+    one (``_structure``)."""
+
+    kappa: FloatArray
+    shares: FloatArray | None
+    all_parties: bool
+    parties: list[int]
+    responders: dict[int | None, tuple[int, ...]]
+    patrons: tuple[tuple[Influence, ...], ...]
+    counterparts: list[list[int]]
+    pause_checks: tuple[tuple[int, list[int], float], ...]
+    issue_ids: tuple[str, ...]
+
+
+#: ``_Structure``s by the ids of what they are made of, each kept with those objects (the ids
+#: stay theirs while they are kept); at most ``_STRUCTURES_KEPT`` of them, the oldest dropped.
+_STRUCTURES: dict[tuple[int, ...], tuple[tuple[object, ...], _Structure]] = {}
+_STRUCTURES_KEPT = 64
+
+
+def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
+    """``sc``'s ``_Structure``, made once for every scenario of the same mechanisms, parameters,
+    strategies, rotation, parties, discount factors and issues (the same objects)."""
+    parts = (mech, sc.params, sc.strategies, sc.order, p.consent, p.discount, p.space)
+    key = tuple(map(id, parts))
+    got = _STRUCTURES.get(key)
+    if got is not None and all(a is b for a, b in zip(got[0], parts, strict=True)):
+        return got[1]
     kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
-    schedules, steps = _schedules(sc, p, strategies, max_rounds, kappa)
+    kappa.setflags(write=False)
     parties = [int(a) for a in p.parties]
     shares = None
-    if any(isinstance(s, Rubinstein) for s in strategies) and parties:
+    if any(isinstance(s, Rubinstein) for s in sc.strategies) and parties:
         shares = stationary_shares(kappa, list(sc.order), parties)
     ctrl = mech.controller.tolist()
     counterparts = [
         sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
         for a in range(p.n_actors)
     ]
-    outside, flow = sc.outside.tolist(), sc.flow.tolist()
-    out = _SHARED[sc] = _Shared(
-        strategies=strategies,
-        schedules=schedules,
-        steps=steps,
+    out = _Structure(
         kappa=kappa,
         shares=shares,
         all_parties=bool(p.consent.all()),
+        parties=parties,
         responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.order)}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
         counterparts=counterparts,
         pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
                            enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
-        walkers=[i for i in parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
         issue_ids=tuple(p.space.ids),
+    )
+    if len(_STRUCTURES) >= _STRUCTURES_KEPT:
+        _STRUCTURES.pop(next(iter(_STRUCTURES)))  # the oldest
+    _STRUCTURES[key] = (parts, out)
+    return out
+
+
+def _shared(sc: Scenario) -> _Shared:
+    got = _SHARED.get(sc)
+    if got is not None:
+        return got
+    p, mech = sc.problem, sc.mech
+    st = _structure(sc, p, mech)
+    strategies = sc.strategies
+    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
+    floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
+    schedules, steps = _schedules(strategies, best, floor, sc.params.max_rounds, st.kappa)
+    outside, flow = sc.outside.tolist(), sc.flow.tolist()
+    out = _SHARED[sc] = _Shared(
+        strategies=strategies,
+        schedules=schedules,
+        steps=steps,
+        hopes=tuple(zip(best, floor, strict=True)),
+        kappa=st.kappa,
+        shares=st.shares,
+        all_parties=st.all_parties,
+        responders=st.responders,
+        patrons=st.patrons,
+        counterparts=st.counterparts,
+        pause_checks=st.pause_checks,
+        walkers=[i for i in st.parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
+        issue_ids=st.issue_ids,
     )
     return out
 
 
-def _schedules(sc: Scenario, p: Problem, strategies: Sequence[Strategy], max_rounds: int, kappa: FloatArray,
-               ) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
+def _schedules(strategies: Sequence[Strategy], best: list[float], floor: list[float], max_rounds: int,
+               kappa: FloatArray) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
     """Every actor's aspiration schedule (``None`` for a strategy that does not depend on time
-    only), read-only, and the same as lists of floats. When every strategy has one they are
-    computed side by side (``model.core.strategies.schedules``: the same numbers as each
-    strategy's ``schedule``), and made lists in one call."""
-    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
-    floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
+    only) from its best hope and floor, read-only, and the same as lists of floats. When every
+    strategy has one they are computed side by side (``model.core.strategies.schedules``: the
+    same numbers as each strategy's ``schedule``), and made lists in one call."""
     if strategies and all(getattr(s, "schedule", None) is not None for s in strategies):
         table = np.ascontiguousarray(all_schedules(strategies, np.array(best), np.array(floor), max_rounds, kappa).T)
         table.setflags(write=False)
