@@ -336,6 +336,12 @@ class Problem:
             pk = lp_best_packages(self)
             pk = pk[~np.isnan(pk).any(axis=1)]
             u = self.utility(pk) if pk.shape[0] else pk
+        elif isinstance(self.prefs, TablePreferences) and len(self.boxes) == 1 and self._finite_values:
+            # one box on value tables: actor a's weighting is row a of the identity, whose
+            # product with the finite weighted values is actor a's own values (1 * x plus zeros:
+            # the same numbers but for the sign of a zero, which no arg-max tells apart), and the
+            # utilities are read off the grid (``grid_package_utility`` on value tables)
+            u = self.grid_utility((self.weighted_values + self._one_box_offset).argmax(axis=-1))
         else:
             got, idx = self.maximize_weighted_indexed(np.eye(self.n_actors))
             assert got is not None
@@ -343,6 +349,11 @@ class Problem:
         if u.shape[0] == 0:
             return self.reservation.copy()
         return u.max(axis=0)
+
+    @cached_property
+    def _finite_values(self) -> bool:
+        """Whether every weighted value is finite (``best_utility``'s short way needs it)."""
+        return bool(np.isfinite(self.weighted_values).all())
 
     @cached_property
     def utopia(self) -> FloatArray:
