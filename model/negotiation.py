@@ -310,6 +310,35 @@ class Negotiation(mesa.Model):
         self.effective_list = self.offer_effective.tolist()
         self.lines_ok_list = self.offer_lines_ok.tolist()
 
+    def plain_judging(self) -> bool:
+        """Whether every actor judges an offer by its utilities as they are (no patrons' pull, no
+        promises discounted) and every actor is a party: ``table``'s short way for an offer
+        whose utilities are known and that crosses no party's red line."""
+        return self.mech is self._plain_mech and self._all_parties
+
+    def table_and_consult(self, offer: FloatArray, utilities: FloatArray, proposer: int) -> list[Actor]:
+        """``table(offer, utilities, parties_ok=True)`` and then ``consult(offer, proposer)`` (the
+        offer crosses no party's red line): the same steps in one call when ``plain_judging``."""
+        if not self.plain_judging():
+            self.table(offer, utilities, parties_ok=True)
+            return self.consult(offer, proposer)
+        # ``table``'s short way
+        self.offer = offer
+        self.offer_utilities = self.offer_judged = self.offer_effective = utilities
+        self.offer_lines_ok = self._lines_all_ok
+        u = self.effective_list = utilities.tolist()
+        self.lines_ok_list = self._lines_all_ok_list
+        # ``consult``: each hears it before anyone answers
+        responders = self._responders.get(proposer)
+        if responders is None:
+            responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
+        for a in responders:
+            a.received.append(u[a.index])
+        rejecters = [a for a in responders if not a.accepts(offer)]
+        if rejecters:
+            return rejecters
+        return self.consent_and_ratification(offer, self.problem.space.status_quo)
+
     def tabled(self, offer: FloatArray) -> _Tabled:
         """How every actor judges ``offer`` as ``table`` puts it on the table (no utilities given):
         its utilities, judged and effective utilities and red lines kept (read-only arrays), and
