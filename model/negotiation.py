@@ -47,8 +47,15 @@ from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
-from model.core.strategies import ACCEPT_TOL, Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
-from model.core.strategies import schedules as all_schedules
+from model.core.strategies import (
+    ACCEPT_TOL,
+    Rubinstein,
+    Strategy,
+    continuation,
+    schedules_by_actor,
+    stationary_shares,
+    zeuthen_risk,
+)
 from model.core.tranche import partial_values
 from model.protocols import make_protocol
 from model.protocols.base import (
@@ -146,7 +153,7 @@ class Negotiation(mesa.Model):
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
-        self._noisy = bool(self.mech.noise.any())  # some ratification noise (the mechanisms' noise never changes)
+        self._noisy = shared.noisy  # some ratification noise (the mechanisms' noise never changes)
         self._pause_checks = shared.pause_checks
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
@@ -1044,11 +1051,13 @@ _ALL_NAN: dict[int, FloatArray] = {}
 _PROMISED: weakref.WeakKeyDictionary[Mechanics, dict[bytes, Mechanics]] = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Shared:
     """What every run of one compiled scenario shares, computed once: the actors' strategies
     (they keep no state between calls) and their aspiration schedules, who answers whose offers,
-    patrons, counterparts, and the DataCollector's reporters."""
+    patrons, counterparts, and the DataCollector's reporters. (Nobody writes to it; it is not
+    frozen because a frozen dataclass sets each field through ``object.__setattr__``, and a
+    new one is made for every scenario.)"""
 
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
@@ -1066,6 +1075,7 @@ class _Shared:
     #: the parties whose outside option beats the status quo (they may walk away, if the protocol lets them)
     walkers: list[int]
     issue_ids: tuple[str, ...]
+    noisy: bool  # some ratification noise (the mechanisms' noise never changes)
 
     @cached_property
     def reporters(self) -> dict[str, dict[str, object]]:
@@ -1108,6 +1118,7 @@ class _Structure:
     counterparts: list[list[int]]
     pause_checks: tuple[tuple[int, list[int], float], ...]
     issue_ids: tuple[str, ...]
+    noisy: bool
 
 
 #: ``_Structure``s by the ids of what they are made of, each kept with those objects (the ids
@@ -1146,6 +1157,7 @@ def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
         pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
                            enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
         issue_ids=tuple(p.space.ids),
+        noisy=bool(mech.noise.any()),
     )
     if len(_STRUCTURES) >= _STRUCTURES_KEPT:
         _STRUCTURES.pop(next(iter(_STRUCTURES)))  # the oldest
@@ -1178,6 +1190,7 @@ def _shared(sc: Scenario) -> _Shared:
         pause_checks=st.pause_checks,
         walkers=[i for i in st.parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
         issue_ids=st.issue_ids,
+        noisy=st.noisy,
     )
     return out
 
@@ -1186,10 +1199,10 @@ def _schedules(strategies: Sequence[Strategy], best: list[float], floor: list[fl
                kappa: FloatArray) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
     """Every actor's aspiration schedule (``None`` for a strategy that does not depend on time
     only) from its best hope and floor, read-only, and the same as lists of floats. When every
-    strategy has one they are computed side by side (``model.core.strategies.schedules``: the
-    same numbers as each strategy's ``schedule``), and made lists in one call."""
+    strategy has one they are computed side by side (``model.core.strategies.schedules_by_actor``:
+    the same numbers as each strategy's ``schedule``), and made lists in one call."""
     if strategies and all(getattr(s, "schedule", None) is not None for s in strategies):
-        table = np.ascontiguousarray(all_schedules(strategies, np.array(best), np.array(floor), max_rounds, kappa).T)
+        table = schedules_by_actor(strategies, best, floor, max_rounds, kappa)  # (A, max_rounds)
         table.setflags(write=False)
         return tuple(table), tuple(table.tolist())
     each = tuple(_schedule_of(s, best[i], floor[i], max_rounds, float(kappa[i])) for i, s in enumerate(strategies))
