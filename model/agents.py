@@ -97,9 +97,11 @@ class Actor(mesa.Agent):
         """The least utility it accepts now: its aspiration, and never below its reservation."""
         return max(self.aspiration, self.reservation)
 
-    def update_aspiration(self) -> None:
-        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
-        t = self.model.round - 1
+    def update_aspiration(self, t: int | None = None) -> None:
+        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time ``t``,
+        the model's round less one unless given)."""
+        if t is None:
+            t = self.model.round - 1
         self.previous = self.aspiration if t > 0 else math.nan
         steps = self._steps
         if steps is not None:  # (past the deadline, after an extension: its last value)

@@ -194,8 +194,9 @@ class Negotiation(mesa.Model):
         self.round += 1
         if self.mech.spoilers and not self.protocol.phased:
             self._fire_spoilers()
+        t = self.round - 1
         for a in self.actors:
-            a.update_aspiration()
+            a.update_aspiration(t)
         self.protocol.round()
         if self._datacollector is not None:
             self._datacollector.collect(self)
@@ -326,7 +327,7 @@ class Negotiation(mesa.Model):
     def table_and_consult(self, offer: FloatArray, utilities: FloatArray, proposer: int) -> list[Actor]:
         """``table(offer, utilities, parties_ok=True)`` and then ``consult(offer, proposer)`` (the
         offer crosses no party's red line): the same steps in one call when ``plain_judging``."""
-        if not self.plain_judging():
+        if self.mech is not self._plain_mech or not self._all_parties:  # (not ``plain_judging``)
             self.table(offer, utilities, parties_ok=True)
             return self.consult(offer, proposer)
         # ``table``'s short way

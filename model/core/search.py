@@ -184,7 +184,9 @@ class OfferTable:
         if len(self.own) == 0:
             return np.zeros(1, dtype=np.int64)
         top = self.best_from[int(self.own.searchsorted(self.own[-1], side="left"))]  # the first of its best
-        out = np.append(self.best_from, top)
+        out = np.empty(len(self.best_from) + 1, dtype=self.best_from.dtype)  # (``np.append``, without its wrappers)
+        out[:-1] = self.best_from
+        out[-1] = top
         out.setflags(write=False)
         return out
 
@@ -299,7 +301,6 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem._one_box_offset
     n_c = score.shape[1]
     flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
-    issues = np.arange(n_i)[None, :]
     valid = _new_moves(flat, n_c, problem.space.grid.shape[1], problem.at_status_quo).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
     own = u[st.rows, st.proposer].reshape(n_p, n_c)
@@ -309,20 +310,29 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
     block, steps = st.block, st.steps
     rank = np.empty((n_p, n_c), dtype=np.int64)
-    rank[block, np.lexsort((own, total, np.round(worst, 9), valid), axis=1)] = steps
-    by_own = np.argsort(np.where(valid, own, np.inf), axis=1, kind="stable")  # the repeats sort last
+    # (the arrays' own methods: ``np.round`` and ``np.argsort`` call them through a Python wrapper)
+    rank[block, np.lexsort((own, total, worst.round(9), valid), axis=1)] = steps
+    by_own = np.where(valid, own, np.inf).argsort(axis=1, kind="stable")  # the repeats sort last
     rank_s = rank[block, by_own]
     position_of_rank = np.empty_like(rank_s)
     position_of_rank[block, rank_s] = steps
     best_from = position_of_rank[block, np.maximum.accumulate(rank_s[:, ::-1], axis=1)[:, ::-1]]
     at = (by_own + st.start).ravel()  # each block's candidates by own utility
-    pk = problem.space.grid[issues, flat[at]].reshape(n_p, n_c, n_i)
+    pk = problem.space.grid[_issue_row(n_i), flat[at]].reshape(n_p, n_c, n_i)
     u, own = u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
     for arr in (pk, u, own, best_from):
         arr.setflags(write=False)
     n_valid = valid.sum(axis=1).tolist()
     return {p: OfferTable(pk[j, : n_valid[j]], u[j, : n_valid[j]], own[j, : n_valid[j]], best_from[j, : n_valid[j]])
             for j, p in enumerate(parties)}
+
+
+@lru_cache(maxsize=64)
+def _issue_row(n_i: int) -> np.ndarray:
+    """``np.arange(n_i)[None, :]``, read-only: the issue of each column of a package of grid indices."""
+    out = np.arange(n_i)[None, :]
+    out.setflags(write=False)
+    return out
 
 
 def _min_and_sum(s: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -383,7 +393,7 @@ _SQ_KEYS: dict[int, tuple[BoolArray, int | None]] = {}
 
 def _first_of_keys(keys: np.ndarray) -> BoolArray:
     """Whether each of ``keys`` is the first of its value (by position)."""
-    order = np.argsort(keys, kind="stable")
+    order = keys.argsort(kind="stable")
     s = keys[order]
     new = np.empty(len(keys), dtype=bool)
     new[0] = True
@@ -451,7 +461,7 @@ def choose_offer_indices(
     if n == 0:
         return table, np.full(len(aspirations), -1, dtype=np.int64)
     floor = float(problem.reservation[proposer])
-    k = np.searchsorted(table.own, np.maximum(aspirations, floor) - 1e-9, side="left")
+    k = table.own.searchsorted(np.maximum(aspirations, floor) - 1e-9, side="left")
     out = table.choice[k]
     if table.own[-1] < floor - 1e-9:  # its best falls short of no deal: past every package, it passes
         out = np.where(k >= n, -1, out)
