@@ -123,7 +123,7 @@ class Negotiation(mesa.Model):
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
         self.state = self.problem.space.status_quo.astype(float)  # (a copy)
-        self.trust = Trust(self.mech)
+        self._trust_mech = self.mech  # (``trust`` is made from these when first asked for)
         self.collect = collect
         self.proposer_id = ""
         self.outcome: Outcome | None = None
@@ -172,6 +172,13 @@ class Negotiation(mesa.Model):
                 off = ", ".join(self.problem.space.ids[i] for i in self.problem.fixed)
                 why += f" (issues off the table, kept at the status quo: {off})"
             self.end(False, OutcomeReason.NO_ZONE, None, f"No package satisfies every party's red lines: {why}.")
+
+    @cached_property
+    def trust(self) -> Trust:
+        """Every actor's trust in every other (``model.core.mechanics.Trust``), from the
+        scenario's mechanisms; made when first asked for (a run without trust dynamics never
+        asks)."""
+        return Trust(self._trust_mech)
 
     @property
     def datacollector(self) -> mesa.DataCollector:
