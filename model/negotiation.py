@@ -140,6 +140,9 @@ class Negotiation(mesa.Model):
         self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i], shared.hopes[i])
                                     for i, strategy in enumerate(shared.strategies)]
         self._all_parties = shared.all_parties
+        #: every actor's aspiration depends on time only (its schedule): ``_play_round`` steps them
+        #: along their schedules itself
+        self._all_timed = all(s is not None for s in shared.steps)
         actors = self.actors
         self._responders = {p: tuple([actors[a] for a in who]) for p, who in shared.responders.items()}
         self._trusters_of: dict[int, tuple[np.ndarray, list[int]]] = {}
@@ -202,8 +205,17 @@ class Negotiation(mesa.Model):
         if self.mech.spoilers and not self.protocol.phased:
             self._fire_spoilers()
         t = self.round - 1
-        for a in self.actors:
-            a.update_aspiration(t)
+        if self._all_timed:  # ``update_aspiration``'s time-only step, for every actor, without a call each
+            first = t <= 0
+            for a in self.actors:
+                a.previous = math.nan if first else a.aspiration
+                a._at = at = t if t < a._last else a._last
+                a.aspiration = a._steps[at]  # type: ignore[index]
+                a.proposed = False
+                a._response = a._short = None
+        else:
+            for a in self.actors:
+                a.update_aspiration(t)
         self.protocol.round()
         if self._datacollector is not None:
             self._datacollector.collect(self)
