@@ -5,7 +5,7 @@ problem (``model.negotiation.Negotiation`` is the Mesa model that holds them and
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import mesa
 
@@ -131,10 +131,8 @@ class Actor(mesa.Agent):
         self.proposed = True
         m = self.model
         plan = self._plan
-        at = self._at
-        if plan is not None and at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
-            got = plan.at[at]  # its offer at this step of its schedule, planned
-            return plan.offer(at) if got is _UNPLANNED else got
+        if plan is not None and self._at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
+            return plan.offer(self._at)  # its offer at this step of its schedule, planned
         if applies(m.problem):
             if m.beliefs is not None:  # some information private: offers against beliefs
                 return m.propose_against_beliefs(self)
@@ -202,29 +200,20 @@ class _Plan:
     problem and mechanisms it was made for; ``offer(t)`` is what ``choose_offer_index`` gives
     at step ``t``'s aspiration."""
 
-    __slots__ = ("problem", "mech", "table", "rows", "offers", "at")
+    __slots__ = ("problem", "mech", "table", "rows", "offers")
 
     def __init__(self, problem: Problem, mech: Mechanics, table: OfferTable, rows: list[int]) -> None:
         self.problem, self.mech, self.table, self.rows = problem, mech, table, rows
         self.offers: dict[int, Offer] = {}
-        #: ``offer(t)`` once asked for, step by step (``_UNPLANNED`` until then): ``propose``
-        #: reads it without a call
-        self.at: list[Offer | None] = [_UNPLANNED] * len(rows)
 
     def offer(self, t: int) -> Offer | None:
         k = self.rows[t]
         if k < 0:
-            got = None
-        else:
-            got = self.offers.get(k)
-            if got is None:
-                got = self.offers[k] = _grid_offer(self.problem, self.table, k)
-        self.at[t] = got
+            return None
+        got = self.offers.get(k)
+        if got is None:
+            got = self.offers[k] = _grid_offer(self.problem, self.table, k)
         return got
-
-
-#: A step of a ``_Plan`` whose offer has not been asked for yet (no offer: compared by identity).
-_UNPLANNED: Offer = cast(Offer, object())
 
 
 #: Plans kept per problem (proposers x mechanisms x schedules); past it they are made afresh.
