@@ -259,6 +259,8 @@ class _Stack:
     proposer: np.ndarray
     others: np.ndarray
     rows: np.ndarray  # (P * C,) every row's position
+    own_at: np.ndarray  # (P * C,) where each row's proposer's column is in a flattened ``(P * C, A)`` array
+    others_at: np.ndarray  # (P * C, P - 1) where the others' columns are in it
     block: np.ndarray  # (P, 1) every block's number
     steps: np.ndarray  # (C,) the positions within a block
     start: np.ndarray  # (P, 1) where each block starts among the rows
@@ -274,7 +276,9 @@ def _stack(n_actors: int, parties: tuple[int, ...]) -> _Stack:
     proposer = np.repeat(np.asarray(parties), n_c)
     others = np.repeat(np.array([[a for a in parties if a != p] for p in parties]), n_c, axis=0)
     block = np.arange(n_p)[:, None]
-    out = _Stack(num, own, proposer, others, np.arange(n_p * n_c), block, np.arange(n_c), n_c * block)
+    rows = np.arange(n_p * n_c)
+    out = _Stack(num, own, proposer, others, rows, rows * n_actors + proposer, rows[:, None] * n_actors + others,
+                 block, np.arange(n_c), n_c * block)
     for f in dataclasses.fields(out):
         getattr(out, f.name).setflags(write=False)
     return out
@@ -303,8 +307,9 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
     valid = _new_moves(flat, n_c, problem.space.grid.shape[1], problem.at_status_quo).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
-    own = u[st.rows, st.proposer].reshape(n_p, n_c)
-    s = ((u - problem.reservation) / span)[st.rows[:, None], st.others]  # ``normalised_surplus``, (P * C, P - 1)
+    # (gathers by flat positions, ``_Stack``: ``u[rows, proposer]`` and ``x[rows[:, None], others]``)
+    own = u.ravel()[st.own_at].reshape(n_p, n_c)
+    s = ((u - problem.reservation) / span).ravel()[st.others_at]  # ``normalised_surplus``, (P * C, P - 1)
     worst, total = _min_and_sum(s)
     worst, total = worst.reshape(n_p, n_c), total.reshape(n_p, n_c)
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
