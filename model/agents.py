@@ -131,15 +131,22 @@ class Actor(mesa.Agent):
         self.proposed = True
         m = self.model
         plan = self._plan
-        if plan is not None and self._at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
-            return plan.offer(self._at)  # its offer at this step of its schedule, planned
+        at = self._at
+        if plan is not None and at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
+            k = plan.rows[at]  # its offer at this step of its schedule, planned (-1: it passes)
+            if k < 0:
+                return None
+            got = plan.offers.get(k)
+            if got is None:
+                got = plan.offers[k] = _grid_offer(m.problem, plan.table, k)
+            return got
         if applies(m.problem):
             if m.beliefs is not None:  # some information private: offers against beliefs
                 return m.propose_against_beliefs(self)
             return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
-        if self._at >= 0 and self._schedule is not None:  # its aspiration depends on time only: its offers too
-            plan = self._plan = _plan_of(m.problem, self.index, m.mech, self._schedule)
-            return plan.offer(self._at)
+        if at >= 0 and self._schedule is not None:  # its aspiration depends on time only: its offers too
+            self._plan = _plan_of(m.problem, self.index, m.mech, self._schedule)
+            return self.propose()  # (from its plan)
         hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
         if hit is None:
             return None
@@ -197,23 +204,14 @@ class _Plan:
     """A proposer's offers on a value-table domain when its aspiration depends on time only:
     the row of its offer table it offers at each step of its schedule
     (``model.core.search.choose_offer_indices``, -1: it passes), worked out once for the
-    problem and mechanisms it was made for; ``offer(t)`` is what ``choose_offer_index`` gives
-    at step ``t``'s aspiration."""
+    problem and mechanisms it was made for, and the offers of the rows asked for so far
+    (``Actor.propose`` reads them: what ``choose_offer_index`` gives at that step's aspiration)."""
 
     __slots__ = ("problem", "mech", "table", "rows", "offers")
 
     def __init__(self, problem: Problem, mech: Mechanics, table: OfferTable, rows: list[int]) -> None:
         self.problem, self.mech, self.table, self.rows = problem, mech, table, rows
         self.offers: dict[int, Offer] = {}
-
-    def offer(self, t: int) -> Offer | None:
-        k = self.rows[t]
-        if k < 0:
-            return None
-        got = self.offers.get(k)
-        if got is None:
-            got = self.offers[k] = _grid_offer(self.problem, self.table, k)
-        return got
 
 
 #: Plans kept per problem (proposers x mechanisms x schedules); past it they are made afresh.

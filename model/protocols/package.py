@@ -139,7 +139,8 @@ class PackageProtocol(Protocol):
         """``round`` when it is plain (``plain``): the same steps without the checks that find
         nothing to do, the offer tabled and answered in one step (``Negotiation.table_and_consult``)."""
         m = self.model
-        proposer = m.proposer_now()
+        proposer = m.actors[m.order[(m.round - 1) % len(m.order)]]  # (``proposer_now``)
+        m.proposer_id = proposer.actor_id
         hit = proposer.propose()
         if hit is None:
             self._passes(proposer)
@@ -148,7 +149,7 @@ class PackageProtocol(Protocol):
         rejecters = m.table_and_consult(offer, hit.utilities, proposer.index)
         if not rejecters:
             self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
-        else:
+        elif m.round >= m.max_rounds or m.breakdown_risk > 0:  # (else ``fail_round`` finds nothing to do)
             m.fail_round(offer, rejecters)
 
     def _passes(self, proposer: Actor) -> None:
