@@ -75,11 +75,14 @@ class Actor(mesa.Agent):
         self._schedule = schedule
         self._plan = None  # (planned over the schedule it had)
         self._at = -1
-        #: the same as Python floats (read one round at a time), and its last round
+        #: the same as Python floats (read one round at a time; its first ``STEPS_LISTED`` at
+        #: least, more as the rounds reach them: ``_reach``), and its last round
         if steps is None and schedule is not None:
-            steps = schedule.tolist()
+            steps = schedule[:STEPS_LISTED].tolist()
         self._steps = steps
         self._last = -1 if schedule is None else len(schedule) - 1
+        #: the rounds below this one are listed in ``_steps`` and before its last
+        self._known = -1 if steps is None else min(len(steps) - 1, self._last)
 
     @property
     def offer_utility(self) -> float:
@@ -105,7 +108,7 @@ class Actor(mesa.Agent):
         self.previous = self.aspiration if t > 0 else math.nan
         steps = self._steps
         if steps is not None:  # (past the deadline, after an extension: its last value)
-            self._at = at = t if t < self._last else self._last
+            self._at = at = t if t < self._known else self._reach(t)
             self.aspiration = steps[at]
         else:
             self._at = -1
@@ -122,6 +125,18 @@ class Actor(mesa.Agent):
             ))
         self.proposed = False
         self._response = self._short = None
+
+    def _reach(self, t: int) -> int:
+        """The step of its schedule at time ``t`` (its last, past the deadline), its schedule
+        listed as floats that far and ``STEPS_LISTED`` steps on (``_steps`` may be shared by the
+        runs of a scenario: another may have listed it further already)."""
+        steps, schedule = self._steps, self._schedule
+        assert steps is not None and schedule is not None
+        at = t if t < self._last else self._last
+        if at >= len(steps):
+            steps.extend(schedule[len(steps): at + STEPS_LISTED].tolist())
+        self._known = min(len(steps) - 1, self._last)
+        return at
 
     def propose(self) -> Offer | None:
         """The package this actor offers now (``None``: it passes): the frontier offer given
@@ -198,6 +213,11 @@ class Actor(mesa.Agent):
         r = (m.veto_check(self.index, offer) or ACCEPTED) if m.has_patrons[self.index] else ACCEPTED
         self.response = r
         return r.accepted
+
+
+#: How many steps of an aspiration schedule are listed as Python floats at a time: a run that
+#: ends early (most end long before their deadline) converts no more of its schedule than it reads.
+STEPS_LISTED = 64
 
 
 class _Plan:

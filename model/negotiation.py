@@ -28,7 +28,7 @@ import mesa
 import numpy as np
 from mesa.experimental.mesa_signals import Observable, ObservableSignals
 
-from model.agents import Actor, _schedule_of, best_hoped, posture_floor
+from model.agents import STEPS_LISTED, Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
 from model.core.beliefs import LINE_BELIEVED, QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
@@ -209,7 +209,7 @@ class Negotiation(mesa.Model):
             first = t <= 0
             for a in self.actors:
                 a.previous = math.nan if first else a.aspiration
-                a._at = at = t if t < a._last else a._last
+                a._at = at = t if t < a._known else a._reach(t)
                 a.aspiration = a._steps[at]  # type: ignore[index]
                 a.proposed = False
                 a._response = a._short = None
@@ -1081,7 +1081,7 @@ class _Shared:
 
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
-    steps: tuple[list[float] | None, ...]  # the schedules as lists of floats
+    steps: tuple[list[float] | None, ...]  # the schedules' first steps as lists of floats (``STEPS_LISTED``)
     #: each actor's best hope and the floor its demands concede toward (``best_hoped``, ``posture_floor``)
     hopes: tuple[tuple[float, float], ...]
     kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
@@ -1218,15 +1218,16 @@ def _shared(sc: Scenario) -> _Shared:
 def _schedules(strategies: Sequence[Strategy], best: list[float], floor: list[float], max_rounds: int,
                kappa: FloatArray) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
     """Every actor's aspiration schedule (``None`` for a strategy that does not depend on time
-    only) from its best hope and floor, read-only, and the same as lists of floats. When every
+    only) from its best hope and floor, read-only, and the first ``STEPS_LISTED`` of each as
+    lists of floats (``Actor._reach`` lists more when a run gets that far). When every
     strategy has one they are computed side by side (``model.core.strategies.schedules_by_actor``:
     the same numbers as each strategy's ``schedule``), and made lists in one call."""
     if strategies and all(getattr(s, "schedule", None) is not None for s in strategies):
         table = schedules_by_actor(strategies, best, floor, max_rounds, kappa)  # (A, max_rounds)
         table.setflags(write=False)
-        return tuple(table), tuple(table.tolist())
+        return tuple(table), tuple(table[:, :STEPS_LISTED].tolist())  # (the actors list more as they need it)
     each = tuple(_schedule_of(s, best[i], floor[i], max_rounds, float(kappa[i])) for i, s in enumerate(strategies))
-    return each, tuple(None if s is None else s.tolist() for s in each)
+    return each, tuple(None if s is None else s[:STEPS_LISTED].tolist() for s in each)
 
 
 def _response_reason(a: Actor) -> str:
