@@ -1125,9 +1125,9 @@ _SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionar
 class _Structure:
     """The part of ``_Shared`` that depends on who the actors are and how they are organised, not
     on what they want: the mechanisms, the protocol's parameters, the strategies, the rotation,
-    the parties, the discount factors and the issues. Scenarios that differ only in preferences
-    and reservations (every domain of the peer case, a variant that moves a reservation) share
-    one (``_structure``)."""
+    the parties and the discount factors. Scenarios that differ only in preferences and
+    reservations (every domain of the peer case, a variant that moves a reservation) share one
+    (``_structure``)."""
 
     kappa: FloatArray
     shares: FloatArray | None
@@ -1137,7 +1137,6 @@ class _Structure:
     patrons: tuple[tuple[Influence, ...], ...]
     counterparts: list[list[int]]
     pause_checks: tuple[tuple[int, list[int], float], ...]
-    issue_ids: tuple[str, ...]
     noisy: bool
 
 
@@ -1149,8 +1148,8 @@ _STRUCTURES_KEPT = 64
 
 def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
     """``sc``'s ``_Structure``, made once for every scenario of the same mechanisms, parameters,
-    strategies, rotation, parties, discount factors and issues (the same objects)."""
-    parts = (mech, sc.params, sc.strategies, sc.order, p.consent, p.discount, p.space)
+    strategies, rotation, parties and discount factors (the same objects)."""
+    parts = (mech, sc.params, sc.strategies, sc.order, p.consent, p.discount)
     key = tuple(map(id, parts))
     got = _STRUCTURES.get(key)
     if got is not None and all(a is b for a, b in zip(got[0], parts, strict=True)):
@@ -1176,7 +1175,6 @@ def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
         counterparts=counterparts,
         pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
                            enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
-        issue_ids=tuple(p.space.ids),
         noisy=bool(mech.noise.any()),
     )
     if len(_STRUCTURES) >= _STRUCTURES_KEPT:
@@ -1209,7 +1207,7 @@ def _shared(sc: Scenario) -> _Shared:
         counterparts=st.counterparts,
         pause_checks=st.pause_checks,
         walkers=[i for i in st.parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
-        issue_ids=st.issue_ids,
+        issue_ids=tuple(p.space.ids),
         noisy=st.noisy,
     )
     return out

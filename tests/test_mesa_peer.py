@@ -145,3 +145,27 @@ def test_the_actors_are_the_mesa_models_agents_in_the_problems_order() -> None:
         assert [a.index for a in m.actors] == list(range(sc.problem.n_actors))
         assert m.actors == sorted(m.agents, key=lambda a: a.index) and len(m.agents) == len(m.actors)
         assert all(a.model is m for a in m.actors)
+
+
+def test_scenarios_that_differ_in_preferences_alone_share_their_structure_and_it_is_a_fresh_ones() -> None:
+    from model import negotiation as neg
+
+    a, b = _peer(3, 0), _peer(3, 1)
+    b = dataclasses.replace(b, mechanics=a.mechanics, params=a.params, strategies=a.strategies, order=a.order,
+                            problem=dataclasses.replace(b.problem, consent=a.problem.consent,
+                                                        discount=a.problem.discount))
+    assert neg._structure(a, a.problem, a.mech) is neg._structure(b, b.problem, b.mech)
+    # a scenario of its own (new parameters, equal in value) gets a structure of its own, with the same numbers
+    c = dataclasses.replace(b, params=b.params.model_copy())
+    own, shared = neg._structure(c, c.problem, c.mech), neg._structure(b, b.problem, b.mech)
+    assert own is not shared
+    for f in dataclasses.fields(own):
+        x, y = getattr(own, f.name), getattr(shared, f.name)
+        assert x.tobytes() == y.tobytes() if isinstance(x, np.ndarray) else x == y
+    sb, sc_ = _shared(b), _shared(c)
+    assert (sb.walkers, sb.responders, sb.counterparts, sb.issue_ids) == (sc_.walkers, sc_.responders,
+                                                                          sc_.counterparts, sc_.issue_ids)
+    for _ in range(neg._STRUCTURES_KEPT + 5):  # the structures kept stay bounded
+        d = dataclasses.replace(b, params=b.params.model_copy())
+        neg._structure(d, d.problem, d.mech)
+    assert len(neg._STRUCTURES) <= neg._STRUCTURES_KEPT
