@@ -48,9 +48,8 @@ class _PerProblem:
         memo = problem.__dict__.get(self.slot)
         if memo is None:
             memo = problem.__dict__[self.slot] = {}
-        try:
-            out = memo[key]
-        except KeyError:
+        out = memo.get(key, _MISSING)  # (not ``memo[key]``: a fresh problem's first calls would raise)
+        if out is _MISSING:
             self.misses += 1
             out = memo[key] = self.fn(problem, *key)
             return out
@@ -63,6 +62,10 @@ class _PerProblem:
     def cache_clear(self) -> None:
         """Reset the counters (the entries live on their problems)."""
         self.hits = self.misses = 0
+
+
+#: A ``_PerProblem`` entry not computed yet.
+_MISSING = object()
 
 
 def per_problem[T](fn: Callable[..., T]) -> Callable[..., T]:
