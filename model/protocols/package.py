@@ -97,12 +97,32 @@ class PackageProtocol(Protocol):
                 and m.plain_judging())
 
     def round(self) -> None:
+        """One round: the proposer's offer and the others' answers. A plain round (``plain``)
+        takes the short way: none of the checks that find nothing to do, the offer tabled and
+        answered in one step (``Negotiation.table_and_consult``); else ``_general_round``."""
         plain = self._plain
         if plain is None:
             plain = self._plain = self.plain()
-        if plain:
-            self._plain_round()
+        if not plain:
+            self._general_round()
             return
+        m = self.model
+        proposer = m.actors[m.order[(m.round - 1) % len(m.order)]]  # (``proposer_now``)
+        m.proposer_id = proposer.actor_id
+        hit = proposer.propose()
+        if hit is None:
+            self._passes(proposer)
+            return
+        offer = hit.package
+        rejecters = m.table_and_consult(offer, hit.utilities, proposer.index)
+        if not rejecters:
+            self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
+        elif m.round >= m.max_rounds or m.breakdown_risk > 0:  # (else ``fail_round`` finds nothing to do)
+            m.fail_round(offer, rejecters)
+
+    def _general_round(self) -> None:
+        """A round with every check: a trust discount, walking away, patrons' vetoes, private
+        information."""
         m = self.model
         if self.trust_weight > 0.0:
             m.refresh_promises(self.trust_weight)
@@ -133,23 +153,6 @@ class PackageProtocol(Protocol):
         if not rejecters:
             self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
         else:
-            m.fail_round(offer, rejecters)
-
-    def _plain_round(self) -> None:
-        """``round`` when it is plain (``plain``): the same steps without the checks that find
-        nothing to do, the offer tabled and answered in one step (``Negotiation.table_and_consult``)."""
-        m = self.model
-        proposer = m.actors[m.order[(m.round - 1) % len(m.order)]]  # (``proposer_now``)
-        m.proposer_id = proposer.actor_id
-        hit = proposer.propose()
-        if hit is None:
-            self._passes(proposer)
-            return
-        offer = hit.package
-        rejecters = m.table_and_consult(offer, hit.utilities, proposer.index)
-        if not rejecters:
-            self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
-        elif m.round >= m.max_rounds or m.breakdown_risk > 0:  # (else ``fail_round`` finds nothing to do)
             m.fail_round(offer, rejecters)
 
     def _passes(self, proposer: Actor) -> None:
