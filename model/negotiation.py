@@ -1152,7 +1152,7 @@ def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
     parts = (mech, sc.params, sc.strategies, sc.order, p.consent, p.discount)
     key = tuple(map(id, parts))
     got = _STRUCTURES.get(key)
-    if got is not None and all(a is b for a, b in zip(got[0], parts, strict=True)):
+    if got is not None:  # (the objects of a key are kept with it: no other object has their ids)
         return got[1]
     kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
     kappa.setflags(write=False)
