@@ -153,7 +153,7 @@ class Actor(mesa.Agent):
                 return None
             got = plan.offers.get(k)
             if got is None:
-                got = plan.offers[k] = _grid_offer(m.problem, plan.table, k)
+                got = plan.offers[k] = _row_offer(plan.table, k)  # (kept by the plan, shared as it is)
             return got
         if applies(m.problem):
             if m.beliefs is not None:  # some information private: offers against beliefs
@@ -264,8 +264,13 @@ def _grid_offer(problem: Problem, table: OfferTable, k: int) -> Offer:
     key = (id(table), k)
     got = memo.get(key)
     if got is None or got[0] is not table:  # (the table is kept with its offer: its id stays its own)
-        got = memo[key] = (table, Offer(table.packages[k], table.utilities[k], "grid", math.nan))
+        got = memo[key] = (table, _row_offer(table, k))
     return got[1]
+
+
+def _row_offer(table: OfferTable, k: int) -> Offer:
+    """The offer of row ``k`` of a proposer's offer table (read-only, as every ``Offer``)."""
+    return Offer(table.packages[k], table.utilities[k], "grid", math.nan)
 
 
 def posture_floor(sc: Scenario, actor: int, reservation: float) -> float:
