@@ -34,7 +34,7 @@ class Actor(mesa.Agent):
 
     def __init__(
         self, model: Negotiation, index: int, strategy: Strategy, schedule: FloatArray | None = None,
-        steps: list[float] | None = None,
+        steps: list[float] | None = None, hopes: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(model)
         self.index = index
@@ -53,28 +53,36 @@ class Actor(mesa.Agent):
         self.paused = False
         self._plan: _Plan | None = None  # its offers over its schedule, on a value-table domain
         self._at = -1  # the step of its schedule its aspiration is at (-1: none)
-        self.refresh(schedule, steps)
+        self.refresh(schedule, steps, hopes)
         self.aspiration = self.best
 
-    def refresh(self, schedule: FloatArray | None = None, steps: list[float] | None = None) -> None:
+    def refresh(self, schedule: FloatArray | None = None, steps: list[float] | None = None,
+                hopes: tuple[float, float] | None = None) -> None:
         """Re-read best and reservation utilities from the model's problem (after a shock).
         ``schedule``: this actor's aspirations over the rounds when already known (``steps``: the
-        same as a list of floats, if known too)."""
+        same as a list of floats, if known too; ``hopes``: its ``best_hoped`` and
+        ``posture_floor`` on the model's problem, if known)."""
         p = self.model.problem
-        self.best = best_hoped(self.model.config, p, self.index)
         self.reservation = float(p.reservation[self.index])
-        #: the floor its stated demands concede toward: its reservation, unless that is private
-        self.posture = posture_floor(self.model.config, self.index, self.reservation)
+        if hopes is None:
+            self.best = best_hoped(self.model.config, p, self.index)
+            #: the floor its stated demands concede toward: its reservation, unless that is private
+            self.posture = posture_floor(self.model.config, self.index, self.reservation)
+        else:
+            self.best, self.posture = hopes
         if schedule is None:
             schedule = _schedule_of(self.strategy, self.best, self.posture, self.model.deadline, self.kappa)
         self._schedule = schedule
         self._plan = None  # (planned over the schedule it had)
         self._at = -1
-        #: the same as Python floats (read one round at a time), and its last round
+        #: the same as Python floats (read one round at a time; its first ``STEPS_LISTED`` at
+        #: least, more as the rounds reach them: ``_reach``), and its last round
         if steps is None and schedule is not None:
-            steps = schedule.tolist()
+            steps = schedule[:STEPS_LISTED].tolist()
         self._steps = steps
         self._last = -1 if schedule is None else len(schedule) - 1
+        #: the rounds below this one are listed in ``_steps`` and before its last
+        self._known = -1 if steps is None else min(len(steps) - 1, self._last)
 
     @property
     def offer_utility(self) -> float:
@@ -92,13 +100,15 @@ class Actor(mesa.Agent):
         """The least utility it accepts now: its aspiration, and never below its reservation."""
         return max(self.aspiration, self.reservation)
 
-    def update_aspiration(self) -> None:
-        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time)."""
-        t = self.model.round - 1
+    def update_aspiration(self, t: int | None = None) -> None:
+        """Set this round's aspiration (rounds are 1-based; the strategy sees 0-based time ``t``,
+        the model's round less one unless given)."""
+        if t is None:
+            t = self.model.round - 1
         self.previous = self.aspiration if t > 0 else math.nan
         steps = self._steps
         if steps is not None:  # (past the deadline, after an extension: its last value)
-            self._at = at = t if t < self._last else self._last
+            self._at = at = t if t < self._known else self._reach(t)
             self.aspiration = steps[at]
         else:
             self._at = -1
@@ -116,6 +126,18 @@ class Actor(mesa.Agent):
         self.proposed = False
         self._response = self._short = None
 
+    def _reach(self, t: int) -> int:
+        """The step of its schedule at time ``t`` (its last, past the deadline), its schedule
+        listed as floats that far and ``STEPS_LISTED`` steps on (``_steps`` may be shared by the
+        runs of a scenario: another may have listed it further already)."""
+        steps, schedule = self._steps, self._schedule
+        assert steps is not None and schedule is not None
+        at = t if t < self._last else self._last
+        if at >= len(steps):
+            steps.extend(schedule[len(steps): at + STEPS_LISTED].tolist())
+        self._known = min(len(steps) - 1, self._last)
+        return at
+
     def propose(self) -> Offer | None:
         """The package this actor offers now (``None``: it passes): the frontier offer given
         every party's current demand (``model.core.offers``), or on a value-table domain the
@@ -124,15 +146,22 @@ class Actor(mesa.Agent):
         self.proposed = True
         m = self.model
         plan = self._plan
-        if plan is not None and self._at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
-            return plan.offer(self._at)  # its offer at this step of its schedule, planned
+        at = self._at
+        if plan is not None and at >= 0 and plan.problem is m.problem and plan.mech is m.mech:
+            k = plan.rows[at]  # its offer at this step of its schedule, planned (-1: it passes)
+            if k < 0:
+                return None
+            got = plan.offers.get(k)
+            if got is None:
+                got = plan.offers[k] = _row_offer(plan.table, k)  # (kept by the plan, shared as it is)
+            return got
         if applies(m.problem):
             if m.beliefs is not None:  # some information private: offers against beliefs
                 return m.propose_against_beliefs(self)
             return frontier_offer(m.problem, self.index, m.demands(self.index), m.mech)
-        if self._at >= 0 and self._schedule is not None:  # its aspiration depends on time only: its offers too
-            plan = self._plan = _plan_of(m.problem, self.index, m.mech, self._schedule)
-            return plan.offer(self._at)
+        if at >= 0 and self._schedule is not None:  # its aspiration depends on time only: its offers too
+            self._plan = _plan_of(m.problem, self.index, m.mech, self._schedule)
+            return self.propose()  # (from its plan)
         hit = choose_offer_index(m.problem, self.index, self.aspiration, m.mech)
         if hit is None:
             return None
@@ -186,27 +215,23 @@ class Actor(mesa.Agent):
         return r.accepted
 
 
+#: How many steps of an aspiration schedule are listed as Python floats at a time: a run that
+#: ends early (most end long before their deadline) converts no more of its schedule than it reads.
+STEPS_LISTED = 64
+
+
 class _Plan:
     """A proposer's offers on a value-table domain when its aspiration depends on time only:
     the row of its offer table it offers at each step of its schedule
     (``model.core.search.choose_offer_indices``, -1: it passes), worked out once for the
-    problem and mechanisms it was made for; ``offer(t)`` is what ``choose_offer_index`` gives
-    at step ``t``'s aspiration."""
+    problem and mechanisms it was made for, and the offers of the rows asked for so far
+    (``Actor.propose`` reads them: what ``choose_offer_index`` gives at that step's aspiration)."""
 
     __slots__ = ("problem", "mech", "table", "rows", "offers")
 
     def __init__(self, problem: Problem, mech: Mechanics, table: OfferTable, rows: list[int]) -> None:
         self.problem, self.mech, self.table, self.rows = problem, mech, table, rows
         self.offers: dict[int, Offer] = {}
-
-    def offer(self, t: int) -> Offer | None:
-        k = self.rows[t]
-        if k < 0:
-            return None
-        got = self.offers.get(k)
-        if got is None:
-            got = self.offers[k] = _grid_offer(self.problem, self.table, k)
-        return got
 
 
 #: Plans kept per problem (proposers x mechanisms x schedules); past it they are made afresh.
@@ -239,8 +264,13 @@ def _grid_offer(problem: Problem, table: OfferTable, k: int) -> Offer:
     key = (id(table), k)
     got = memo.get(key)
     if got is None or got[0] is not table:  # (the table is kept with its offer: its id stays its own)
-        got = memo[key] = (table, Offer(table.packages[k], table.utilities[k], "grid", math.nan))
+        got = memo[key] = (table, _row_offer(table, k))
     return got[1]
+
+
+def _row_offer(table: OfferTable, k: int) -> Offer:
+    """The offer of row ``k`` of a proposer's offer table (read-only, as every ``Offer``)."""
+    return Offer(table.packages[k], table.utilities[k], "grid", math.nan)
 
 
 def posture_floor(sc: Scenario, actor: int, reservation: float) -> float:

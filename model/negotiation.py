@@ -28,7 +28,7 @@ import mesa
 import numpy as np
 from mesa.experimental.mesa_signals import Observable, ObservableSignals
 
-from model.agents import Actor, _schedule_of, best_hoped, posture_floor
+from model.agents import STEPS_LISTED, Actor, _schedule_of, best_hoped, posture_floor
 from model.core.analysis import best_compromise
 from model.core.beliefs import LINE_BELIEVED, QUANTILES, Beliefs, expected_value, mediator_means, zone_of_agreement
 from model.core.mechanics import (
@@ -47,8 +47,15 @@ from model.core.preferences import Preferences
 from model.core.problem import Problem
 from model.core.redlines import RedLineSet, conflict_explanation
 from model.core.space import FloatArray
-from model.core.strategies import ACCEPT_TOL, Rubinstein, Strategy, continuation, stationary_shares, zeuthen_risk
-from model.core.strategies import schedules as all_schedules
+from model.core.strategies import (
+    ACCEPT_TOL,
+    Rubinstein,
+    Strategy,
+    continuation,
+    schedules_by_actor,
+    stationary_shares,
+    zeuthen_risk,
+)
 from model.core.tranche import partial_values
 from model.protocols import make_protocol
 from model.protocols.base import (
@@ -111,12 +118,12 @@ class Negotiation(mesa.Model):
         self.round = 0
         self.order = list(scenario.order)
         self.offer: FloatArray | None = None
-        self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+        self.offer_utilities = _all_nan(self.problem.n_actors)  # (read-only: ``table`` replaces it, never writes)
         self.offer_judged = self.offer_utilities  # as each judges promises (the same array without a trust discount)
         self.offer_effective = self.offer_utilities
         self.offer_lines_ok = _all_true(self.problem.n_actors)
         self.state = self.problem.space.status_quo.astype(float)  # (a copy)
-        self.trust = Trust(self.mech)
+        self._trust_mech = self.mech  # (``trust`` is made from these when first asked for)
         self.collect = collect
         self.proposer_id = ""
         self.outcome: Outcome | None = None
@@ -130,9 +137,12 @@ class Negotiation(mesa.Model):
         self._kappa = shared.kappa
         # the agents (Mesa registers each in ``self.agents``), in the problem's order, for the
         # per-round loops
-        self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i])
+        self.actors: list[Actor] = [Actor(self, i, strategy, shared.schedules[i], shared.steps[i], shared.hopes[i])
                                     for i, strategy in enumerate(shared.strategies)]
         self._all_parties = shared.all_parties
+        #: every actor's aspiration depends on time only (its schedule): ``_play_round`` steps them
+        #: along their schedules itself
+        self._all_timed = all(s is not None for s in shared.steps)
         actors = self.actors
         self._responders = {p: tuple([actors[a] for a in who]) for p, who in shared.responders.items()}
         self._trusters_of: dict[int, tuple[np.ndarray, list[int]]] = {}
@@ -146,7 +156,7 @@ class Negotiation(mesa.Model):
         self.effective_list: list[float] = self.offer_effective.tolist()
         self.lines_ok_list: list[bool] = self.offer_lines_ok.tolist()
         self.counterparts = shared.counterparts
-        self._noisy = bool(self.mech.noise.any())  # some ratification noise (the mechanisms' noise never changes)
+        self._noisy = shared.noisy  # some ratification noise (the mechanisms' noise never changes)
         self._pause_checks = shared.pause_checks
         self._datacollector = mesa.DataCollector(**shared.reporters) if collect else None
         self.protocol = make_protocol(self, params)
@@ -165,6 +175,13 @@ class Negotiation(mesa.Model):
                 off = ", ".join(self.problem.space.ids[i] for i in self.problem.fixed)
                 why += f" (issues off the table, kept at the status quo: {off})"
             self.end(False, OutcomeReason.NO_ZONE, None, f"No package satisfies every party's red lines: {why}.")
+
+    @cached_property
+    def trust(self) -> Trust:
+        """Every actor's trust in every other (``model.core.mechanics.Trust``), from the
+        scenario's mechanisms; made when first asked for (a run without trust dynamics never
+        asks)."""
+        return Trust(self._trust_mech)
 
     @property
     def datacollector(self) -> mesa.DataCollector:
@@ -187,8 +204,18 @@ class Negotiation(mesa.Model):
         self.round += 1
         if self.mech.spoilers and not self.protocol.phased:
             self._fire_spoilers()
-        for a in self.actors:
-            a.update_aspiration()
+        t = self.round - 1
+        if self._all_timed:  # ``update_aspiration``'s time-only step, for every actor, without a call each
+            first = t <= 0
+            for a in self.actors:
+                a.previous = math.nan if first else a.aspiration
+                a._at = at = t if t < a._known else a._reach(t)
+                a.aspiration = a._steps[at]  # type: ignore[index]
+                a.proposed = False
+                a._response = a._short = None
+        else:
+            for a in self.actors:
+                a.update_aspiration(t)
         self.protocol.round()
         if self._datacollector is not None:
             self._datacollector.collect(self)
@@ -286,7 +313,7 @@ class Negotiation(mesa.Model):
             self.lines_ok_list = self._lines_all_ok_list
             return
         if offer is None:
-            self.offer_utilities = np.full(self.problem.n_actors, np.nan)
+            self.offer_utilities = _all_nan(self.problem.n_actors)
             self.offer_judged = self.offer_effective = self.offer_utilities
             self.offer_lines_ok = _all_true(self.problem.n_actors)
         elif utilities is None:
@@ -309,6 +336,35 @@ class Negotiation(mesa.Model):
         # (as Python values, for the answers read one actor at a time)
         self.effective_list = self.offer_effective.tolist()
         self.lines_ok_list = self.offer_lines_ok.tolist()
+
+    def plain_judging(self) -> bool:
+        """Whether every actor judges an offer by its utilities as they are (no patrons' pull, no
+        promises discounted) and every actor is a party: ``table``'s short way for an offer
+        whose utilities are known and that crosses no party's red line."""
+        return self.mech is self._plain_mech and self._all_parties
+
+    def table_and_consult(self, offer: FloatArray, utilities: FloatArray, proposer: int) -> list[Actor]:
+        """``table(offer, utilities, parties_ok=True)`` and then ``consult(offer, proposer)`` (the
+        offer crosses no party's red line): the same steps in one call when ``plain_judging``."""
+        if self.mech is not self._plain_mech or not self._all_parties:  # (not ``plain_judging``)
+            self.table(offer, utilities, parties_ok=True)
+            return self.consult(offer, proposer)
+        # ``table``'s short way
+        self.offer = offer
+        self.offer_utilities = self.offer_judged = self.offer_effective = utilities
+        self.offer_lines_ok = self._lines_all_ok
+        u = self.effective_list = utilities.tolist()
+        self.lines_ok_list = self._lines_all_ok_list
+        # ``consult``: each hears it before anyone answers
+        responders = self._responders.get(proposer)
+        if responders is None:
+            responders = tuple(a for a in self.actors if a.is_party and a.index != proposer)
+        for a in responders:
+            a.received.append(u[a.index])
+        rejecters = [a for a in responders if not a.accepts(offer)]
+        if rejecters:
+            return rejecters
+        return self.consent_and_ratification(offer, self.problem.space.status_quo)
 
     def tabled(self, offer: FloatArray) -> _Tabled:
         """How every actor judges ``offer`` as ``table`` puts it on the table (no utilities given):
@@ -998,20 +1054,36 @@ def _all_true(n: int) -> np.ndarray:
 
 _ALL_TRUE: dict[int, np.ndarray] = {}
 
+
+def _all_nan(n: int) -> FloatArray:
+    """A read-only ``(n,)`` array of NaN: the utilities of no offer (shared, as ``_all_true``)."""
+    out = _ALL_NAN.get(n)
+    if out is None:
+        out = _ALL_NAN[n] = np.full(n, np.nan)
+        out.flags.writeable = False
+    return out
+
+
+_ALL_NAN: dict[int, FloatArray] = {}
+
 #: Mechanisms with promise factors, by the scenario's mechanisms and the factors' bytes (runs of
 #: one scenario with the same trust share one, and so the offer programs built for it).
 _PROMISED: weakref.WeakKeyDictionary[Mechanics, dict[bytes, Mechanics]] = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Shared:
     """What every run of one compiled scenario shares, computed once: the actors' strategies
     (they keep no state between calls) and their aspiration schedules, who answers whose offers,
-    patrons, counterparts, and the DataCollector's reporters."""
+    patrons, counterparts, and the DataCollector's reporters. (Nobody writes to it; it is not
+    frozen because a frozen dataclass sets each field through ``object.__setattr__``, and a
+    new one is made for every scenario.)"""
 
     strategies: tuple[Strategy, ...]
     schedules: tuple[FloatArray | None, ...]
-    steps: tuple[list[float] | None, ...]  # the schedules as lists of floats
+    steps: tuple[list[float] | None, ...]  # the schedules' first steps as lists of floats (``STEPS_LISTED``)
+    #: each actor's best hope and the floor its demands concede toward (``best_hoped``, ``posture_floor``)
+    hopes: tuple[tuple[float, float], ...]
     kappa: FloatArray  # each actor's continuation factor, discount * (1 - breakdown risk)
     shares: FloatArray | None  # stationary subgame-perfect shares by rotation position (rubinstein)
     all_parties: bool
@@ -1023,6 +1095,7 @@ class _Shared:
     #: the parties whose outside option beats the status quo (they may walk away, if the protocol lets them)
     walkers: list[int]
     issue_ids: tuple[str, ...]
+    noisy: bool  # some ratification noise (the mechanisms' noise never changes)
 
     @cached_property
     def reporters(self) -> dict[str, dict[str, object]]:
@@ -1048,57 +1121,111 @@ class _Shared:
 _SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
 
 
-def _shared(sc: Scenario) -> _Shared:
-    got = _SHARED.get(sc)
-    if got is not None:
-        return got
-    p, mech = sc.problem, sc.mech
-    max_rounds = sc.params.max_rounds
-    strategies = sc.strategies
+@dataclass(frozen=True)
+class _Structure:
+    """The part of ``_Shared`` that depends on who the actors are and how they are organised, not
+    on what they want: the mechanisms, the protocol's parameters, the strategies, the rotation,
+    the parties and the discount factors. Scenarios that differ only in preferences and
+    reservations (every domain of the peer case, a variant that moves a reservation) share one
+    (``_structure``)."""
+
+    kappa: FloatArray
+    shares: FloatArray | None
+    all_parties: bool
+    parties: list[int]
+    responders: dict[int | None, tuple[int, ...]]
+    patrons: tuple[tuple[Influence, ...], ...]
+    counterparts: list[list[int]]
+    pause_checks: tuple[tuple[int, list[int], float], ...]
+    noisy: bool
+
+
+#: ``_Structure``s by the ids of what they are made of, each kept with those objects (the ids
+#: stay theirs while they are kept); at most ``_STRUCTURES_KEPT`` of them, the oldest dropped.
+_STRUCTURES: dict[tuple[int, ...], tuple[tuple[object, ...], _Structure]] = {}
+_STRUCTURES_KEPT = 64
+
+
+def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
+    """``sc``'s ``_Structure``, made once for every scenario of the same mechanisms, parameters,
+    strategies, rotation, parties and discount factors (the same objects)."""
+    parts = (mech, sc.params, sc.strategies, sc.order, p.consent, p.discount)
+    key = tuple(map(id, parts))
+    got = _STRUCTURES.get(key)
+    if got is not None:  # (the objects of a key are kept with it: no other object has their ids)
+        return got[1]
     kappa = np.array([continuation(p.discount[i], sc.params.breakdown_risk) for i in range(p.n_actors)])
-    schedules, steps = _schedules(sc, p, strategies, max_rounds, kappa)
+    kappa.setflags(write=False)
     parties = [int(a) for a in p.parties]
     shares = None
-    if any(isinstance(s, Rubinstein) for s in strategies) and parties:
+    if any(isinstance(s, Rubinstein) for s in sc.strategies) and parties:
         shares = stationary_shares(kappa, list(sc.order), parties)
     ctrl = mech.controller.tolist()
     counterparts = [
         sorted({int(c) for c in ctrl if c >= 0 and c != a and c in parties}) if a in parties else []
         for a in range(p.n_actors)
     ]
-    outside, flow = sc.outside.tolist(), sc.flow.tolist()
-    out = _SHARED[sc] = _Shared(
-        strategies=strategies,
-        schedules=schedules,
-        steps=steps,
+    out = _Structure(
         kappa=kappa,
         shares=shares,
         all_parties=bool(p.consent.all()),
+        parties=parties,
         responders={None: tuple(parties), **{q: tuple(a for a in parties if a != q) for q in set(sc.order)}},
         patrons=tuple(mech.patrons_of(a) for a in range(p.n_actors)),
         counterparts=counterparts,
         pause_checks=tuple((a, cs, lim) for a, (cs, lim) in
                            enumerate(zip(counterparts, (mech.trust_threshold - 1e-12).tolist(), strict=True)) if cs),
-        walkers=[i for i in parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
+        noisy=bool(mech.noise.any()),
+    )
+    if len(_STRUCTURES) >= _STRUCTURES_KEPT:
+        _STRUCTURES.pop(next(iter(_STRUCTURES)))  # the oldest
+    _STRUCTURES[key] = (parts, out)
+    return out
+
+
+def _shared(sc: Scenario) -> _Shared:
+    got = _SHARED.get(sc)
+    if got is not None:
+        return got
+    p, mech = sc.problem, sc.mech
+    st = _structure(sc, p, mech)
+    strategies = sc.strategies
+    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
+    floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
+    schedules, steps = _schedules(strategies, best, floor, sc.params.max_rounds, st.kappa)
+    outside, flow = sc.outside.tolist(), sc.flow.tolist()
+    out = _SHARED[sc] = _Shared(
+        strategies=strategies,
+        schedules=schedules,
+        steps=steps,
+        hopes=tuple(zip(best, floor, strict=True)),
+        kappa=st.kappa,
+        shares=st.shares,
+        all_parties=st.all_parties,
+        responders=st.responders,
+        patrons=st.patrons,
+        counterparts=st.counterparts,
+        pause_checks=st.pause_checks,
+        walkers=[i for i in st.parties if not math.isnan(outside[i]) and outside[i] > flow[i] + 1e-9],
         issue_ids=tuple(p.space.ids),
+        noisy=st.noisy,
     )
     return out
 
 
-def _schedules(sc: Scenario, p: Problem, strategies: Sequence[Strategy], max_rounds: int, kappa: FloatArray,
-               ) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
+def _schedules(strategies: Sequence[Strategy], best: list[float], floor: list[float], max_rounds: int,
+               kappa: FloatArray) -> tuple[tuple[FloatArray | None, ...], tuple[list[float] | None, ...]]:
     """Every actor's aspiration schedule (``None`` for a strategy that does not depend on time
-    only), read-only, and the same as lists of floats. When every strategy has one they are
-    computed side by side (``model.core.strategies.schedules``: the same numbers as each
-    strategy's ``schedule``), and made lists in one call."""
-    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
-    floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
+    only) from its best hope and floor, read-only, and the first ``STEPS_LISTED`` of each as
+    lists of floats (``Actor._reach`` lists more when a run gets that far). When every
+    strategy has one they are computed side by side (``model.core.strategies.schedules_by_actor``:
+    the same numbers as each strategy's ``schedule``), and made lists in one call."""
     if strategies and all(getattr(s, "schedule", None) is not None for s in strategies):
-        table = np.ascontiguousarray(all_schedules(strategies, np.array(best), np.array(floor), max_rounds, kappa).T)
+        table = schedules_by_actor(strategies, best, floor, max_rounds, kappa)  # (A, max_rounds)
         table.setflags(write=False)
-        return tuple(table), tuple(table.tolist())
+        return tuple(table), tuple(table[:, :STEPS_LISTED].tolist())  # (the actors list more as they need it)
     each = tuple(_schedule_of(s, best[i], floor[i], max_rounds, float(kappa[i])) for i, s in enumerate(strategies))
-    return each, tuple(None if s is None else s.tolist() for s in each)
+    return each, tuple(None if s is None else s[:STEPS_LISTED].tolist() for s in each)
 
 
 def _response_reason(a: Actor) -> str:

@@ -4,6 +4,8 @@ them; an event scheduled on the model still fires), packages judged once per pro
 updated in Python floats, pauses on precomputed pairs, deliveries on Python floats, partial moves
 kept per outcome space, and the EUM's forecasts shared by the runs of a scenario. Each compares
 with the array form bit for bit (``tobytes``) on the shipped scenarios, under every protocol.
+The package protocol's plain rounds (and every actor's aspiration stepped along its schedule by
+the model) are compared with the general round, record by record.
 """
 
 from __future__ import annotations
@@ -228,3 +230,66 @@ def test_eum_forecasts_are_computed_once_per_scenario_and_as_fresh() -> None:
         assert a.protocol._medians.tobytes() == medians.tobytes()
         assert not a.protocol._medians.flags.writeable
         assert a.protocol.package_at(3).flags.writeable  # each round's package is the run's own
+
+
+def _plain_cases() -> list[tuple[str, scenario.Scenario]]:
+    """Package runs whose rounds are plain (``PackageProtocol.plain``): the peer case with two to
+    four parties (a time-only and a behaviour-dependent strategy among them), a proposer that has
+    nothing to offer, breakdown risk (draws), and the baseline (spatial preferences, offers from
+    the programs)."""
+    import dataclasses
+
+    from tests.factories import peer_case
+
+    out = [(f"peer{n}-{k}", peer_case(n, k, {"max_rounds": 60 * n})) for n in (2, 3, 4) for k in range(3)]
+    out.append(("peer-tit-for-tat", peer_case(3, 1, {"max_rounds": 120},
+                                              [{"name": "boulware"}, {"name": "conceder"}, {"name": "tit_for_tat"}])))
+    out.append(("peer-risk", peer_case(2, 4, {"max_rounds": 200, "breakdown_risk": 0.02})))
+    sc = peer_case(2, 5, {"max_rounds": 12})
+    reservation = sc.problem.reservation.copy()
+    reservation[0] = 1.5  # p0 has nothing above its reservation: it passes every time
+    out.append(("peer-passes", dataclasses.replace(sc, problem=sc.problem.with_preferences(sc.problem.prefs,
+                                                                                         reservation))))
+    out.append(("baseline", scenario.load(BASELINE)))
+    out.append(("baseline-risk", baseline("package", breakdown_risk=0.05)))
+    return out
+
+
+def _actor_state(m: Negotiation) -> list[tuple[Any, ...]]:
+    """Every actor's state after a round (``previous`` as text: NaN equals NaN)."""
+    return [(a.aspiration, repr(a.previous), a._at, a.proposed, a.response, list(a.received)) for a in m.actors]
+
+
+@pytest.mark.parametrize("name,sc", _plain_cases(), ids=[c[0] for c in _plain_cases()])
+def test_a_plain_package_round_is_the_general_round(name: str, sc: scenario.Scenario,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.protocols.package import PackageProtocol
+
+    for seed in (0, 1):
+        fast = Negotiation(sc, rng=seed, collect=True)
+        assert fast.protocol.plain()  # type: ignore[attr-defined]  # (else this compares the general round with itself)
+        with monkeypatch.context() as mp:
+            mp.setattr(PackageProtocol, "plain", lambda self: False)
+            general = Negotiation(sc, rng=seed, collect=True)
+            general._all_timed = False  # each actor's own ``update_aspiration``
+            while general.running:  # round by round, each actor's state compared after each
+                general.step()
+                fast.step()
+                assert _actor_state(fast) == _actor_state(general)
+        assert not fast.running
+        same_outcome(fast, general)
+        dc_f, dc_g = fast.datacollector, general.datacollector
+        assert dc_f.get_model_vars_dataframe().equals(dc_g.get_model_vars_dataframe())
+        assert dc_f.get_agent_vars_dataframe().equals(dc_g.get_agent_vars_dataframe())
+        assert fast.rng.bit_generator.state == general.rng.bit_generator.state
+        ran = Negotiation(sc, rng=seed, collect=False)  # and through ``run``'s own loop
+        ran.run()
+        same_outcome(ran, general)
+
+
+@pytest.mark.parametrize("name", ["belarus_package.yaml", "belarus_private_veto.yaml", "belarus_minsk_doubts_us.yaml"])
+def test_rounds_with_patrons_walkers_or_private_information_are_not_plain(name: str) -> None:
+    m = Negotiation(scenario.load(SCENARIOS / name), rng=0, collect=False)
+    assert not m.protocol.plain()  # type: ignore[attr-defined]
+    discounted = Negotiation(baseline("package", trust_discount=0.5), rng=0, collect=False)
+    assert not discounted.protocol.plain()  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from model.core.strategies import (
     TimeDependent,
     continuation,
     schedules,
+    schedules_by_actor,
 )
 
 
@@ -53,6 +54,23 @@ def test_schedules_are_every_strategys_own_schedule(strategies: list, max_rounds
             for t in (0, max_rounds // 2, max_rounds - 1):
                 sit = Situation(t, max_rounds, float(best[a]), float(floor[a]), continuation=float(kappa[a]))
                 assert got[t, a] == pytest.approx(s.aspiration(sit), abs=1e-12)
+
+
+@pytest.mark.parametrize("strategies", [
+    [Boulware(4.0), Conceder(0.25)],
+    [Boulware(4.0), Conceder(0.25), Linear(), TimeDependent(1.7)],
+    [Boulware(4.0), Hardliner(0.6), Conceder(0.25)],  # not all time-dependent: column by column
+])
+@pytest.mark.parametrize("max_rounds", [1, 2, 37, 400, 1 + 2**16 // 3])  # (the last past what is kept)
+def test_schedules_by_actor_are_the_schedules_transposed_bit_for_bit(strategies: list, max_rounds: int) -> None:  # type: ignore[type-arg]
+    rng = np.random.default_rng(max_rounds + 1)
+    n = len(strategies)
+    best, floor = 0.5 + 0.5 * rng.random(n), 0.6 * rng.random(n)
+    floor[-1] = best[-1] + 0.1  # a floor above the best
+    kappa = np.array([1.0, 0.95, 0.8, 0.999][:n])
+    got = schedules_by_actor(strategies, best.tolist(), floor.tolist(), max_rounds, kappa)
+    assert got.shape == (n, max_rounds) and got.flags.c_contiguous
+    assert got.tobytes() == np.ascontiguousarray(schedules(strategies, best, floor, max_rounds, kappa).T).tobytes()
 
 
 def test_the_choice_past_every_threshold_is_the_proposers_own_best_offer() -> None:

@@ -130,6 +130,35 @@ def test_a_value_table_partys_best_utility_is_read_off_the_grid_with_utilitys_nu
         assert np.array_equal(p.best_utility, p.utility(pk).max(axis=0))
 
 
+def test_a_one_box_value_table_problems_best_utility_is_the_identity_weightings_search_bit_for_bit() -> None:
+    # ``best_utility``'s short way (each actor's own weighted values, no product with the
+    # identity) against the search it stands for, on domains of many shapes and some with ties
+    for k in range(40):
+        d = peer_case_draws(37, k, 2 + k % 5, n_issues=1 + k % 6, n_values=2 + k % 9)
+        if k % 4 == 0:  # equal levels: ties that only the tie-break and the arg-max's order settle
+            d = dataclasses.replace(d, tables=np.round(d.tables, 1))
+        p = table_problem(d)
+        assert len(p.boxes) == 1 and p._finite_values
+        got, idx = p.maximize_weighted_indexed(np.eye(p.n_actors))
+        assert got is not None
+        assert p.best_utility.tobytes() == p.grid_package_utility(got, idx).max(axis=0).tobytes()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_value_table_with_a_value_that_is_not_finite_takes_the_long_way(bad: float) -> None:
+    d = peer_case_draws(41, 0, 3)
+    tables = d.tables.copy()
+    tables[1, 2, 4] = bad
+    p = table_problem(dataclasses.replace(d, tables=tables))
+    assert not p._finite_values
+    assert table_problem(d)._finite_values
+    with np.errstate(invalid="ignore"):  # (0 * inf in the product with the identity: what the guard is for)
+        got, idx = p.maximize_weighted_indexed(np.eye(p.n_actors))
+        assert got is not None
+        want = p.grid_package_utility(got, idx).max(axis=0)
+        assert np.array_equal(p.best_utility, want, equal_nan=True)
+
+
 def test_grid_package_utility_is_utility_on_tables_and_on_spatial_preferences() -> None:
     rng = np.random.default_rng(3)
     for p in (table_problem(peer_case_draws(31, 0, 3, n_issues=5, n_values=4)), _spatial(1, 3, 4, [True] * 3)):

@@ -8,8 +8,9 @@ computed once per problem and cached.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -260,7 +261,7 @@ class Problem:
         and the sum runs over the outermost axis (whole ``(n, A)`` slabs at a time).
         """
         by_issue = self._values_by_issue
-        terms = by_issue[np.arange(by_issue.shape[0])[:, None], np.asarray(index).T]  # (I, n, A)
+        terms = by_issue[_issue_column(by_issue.shape[0]), np.asarray(index).T]  # (I, n, A)
         out: FloatArray = np.add.reduce(terms, axis=0)
         return out
 
@@ -336,6 +337,12 @@ class Problem:
             pk = lp_best_packages(self)
             pk = pk[~np.isnan(pk).any(axis=1)]
             u = self.utility(pk) if pk.shape[0] else pk
+        elif isinstance(self.prefs, TablePreferences) and len(self.boxes) == 1 and self._finite_values:
+            # one box on value tables: actor a's weighting is row a of the identity, whose
+            # product with the finite weighted values is actor a's own values (1 * x plus zeros:
+            # the same numbers but for the sign of a zero, which no arg-max tells apart), and the
+            # utilities are read off the grid (``grid_package_utility`` on value tables)
+            u = self.grid_utility((self.weighted_values + self._one_box_offset).argmax(axis=-1))
         else:
             got, idx = self.maximize_weighted_indexed(np.eye(self.n_actors))
             assert got is not None
@@ -343,6 +350,14 @@ class Problem:
         if u.shape[0] == 0:
             return self.reservation.copy()
         return u.max(axis=0)
+
+    @cached_property
+    def _finite_values(self) -> bool:
+        """Whether every weighted value is finite (``best_utility``'s short way needs it), or
+        ``False`` when the values are too large to tell by their sum."""
+        # a finite sum has finite terms (an infinite or NaN term makes it infinite or NaN; a sum
+        # that overflows only sends the search the long way)
+        return math.isfinite(float(np.add.reduce(self.weighted_values, axis=None)))
 
     @cached_property
     def utopia(self) -> FloatArray:
@@ -356,6 +371,14 @@ class Problem:
     def feasible(self, packages: FloatArray) -> BoolArray:
         """Whether each package crosses no party's red line."""
         return np.all(self.redlines.satisfied(packages, self.parties), axis=1)
+
+
+@lru_cache(maxsize=64)
+def _issue_column(n_i: int) -> np.ndarray:
+    """``np.arange(n_i)[:, None]``, read-only (``grid_utility``'s gather)."""
+    out = np.arange(n_i)[:, None]
+    out.setflags(write=False)
+    return out
 
 
 def _first_distinct(rows: np.ndarray) -> np.ndarray:

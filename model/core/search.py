@@ -48,9 +48,8 @@ class _PerProblem:
         memo = problem.__dict__.get(self.slot)
         if memo is None:
             memo = problem.__dict__[self.slot] = {}
-        try:
-            out = memo[key]
-        except KeyError:
+        out = memo.get(key, _MISSING)  # (not ``memo[key]``: a fresh problem's first calls would raise)
+        if out is _MISSING:
             self.misses += 1
             out = memo[key] = self.fn(problem, *key)
             return out
@@ -63,6 +62,10 @@ class _PerProblem:
     def cache_clear(self) -> None:
         """Reset the counters (the entries live on their problems)."""
         self.hits = self.misses = 0
+
+
+#: A ``_PerProblem`` entry not computed yet.
+_MISSING = object()
 
 
 def per_problem[T](fn: Callable[..., T]) -> Callable[..., T]:
@@ -184,7 +187,9 @@ class OfferTable:
         if len(self.own) == 0:
             return np.zeros(1, dtype=np.int64)
         top = self.best_from[int(self.own.searchsorted(self.own[-1], side="left"))]  # the first of its best
-        out = np.append(self.best_from, top)
+        out = np.empty(len(self.best_from) + 1, dtype=self.best_from.dtype)  # (``np.append``, without its wrappers)
+        out[:-1] = self.best_from
+        out[-1] = top
         out.setflags(write=False)
         return out
 
@@ -257,6 +262,8 @@ class _Stack:
     proposer: np.ndarray
     others: np.ndarray
     rows: np.ndarray  # (P * C,) every row's position
+    own_at: np.ndarray  # (P * C,) where each row's proposer's column is in a flattened ``(P * C, A)`` array
+    others_at: np.ndarray  # (P * C, P - 1) where the others' columns are in it
     block: np.ndarray  # (P, 1) every block's number
     steps: np.ndarray  # (C,) the positions within a block
     start: np.ndarray  # (P, 1) where each block starts among the rows
@@ -272,7 +279,9 @@ def _stack(n_actors: int, parties: tuple[int, ...]) -> _Stack:
     proposer = np.repeat(np.asarray(parties), n_c)
     others = np.repeat(np.array([[a for a in parties if a != p] for p in parties]), n_c, axis=0)
     block = np.arange(n_p)[:, None]
-    out = _Stack(num, own, proposer, others, np.arange(n_p * n_c), block, np.arange(n_c), n_c * block)
+    rows = np.arange(n_p * n_c)
+    out = _Stack(num, own, proposer, others, rows, rows * n_actors + proposer, rows[:, None] * n_actors + others,
+                 block, np.arange(n_c), n_c * block)
     for f in dataclasses.fields(out):
         getattr(out, f.name).setflags(write=False)
     return out
@@ -299,30 +308,39 @@ def _party_tables(problem: Problem) -> dict[int, OfferTable]:
     score = (coefs @ wv.reshape(n_a, -1)).reshape(n_p, -1, *wv.shape[1:]) + problem._one_box_offset
     n_c = score.shape[1]
     flat = score.argmax(axis=-1).reshape(-1, n_i)  # (P * C, I): grid index of each candidate
-    issues = np.arange(n_i)[None, :]
     valid = _new_moves(flat, n_c, problem.space.grid.shape[1], problem.at_status_quo).reshape(n_p, n_c)
     u = problem.grid_utility(flat)  # (P * C, A)
-    own = u[st.rows, st.proposer].reshape(n_p, n_c)
-    s = ((u - problem.reservation) / span)[st.rows[:, None], st.others]  # ``normalised_surplus``, (P * C, P - 1)
+    # (gathers by flat positions, ``_Stack``: ``u[rows, proposer]`` and ``x[rows[:, None], others]``)
+    own = u.ravel()[st.own_at].reshape(n_p, n_c)
+    s = ((u - problem.reservation) / span).ravel()[st.others_at]  # ``normalised_surplus``, (P * C, P - 1)
     worst, total = _min_and_sum(s)
     worst, total = worst.reshape(n_p, n_c), total.reshape(n_p, n_c)
     # preference: best worst-off surplus, then total, then own; the repeats rank below all
     block, steps = st.block, st.steps
     rank = np.empty((n_p, n_c), dtype=np.int64)
-    rank[block, np.lexsort((own, total, np.round(worst, 9), valid), axis=1)] = steps
-    by_own = np.argsort(np.where(valid, own, np.inf), axis=1, kind="stable")  # the repeats sort last
+    # (the arrays' own methods: ``np.round`` and ``np.argsort`` call them through a Python wrapper)
+    rank[block, np.lexsort((own, total, worst.round(9), valid), axis=1)] = steps
+    by_own = np.where(valid, own, np.inf).argsort(axis=1, kind="stable")  # the repeats sort last
     rank_s = rank[block, by_own]
     position_of_rank = np.empty_like(rank_s)
     position_of_rank[block, rank_s] = steps
     best_from = position_of_rank[block, np.maximum.accumulate(rank_s[:, ::-1], axis=1)[:, ::-1]]
     at = (by_own + st.start).ravel()  # each block's candidates by own utility
-    pk = problem.space.grid[issues, flat[at]].reshape(n_p, n_c, n_i)
+    pk = problem.space.grid[_issue_row(n_i), flat[at]].reshape(n_p, n_c, n_i)
     u, own = u[at].reshape(n_p, n_c, n_a), own.ravel()[at].reshape(n_p, n_c)
     for arr in (pk, u, own, best_from):
         arr.setflags(write=False)
     n_valid = valid.sum(axis=1).tolist()
     return {p: OfferTable(pk[j, : n_valid[j]], u[j, : n_valid[j]], own[j, : n_valid[j]], best_from[j, : n_valid[j]])
             for j, p in enumerate(parties)}
+
+
+@lru_cache(maxsize=64)
+def _issue_row(n_i: int) -> np.ndarray:
+    """``np.arange(n_i)[None, :]``, read-only: the issue of each column of a package of grid indices."""
+    out = np.arange(n_i)[None, :]
+    out.setflags(write=False)
+    return out
 
 
 def _min_and_sum(s: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -383,7 +401,7 @@ _SQ_KEYS: dict[int, tuple[BoolArray, int | None]] = {}
 
 def _first_of_keys(keys: np.ndarray) -> BoolArray:
     """Whether each of ``keys`` is the first of its value (by position)."""
-    order = np.argsort(keys, kind="stable")
+    order = keys.argsort(kind="stable")
     s = keys[order]
     new = np.empty(len(keys), dtype=bool)
     new[0] = True
@@ -451,7 +469,7 @@ def choose_offer_indices(
     if n == 0:
         return table, np.full(len(aspirations), -1, dtype=np.int64)
     floor = float(problem.reservation[proposer])
-    k = np.searchsorted(table.own, np.maximum(aspirations, floor) - 1e-9, side="left")
+    k = table.own.searchsorted(np.maximum(aspirations, floor) - 1e-9, side="left")
     out = table.choice[k]
     if table.own[-1] < floor - 1e-9:  # its best falls short of no deal: past every package, it passes
         out = np.where(k >= n, -1, out)

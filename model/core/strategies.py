@@ -179,6 +179,32 @@ def _still_asked_by(max_rounds: int, kappas: tuple[float, ...], exponents: tuple
     return out
 
 
+@lru_cache(maxsize=64)
+def _still_asked_rows(max_rounds: int, kappas: tuple[float, ...], exponents: tuple[float, ...]) -> FloatArray:
+    """``_still_asked_by`` laid out actor by actor: ``(A, max_rounds)``, read-only (kept only when
+    small, as ``_still_asked_by``)."""
+    out = np.stack([_still_asked(max_rounds, k, e) for k, e in zip(kappas, exponents, strict=True)], 0)
+    out.setflags(write=False)
+    return out
+
+
+def schedules_by_actor(strategies: Sequence[Any], best: Sequence[float], floor: Sequence[float], max_rounds: int,
+                       kappa: FloatArray) -> FloatArray:
+    """``schedules(...).T`` as a C-ordered ``(A, max_rounds)`` array: row ``a`` is actor ``a``'s
+    schedule, the same numbers (the same arithmetic element by element). Laid out this way, the
+    arithmetic runs along the rounds (numpy's inner loops are as long as the deadline, not as
+    the number of actors) and each row is contiguous."""
+    if not all(type(s).schedule is TimeDependent.schedule for s in strategies):
+        return np.ascontiguousarray(schedules(strategies, np.asarray(best, dtype=float),
+                                              np.asarray(floor, dtype=float), max_rounds, kappa).T)
+    fn = _still_asked_rows if max_rounds * len(strategies) <= _STACK_KEPT else _still_asked_rows.__wrapped__
+    share = fn(max_rounds, tuple(np.asarray(kappa, dtype=float).tolist()), tuple(s.exponent for s in strategies))
+    b = np.asarray(best, dtype=float)[:, None]
+    lo = np.minimum(np.asarray(floor, dtype=float)[:, None], b)
+    out: FloatArray = lo + (b - lo) * share
+    return out
+
+
 def schedules(strategies: Sequence[Any], best: FloatArray, floor: FloatArray, max_rounds: int,
               kappa: FloatArray) -> FloatArray:
     """Every actor's aspiration in every round, ``(max_rounds, A)``: column ``a`` is

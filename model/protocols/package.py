@@ -82,8 +82,47 @@ class PackageProtocol(Protocol):
         self.trust_weight = float(own.trust_discount)
         self.implementing = own.implement
         self.renegotiations_left = own.renegotiations
+        #: whether every round is plain (``plain``), found at the first round (the model sets
+        #: its walkers and beliefs after making its protocol)
+        self._plain: bool | None = None
+
+    def plain(self) -> bool:
+        """Whether a round needs none of this protocol's checks beyond the offer and the answers:
+        no trust discount, nobody who may walk away, everything public, nobody under a patron's
+        pull or veto, and every actor judging an offer by its utilities as they are (the model's
+        ``table_and_consult`` short way). None of it changes during a run (a trust discount
+        is what changes the mechanisms)."""
+        m = self.model
+        return (self.trust_weight == 0.0 and not m.walkers and m.beliefs is None and not any(m.has_patrons)
+                and m.plain_judging())
 
     def round(self) -> None:
+        """One round: the proposer's offer and the others' answers. A plain round (``plain``)
+        takes the short way: none of the checks that find nothing to do, the offer tabled and
+        answered in one step (``Negotiation.table_and_consult``); else ``_general_round``."""
+        plain = self._plain
+        if plain is None:
+            plain = self._plain = self.plain()
+        if not plain:
+            self._general_round()
+            return
+        m = self.model
+        proposer = m.actors[m.order[(m.round - 1) % len(m.order)]]  # (``proposer_now``)
+        m.proposer_id = proposer.actor_id
+        hit = proposer.propose()
+        if hit is None:
+            self._passes(proposer)
+            return
+        offer = hit.package
+        rejecters = m.table_and_consult(offer, hit.utilities, proposer.index)
+        if not rejecters:
+            self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
+        elif m.round >= m.max_rounds or m.breakdown_risk > 0:  # (else ``fail_round`` finds nothing to do)
+            m.fail_round(offer, rejecters)
+
+    def _general_round(self) -> None:
+        """A round with every check: a trust discount, walking away, patrons' vetoes, private
+        information."""
         m = self.model
         if self.trust_weight > 0.0:
             m.refresh_promises(self.trust_weight)
@@ -96,10 +135,7 @@ class PackageProtocol(Protocol):
             return
         hit = proposer.propose()
         if hit is None:  # nothing it could offer beats no deal for it: it passes
-            m.table(None)
-            proposer.response = Response(False, ResponseReason.NO_OFFER,
-                                         note="nothing within the red lines beats no deal for it")
-            m.fail_round(None, [proposer])
+            self._passes(proposer)
             return
         offer = hit.package
         # offers cross no party's red line (by construction, unless some are private: then the
@@ -118,6 +154,14 @@ class PackageProtocol(Protocol):
             self.agreed(offer, f"All parties accepted {proposer.actor_id}'s offer in round {m.round}.")
         else:
             m.fail_round(offer, rejecters)
+
+    def _passes(self, proposer: Actor) -> None:
+        """The proposer has nothing to offer that beats no deal for it: it passes."""
+        m = self.model
+        m.table(None)
+        proposer.response = Response(False, ResponseReason.NO_OFFER,
+                                     note="nothing within the red lines beats no deal for it")
+        m.fail_round(None, [proposer])
 
     def agreed(self, offer: FloatArray, text: str) -> None:
         m = self.model
