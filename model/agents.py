@@ -64,8 +64,8 @@ class Actor(mesa.Agent):
         ``posture_floor`` on the model's problem, if known)."""
         p = self.model.problem
         self.reservation = float(p.reservation[self.index])
-        if hopes is None:
-            self.best = best_hoped(self.model.config, p, self.index)
+        if hopes is None:  # (NaN where the run keeps no aspirations: ``Negotiation.aspirations_kept``)
+            self.best = best_hoped(self.model.config, p, self.index) if self.model.aspirations_kept else math.nan
             #: the floor its stated demands concede toward: its reservation, unless that is private
             self.posture = posture_floor(self.model.config, self.index, self.reservation)
         else:

@@ -57,7 +57,7 @@ from model.core.strategies import (
     zeuthen_risk,
 )
 from model.core.tranche import partial_values
-from model.protocols import make_protocol
+from model.protocols import PROTOCOLS, make_protocol
 from model.protocols.base import (
     ACCEPTED,
     Delivery,
@@ -132,7 +132,10 @@ class Negotiation(mesa.Model):
         self.counts = dict.fromkeys(METRICS, 0.0)
         self._ideal = self.problem.prefs.ideal.copy() if isinstance(self.problem.prefs, Preferences) else None
         self._salience = self.mech.salience.copy()
-        shared = _shared(scenario)
+        #: whether the actors' aspirations are computed: for a protocol that reads them, or for a
+        #: run that records them; else they stay NaN, and no utopia point is computed for them
+        self.aspirations_kept = collect or PROTOCOLS[params.kind].uses_aspirations
+        shared = _shared(scenario, self.aspirations_kept)
         self._shares = shared.shares
         self._kappa = shared.kappa
         # the agents (Mesa registers each in ``self.agents``), in the problem's order, for the
@@ -716,7 +719,7 @@ class Negotiation(mesa.Model):
     def information_summary(self) -> dict[str, object]:
         """Misjudgement as an outcome: whether a zone of agreement existed under the true
         information, and who misjudged whom (``"USA->BLR;..."``) and how many such pairs."""
-        zone = zone_of_agreement(self.problem)
+        zone = zone_of_agreement(self.problem, spans=self.protocol.uses_aspirations)
         if self.beliefs is None:
             return {"zone_existed": zone, "misjudged": "", "misjudged_count": 0}
         ids = self.problem.actor_ids
@@ -1119,6 +1122,8 @@ class _Shared:
 
 
 _SHARED: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
+#: The same for runs that keep no aspirations (``Negotiation.aspirations_kept``): NaN hopes.
+_SHARED_WITHOUT_HOPES: weakref.WeakKeyDictionary[Scenario, _Shared] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -1183,18 +1188,21 @@ def _structure(sc: Scenario, p: Problem, mech: Mechanics) -> _Structure:
     return out
 
 
-def _shared(sc: Scenario) -> _Shared:
-    got = _SHARED.get(sc)
+def _shared(sc: Scenario, hopes: bool = True) -> _Shared:
+    """What every run of ``sc`` shares; without ``hopes`` every actor's best hope is NaN (its
+    aspirations too): nothing asks for the utopia point."""
+    kept = _SHARED if hopes else _SHARED_WITHOUT_HOPES
+    got = kept.get(sc)
     if got is not None:
         return got
     p, mech = sc.problem, sc.mech
     st = _structure(sc, p, mech)
     strategies = sc.strategies
-    best = [best_hoped(sc, p, i) for i in range(len(strategies))]
+    best = [best_hoped(sc, p, i) if hopes else math.nan for i in range(len(strategies))]
     floor = [posture_floor(sc, i, float(p.reservation[i])) for i in range(len(strategies))]
     schedules, steps = _schedules(strategies, best, floor, sc.params.max_rounds, st.kappa)
     outside, flow = sc.outside.tolist(), sc.flow.tolist()
-    out = _SHARED[sc] = _Shared(
+    out = kept[sc] = _Shared(
         strategies=strategies,
         schedules=schedules,
         steps=steps,

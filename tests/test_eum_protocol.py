@@ -233,3 +233,63 @@ def test_bad_inputs_are_refused(example: scenario.Scenario) -> None:
         eum.forecast_problem(example.problem, cap, 10, salience=sal[:, :0])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         eum.forecast_problem(example.problem, cap, 10, salience=sal * 80)  # saliences on 0-100
+
+
+# ---------------------------------------------------------------------------- no utopia point where none is read
+
+
+def _eum_baseline() -> scenario.Scenario:
+    data = scenario.load_data(Path(__file__).resolve().parents[1] / "scenarios" / "belarus_us_2025.yaml")[0]
+    data["protocol"]["kind"] = "eum"
+    return scenario.parse(data)
+
+
+def test_a_sweep_run_of_the_eum_computes_no_utopia_and_answers_as_a_recorded_run() -> None:
+    """The EUM reads no aspiration, so a run that records nothing (a sweep's) leaves them NaN
+    and never computes the utopia point (one program per actor: half a new 100 x 50 point's
+    time); a run that records them (``bargain run``) has them as before; both end alike, with
+    the same row (zone of agreement included, asked of a program with unit spans)."""
+    from model.negotiation import Negotiation
+    from model.sweep import run_one
+
+    quiet = _eum_baseline()
+    m = Negotiation(quiet, rng=3, collect=False)
+    assert not m.aspirations_kept
+    o = m.run()
+    assert "utopia" not in quiet.problem.__dict__
+    assert all(np.isnan(a.best) and np.isnan(a.aspiration) for a in m.actors)
+    m.actors[0].refresh()  # (after a shock: still no utopia point)
+    assert np.isnan(m.actors[0].best) and "utopia" not in quiet.problem.__dict__
+    row = run_one(quiet, 3)
+    assert "utopia" not in quiet.problem.__dict__
+
+    recorded = _eum_baseline()
+    r = Negotiation(recorded, rng=3)
+    assert r.aspirations_kept
+    ro = r.run()
+    assert "utopia" in recorded.problem.__dict__
+    asp = r.datacollector.get_agent_vars_dataframe()["aspiration"]
+    assert asp.notna().all()
+    assert (ro.agreed, ro.reason, ro.rounds) == (o.agreed, o.reason, o.rounds)
+    np.testing.assert_array_equal(ro.package, o.package)
+    assert r.information_summary() == m.information_summary()
+    again = run_one(recorded, 3)
+    assert row.keys() == again.keys()
+    assert all(row[k] == again[k] or (row[k] != row[k] and again[k] != again[k]) for k in row)  # (NaN: no value)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_zone_of_agreement_is_the_same_asked_with_unit_spans(seed: int) -> None:
+    """``zone_of_agreement`` asked of the offers' program (normalised by the utopia point) and of
+    one with unit spans gives the same answer, with a zone and without one."""
+    from model.core.beliefs import zone_of_agreement
+    from tests.test_offers_columns import synthetic
+
+    data = synthetic(5, 6, n_lines=seed % 3, seed=seed)
+    if seed % 2:  # no zone: reservations above what the others allow together
+        for act in data["actors"]:
+            act["reservation"] = 0.9
+    p = scenario.parse(data).problem
+    q = scenario.parse(data).problem
+    assert zone_of_agreement(p, spans=False) == zone_of_agreement(q, spans=True)
+    assert zone_of_agreement(p, spans=False) is (seed % 2 == 0)

@@ -1159,10 +1159,13 @@ def lp_compromise(problem: Problem) -> FloatArray | None:
     return None if hit is None else hit[1]
 
 
-def most_for(problem: Problem, actor: int, demands: dict[int, float], mech: Mechanics | None = None) -> float | None:
+def most_for(problem: Problem, actor: int, demands: dict[int, float], mech: Mechanics | None = None,
+             unit: bool = False) -> float | None:
     """The most ``actor`` can get (as it judges offers) from a feasible package that gives every
-    other party in ``demands`` at least its demand; ``None`` if no package does."""
-    solver = _solver(problem, _mech_key(mech, actor))
+    other party in ``demands`` at least its demand; ``None`` if no package does. ``unit``: by a
+    one-off program with unit spans and no patrons' pull (the offers' own program is normalised
+    by the utopia point, which this then does not compute)."""
+    solver = _plain_solver(problem) if unit else _solver(problem, _mech_key(mech, actor))
     hit = solver.solve({actor: 0.0}, demands, {}, polish=False)
     return None if hit is None else hit[0] * float(solver.span[actor])
 

@@ -400,6 +400,10 @@ class Protocol:
     #: whether the protocol plays whole negotiations of its own (``sequence``): the spoilers then
     #: fire inside those, not around them
     phased: ClassVar[bool] = False
+    #: whether its rounds read the actors' aspirations (demands, answers, offers). Where they do
+    #: not (``eum``), the aspirations are computed only for a run that records them
+    #: (``collect=True``): their start, each actor's utopia, is one program per actor
+    uses_aspirations: ClassVar[bool] = True
 
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         self.model = model

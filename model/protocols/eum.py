@@ -97,6 +97,7 @@ class EUMProtocol(Protocol):
     name = "eum"
     Params: ClassVar[type[ProtocolParams]] = EUMParams
     needs_zone = False
+    uses_aspirations = False  # the forecast moves positions; the parties judge it by their reservations
 
     def __init__(self, model: Negotiation, params: ProtocolParams) -> None:
         super().__init__(model, params)
