@@ -645,8 +645,10 @@ def _size_in_child(n_actors: int, n_issues: int, n_cond: int, kind: str, timeout
 
 
 #: The synthetic 100 x 50 scenarios measured: one seed can be lucky (seed 0 took 2 s a new point
-#: under ``package`` while seed 1 hung the solver, before its stall guard).
-BIG_SEEDS = (0, 1, 2)
+#: under ``package`` while seed 1 hung the solver, before its stall guard), and the cases without a
+#: zone of agreement are heavy-tailed (seed 1 about 8 s, seed 4 about a minute): the median and
+#: the largest over five seeds are reported.
+BIG_SEEDS = (0, 1, 2, 3, 4)
 
 
 def _over_seeds(points: list[dict[str, Any]]) -> dict[str, Any]:
