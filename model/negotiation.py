@@ -719,7 +719,7 @@ class Negotiation(mesa.Model):
     def information_summary(self) -> dict[str, object]:
         """Misjudgement as an outcome: whether a zone of agreement existed under the true
         information, and who misjudged whom (``"USA->BLR;..."``) and how many such pairs."""
-        zone = zone_of_agreement(self.problem, spans=self.protocol.uses_aspirations)
+        zone = zone_of_agreement(self.problem)
         if self.beliefs is None:
             return {"zone_existed": zone, "misjudged": "", "misjudged_count": 0}
         ids = self.problem.actor_ids

@@ -279,17 +279,23 @@ def test_a_sweep_run_of_the_eum_computes_no_utopia_and_answers_as_a_recorded_run
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_zone_of_agreement_is_the_same_asked_with_unit_spans(seed: int) -> None:
-    """``zone_of_agreement`` asked of the offers' program (normalised by the utopia point) and of
-    one with unit spans gives the same answer, with a zone and without one."""
+def test_the_zone_of_agreement_is_asked_of_the_true_reservations(seed: int) -> None:
+    """A zone exists where some package gives every party its reservation: with reservations at
+    the status quo it always does (the status quo itself, even where nobody can gain: all
+    parties on one issue, two camps at its ends); with reservations above what the others allow
+    together it does not."""
     from model.core.beliefs import zone_of_agreement
     from tests.test_offers_columns import synthetic
 
     data = synthetic(5, 6, n_lines=seed % 3, seed=seed)
-    if seed % 2:  # no zone: reservations above what the others allow together
+    if seed % 2:
         for act in data["actors"]:
             act["reservation"] = 0.9
-    p = scenario.parse(data).problem
-    q = scenario.parse(data).problem
-    assert zone_of_agreement(p, spans=False) == zone_of_agreement(q, spans=True)
-    assert zone_of_agreement(p, spans=False) is (seed % 2 == 0)
+    assert zone_of_agreement(scenario.parse(data).problem) is (seed % 2 == 0)
+    camps = synthetic(6, 1, seed=seed)
+    for k, act in enumerate(camps["actors"]):
+        act["reservation"] = "status_quo"
+        act["issues"]["i0"] = {"position": float(k % 2), "salience": 1.0}
+    p = scenario.parse(camps).problem
+    assert np.allclose(p.utopia[list(p.parties)], p.reservation[list(p.parties)], atol=1e-6)  # nobody gains
+    assert zone_of_agreement(p)

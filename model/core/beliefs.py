@@ -330,26 +330,25 @@ def expected_value(p_accept: float, own: float, going_on: float) -> float:
 
 
 @lru_cache(maxsize=64)
-def zone_of_agreement(problem: Problem, spans: bool = True) -> bool:
+def zone_of_agreement(problem: Problem) -> bool:
     """Whether a zone of agreement exists under the TRUE information: some package within every
-    party's red lines gives every party at least its reservation utility. Asked of the offers'
-    own program (``spans``: normalised by the utopia point, which a run that makes offers has
-    computed anyway) or of one with unit spans (a run that never needs the utopia point: the
-    EUM's). Kept per problem, for each."""
-    key = "_zone_of_agreement" if spans else "_zone_of_agreement_unit"
-    got = problem.__dict__.get(key)
+    party's red lines gives every party at least its reservation utility. Asked of a program with
+    unit spans (not the offers' own, normalised by the utopia point: where no party can gain its
+    spans fall to 1e-6 and that program misjudged the status quo itself; and a run that never
+    needs the utopia point, the EUM's, does not compute it). Kept per problem."""
+    got = problem.__dict__.get("_zone_of_agreement")
     if got is None:
-        got = problem.__dict__[key] = _zone_of_agreement(problem, spans)
+        got = problem.__dict__["_zone_of_agreement"] = _zone_of_agreement(problem)
     return bool(got)
 
 
-def _zone_of_agreement(problem: Problem, spans: bool) -> bool:
+def _zone_of_agreement(problem: Problem) -> bool:
     parties = list(problem.parties)
     if not problem.has_zone_of_agreement_by_red_lines or not parties:
         return False
     if applies(problem):
         first = parties[0]
-        got = most_for(problem, first, {j: float(problem.reservation[j]) for j in parties[1:]}, unit=not spans)
+        got = most_for(problem, first, {j: float(problem.reservation[j]) for j in parties[1:]}, unit=True)
         return got is not None and got >= float(problem.reservation[first]) - 1e-9
     pk = best_compromise(problem)
     if pk is None:
